@@ -1,0 +1,32 @@
+# atlas: `make demo` builds the bundled-default atlas; `make test` runs the whole test suite.
+# Both create the virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean browser
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/atlas build bundled
+
+test: $(STAMP)
+	$(PY) -m ruff check atlas tests
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) tests/bench_mine.py
+	$(PY) tests/bench_accent.py
+	$(PY) tests/bench_site.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check atlas tests
+
+clean:
+	rm -rf runs site/* test-output .pytest_cache

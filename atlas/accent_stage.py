@@ -1,0 +1,146 @@
+"""The accentuation stage: every chosen (unit, seed) pair of a run, batched, resumable.
+
+Batches hold whole units (all of a unit's seeds), so a unit's attribution masks are normalized
+collectively (one shared scale) inside its batch. Each finished batch is written as a part file
+with its media; a rerun skips the parts that exist, so an interrupted stage resumes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from atlas.accentuate import AccentConfig, accentuate, normalize_masks, to_input
+from atlas.features import feature_rows, pooled
+from atlas.loader import make_loader
+from atlas.media import overlay, save_animation, save_webp, to_pil
+from atlas.models import LoadedModel
+from atlas.objectives import Target
+from atlas.probe import LOGITS, Probe
+from atlas.runs import RunDir, atomic_write_with
+from atlas.sources import ImageSource
+
+
+def unit_batches(seeds: pd.DataFrame, batch_size: int) -> list[pd.DataFrame]:
+    """Group seed rows into batches of whole units, about ``batch_size`` pairs each."""
+    out, cur, n = [], [], 0
+    for _, g in seeds.groupby(["layer", "unit"], sort=True):
+        if cur and n + len(g) > batch_size:
+            out.append(pd.concat(cur))
+            cur, n = [], 0
+        cur.append(g.sort_values("rank"))
+        n += len(g)
+    if cur:
+        out.append(pd.concat(cur))
+    return out
+
+
+def load_seeds(source: ImageSource, ids: list[str], size: int) -> torch.Tensor:
+    pos = {r.image_id: r.index for r in source.records}
+    batch = next(iter(make_loader(source, size, len(ids), 0, [pos[i] for i in ids])))
+    if len(batch.positions) != len(ids):
+        raise RuntimeError(f"seed images failed to decode: {batch.skipped}")
+    return batch.images
+
+
+def _media(run: RunDir, batch: pd.DataFrame, seeds: torch.Tensor, res, cfg: AccentConfig):
+    """Write the batch's media; return the media columns."""
+    masks = torch.zeros_like(res.masks)
+    for _, idx in batch.reset_index(drop=True).groupby(["layer", "unit"]).groups.items():
+        masks[list(idx)] = normalize_masks(res.masks[list(idx)])
+    cols: dict[str, list] = {k: [] for k in ("seed_media", "accent_media", "mask_media",
+                                             "overlay_media", "frames_media")}
+    for i, row in enumerate(batch.itertuples()):
+        base = f"media/accents/{row.layer}/{row.unit}/{row.rank}"
+        paths = {"seed_media": f"media/seeds/{row.image_id}.webp",
+                 "accent_media": f"{base}-accent.webp", "mask_media": f"{base}-mask.webp",
+                 "overlay_media": f"{base}-overlay.webp"}
+        if not (run.root / paths["seed_media"]).exists():
+            save_webp(run.root / paths["seed_media"], to_pil(seeds[i]))
+        save_webp(run.root / paths["accent_media"], to_pil(res.images[i]))
+        save_webp(run.root / paths["mask_media"], to_pil(masks[i]))
+        save_webp(run.root / paths["overlay_media"], overlay(res.images[i], masks[i]))
+        frames = []
+        if res.frames:
+            frames = [f"{base}-frames.webp"]
+            save_animation(run.root / frames[0], [f[i] for f in res.frames])
+        for k, v in paths.items():
+            cols[k].append(v)
+        cols["frames_media"].append(frames)
+    return cols
+
+
+def label_rows(model: LoadedModel, batch: pd.DataFrame, seeds: torch.Tensor,
+               images: torch.Tensor, top: int = 5) -> pd.DataFrame:
+    """The classes each unit's accentuations drive most: mean logit increase seed -> accent."""
+    if not model.class_names:
+        return pd.DataFrame()
+    probe = Probe(model, [LOGITS])
+    with torch.inference_mode():
+        s = model.input_size
+        delta = (probe(to_input(images, s).to(model.device))[LOGITS]
+                 - probe(to_input(seeds, s).to(model.device))[LOGITS]).float().cpu()
+    rows = []
+    b = batch.reset_index(drop=True)
+    for (layer, unit), idx in b.groupby(["layer", "unit"]).groups.items():
+        mean = delta[list(idx)].mean(0)
+        vals, cls = mean.topk(top)
+        rows += [(layer, int(unit), r, int(c), model.class_names[int(c)], float(v))
+                 for r, (v, c) in enumerate(zip(vals, cls, strict=False))]
+    return pd.DataFrame(rows, columns=["layer", "unit", "rank", "class_index", "class_name",
+                                       "score"])
+
+
+def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.DataFrame,
+              cfg: AccentConfig) -> dict[str, pd.DataFrame]:
+    seeds = load_seeds(source, list(batch["image_id"]), cfg.canvas)
+    layer = batch["layer"].iloc[0]
+    target = Target(layer, torch.tensor(batch["unit"].to_numpy()), kind=cfg.target)
+    res = accentuate(model, seeds, target, cfg)
+    media = _media(run, batch, seeds, res, cfg)
+    accents = pd.DataFrame({
+        "layer": batch["layer"].to_numpy(), "unit": batch["unit"].to_numpy(),
+        "image_id": batch["image_id"].to_numpy(), "rank": batch["rank"].to_numpy(),
+        "seed_activation": res.seed_activation.numpy(),
+        "final_activation": res.final_activation.numpy(),
+        "gain": (res.final_activation / res.seed_activation).numpy(),
+        "latent_distance": res.latent_distance.numpy(), "pixel_rmse": res.pixel_rmse.numpy(),
+        "steps": cfg.steps, "lam": cfg.lam, "param": cfg.param, "reg_layer": cfg.reg_layer,
+        **media, "trajectory": [t.tolist() for t in res.trajectory],
+    })
+    vec = pooled(model, to_input(res.images, model.input_size), layer)
+    feats = feature_rows(layer, "accent", list(batch["unit"]), list(batch["rank"]),
+                         list(batch["image_id"]), vec)
+    return {"accents": accents, "features": feats,
+            "labels": label_rows(model, batch, seeds, res.images)}
+
+
+def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, seeds: pd.DataFrame,
+                cfg: AccentConfig, key: str, progress: bool = True) -> pd.DataFrame:
+    """Accentuate every seed row (resuming from part files); write accents/labels/features."""
+    parts_dir = run.root / "checkpoints" / f"accents-{key}"
+    batches = unit_batches(seeds, cfg.batch_size)
+    bar = tqdm(total=len(seeds), unit="acc", disable=not progress, desc="accentuate",
+               dynamic_ncols=True)
+    results: dict[str, list[pd.DataFrame]] = {"accents": [], "features": [], "labels": []}
+    for b in batches:
+        first = b.iloc[0]
+        path = parts_dir / f"{first['layer']}-{int(first['unit']):06d}.pt"
+        if path.exists():
+            part = torch.load(path, weights_only=False)
+        else:
+            part = run_batch(run, model, source, b, cfg)
+            atomic_write_with(path, lambda buf, p=part: torch.save(p, buf))
+        for k in results:
+            results[k].append(part[k])
+        bar.update(len(b))
+    bar.close()
+    accents = pd.concat(results["accents"], ignore_index=True)
+    run.write_table("accents", accents)
+    if any(len(x) for x in results["labels"]):
+        run.write_table("labels", pd.concat(results["labels"], ignore_index=True))
+    old = run.read_table("features")
+    natural = old[old["kind"] == "natural"]
+    run.write_table("features", pd.concat([natural, *results["features"]], ignore_index=True))
+    return accents

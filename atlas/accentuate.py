@@ -1,0 +1,187 @@
+"""The feature-accentuation loop, batched over many (unit, seed) pairs at once.
+
+One forward pass per step runs the random views of every pair through the model up to the
+target layer. The graph is cut at the regularization layer (its output is replaced by a detached
+leaf), so one backward pass through the deep part yields d target / d A_l; from there two cheap
+backward passes through the shallow part give (1) the attribution |d target / d pixels| and
+(2) the gradient of the full loss -target + lam * beta * dist(A_l(x), A_l(x0)) for the
+parameters. The seed's views only need the shallow part, computed without grad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from atlas.augment import AugmentConfig, draw_views
+from atlas.errors import AtlasError
+from atlas.models import LoadedModel
+from atlas.objectives import LatentDistance, Target, relative_distance
+from atlas.param import Parameterization, noise_params
+from atlas.probe import Probe
+from atlas.splitforward import split_forward
+from atlas.validation import check_choice, check_float, check_int
+
+
+@dataclass
+class AccentConfig:
+    """Settings of one accentuation; defaults chosen by the time-to-quality curve (README)."""
+
+    steps: int = 48
+    lr: float = 0.05
+    lam: float = 1.0
+    canvas: int = 224
+    param: str = "fourier"
+    decay: float = 1.0
+    reg_layer: str = "_blocks.4"
+    target: str = "mean"
+    schedule: str = "constant"
+    batch_size: int = 8  # (unit, seed) pairs per optimization batch
+    frames: int = 0  # snapshots for the seed-to-accentuation animation
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def validate(self) -> None:
+        check_int("accent.steps", self.steps, 1, 100_000)
+        check_float("accent.lr", self.lr, 0.0, 10.0, open_lo=True)
+        check_float("accent.lam", self.lam, 0.0, 1e6)
+        check_int("accent.canvas", self.canvas, 16, 4096)
+        check_choice("accent.param", self.param, ["fourier", "maco", "pixel"])
+        check_float("accent.decay", self.decay, 0.0, 4.0)
+        check_choice("accent.target", self.target, ["mean", "max", "neuron", "direction"])
+        check_choice("accent.schedule", self.schedule, ["constant", "cosine"])
+        check_int("accent.batch_size", self.batch_size, 1, 4096)
+        check_int("accent.frames", self.frames, 0, 256)
+        self.augment.validate()
+
+    def parameterization(self) -> Parameterization:
+        return Parameterization(kind=self.param, size=self.canvas, decay=self.decay)
+
+
+@dataclass
+class AccentResult:
+    """Per pair: images, raw attribution maps and the numbers the atlas reports."""
+
+    images: torch.Tensor  # (N, 3, canvas, canvas) in [0, 1]
+    masks: torch.Tensor  # (N, canvas, canvas) accumulated |d target / d pixels|
+    seed_activation: torch.Tensor  # (N,) on the un-augmented image at model input size
+    final_activation: torch.Tensor
+    latent_distance: torch.Tensor  # relative, at the regularization layer
+    pixel_rmse: torch.Tensor
+    trajectory: torch.Tensor  # (N, steps) target (mean over views) per step
+    frames: list[torch.Tensor] = field(default_factory=list)  # each (N, 3, s, s)
+
+
+def to_input(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize canvas images to the model input (antialiased, never nearest)."""
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                         align_corners=False)
+
+
+@torch.no_grad()
+def measure(model: LoadedModel, images: torch.Tensor, target: Target, reg_layer: str):
+    """Target value and regularization-layer activations on un-augmented images."""
+    acts = Probe(model, [*target.layers, reg_layer])(to_input(images, model.input_size))
+    return target(acts), acts[reg_layer]
+
+
+def _row_norms(grads: list[torch.Tensor | None], n: int) -> torch.Tensor:
+    total = torch.zeros(n)
+    for g in grads:
+        if g is not None:
+            total = total + g.detach().reshape(n, -1).float().pow(2).sum(1).cpu()
+    return total.sqrt()
+
+
+def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, target: Target,
+             cfg: AccentConfig) -> AccentResult:
+    """Optimize ``params`` to raise ``target``; regularize toward ``seeds`` unless None."""
+    cfg.validate()
+    p, dev = cfg.parameterization(), model.device
+    n = next(iter(params.values())).shape[0]
+    lam = cfg.lam if seeds is not None else 0.0
+    trainable = p.trainable(params)
+    opt = torch.optim.Adam(trainable, lr=cfg.lr)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+             if cfg.schedule == "cosine" else None)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    reg, reg_probe = LatentDistance(cfg.reg_layer), Probe(model, [cfg.reg_layer])
+    start = p.decode(params).detach()
+    x0 = seeds if seeds is not None else start
+    seed_act, a_seed = measure(model, x0, target, cfg.reg_layer)
+    masks = torch.zeros(n, cfg.canvas, cfg.canvas, device=dev)
+    traj = torch.zeros(n, cfg.steps)
+    frame_at = set(torch.linspace(0, cfg.steps - 1, cfg.frames).round().long().tolist())
+    frames, beta = [], torch.ones(n, device=dev)
+    for step in range(cfg.steps):
+        x = p.decode(params)
+        if step in frame_at:
+            frames.append(to_input(x.detach(), 128).cpu())
+        views = draw_views(cfg.augment, n, model.input_size, gen, dev)
+        a, leaf, acts = split_forward(model, views.apply(x), cfg.reg_layer, target.layers)
+        value = target(acts)
+        traj[:, step] = value.detach().cpu()
+        (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
+        if g_leaf is None:
+            raise AtlasError(f"reg_layer {cfg.reg_layer!r} must come before the target layer "
+                             f"{target.layer!r} in the model")
+        (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=True)
+        masks += g_x.detach().abs().sum(1)
+        if lam > 0:
+            with torch.no_grad():  # same crops, own noise draw: see DESIGN notes in README
+                a0 = reg_probe(views.apply(x0, torch.randn_like(views.noise) *
+                                           cfg.augment.noise))[cfg.reg_layer]
+            dist = reg(a, a0.to(a.dtype), n)
+            (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
+            if step == 0:  # beta: balance the two terms by their parameter-gradient norms
+                gt = torch.autograd.grad(a, trainable, g_leaf, retain_graph=True)
+                gr = torch.autograd.grad(a, trainable, g_reg, retain_graph=True)
+                beta = (_row_norms(gt, n) / _row_norms(gr, n).clamp_min(1e-12)).to(dev)
+            w = (lam * beta).repeat_interleave(a.shape[0] // n).to(a.dtype)
+            g_a = -g_leaf + w.view(-1, *[1] * (a.dim() - 1)) * g_reg
+        else:
+            g_a = -g_leaf
+        opt.zero_grad(set_to_none=True)
+        a.backward(g_a)
+        opt.step()
+        if sched is not None:
+            sched.step()
+    with torch.no_grad():
+        final = p.decode(params)
+        final_act, a_final = measure(model, final, target, cfg.reg_layer)
+        rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
+        dist = relative_distance(a_final, a_seed)
+    return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
+                        dist.cpu(), rmse.cpu(), traj, frames)
+
+
+def accentuate(model: LoadedModel, seeds: torch.Tensor, target: Target,
+               cfg: AccentConfig) -> AccentResult:
+    """Accentuate ``seeds`` (N, 3, canvas, canvas) in [0, 1], starting exactly at them."""
+    p = cfg.parameterization()
+    seeds = to_input(seeds, cfg.canvas).to(model.device)
+    return run_loop(model, p.encode(seeds), seeds, target, cfg)
+
+
+def visualize(model: LoadedModel, target: Target, cfg: AccentConfig) -> AccentResult:
+    """Noise-seeded feature visualization of the same targets (no regularizer), for contrast."""
+    n = target.units.shape[0]
+    params = noise_params(cfg.parameterization(), n, seed=cfg.seed)
+    params = {k: v.detach().to(model.device).requires_grad_(v.requires_grad)
+              for k, v in params.items()}
+    return run_loop(model, params, None, target, cfg)
+
+
+def normalize_masks(masks: torch.Tensor, q: float = 0.995) -> torch.Tensor:
+    """Scale a set of masks by one shared value (a high quantile), so relative relevance
+    across the images shown together stays visible; result in [0, 1]."""
+    flat = masks.flatten().float()
+    if flat.numel() > 1_000_000:
+        flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))
+                    [:1_000_000]]
+    scale = torch.quantile(flat, q).clamp_min(1e-12)
+    return (masks / scale).clamp(0, 1)

@@ -1,0 +1,221 @@
+"""2-D manifestation maps: per unit (its top-N photos and their accentuations) and per layer.
+
+Each map is a UMAP of spatially pooled feature vectors, with coordinates scaled into [0, 1] for
+the site. Clusters come from :func:`atlas.select.manifestation_clusters` on the unit's natural
+top-N, i.e. exactly the clusters the seeds were chosen from; an accentuation carries its seed's
+cluster. The layer-wide map (``unit == -1``) holds every unit's accentuations, and since its rows
+have no unit of their own, **their ``cluster`` column holds the owning unit** (colour by unit).
+
+Small sets: UMAP needs ``n_neighbors < n`` and its spectral initialisation breaks on tiny graphs,
+so n_neighbors is capped at n-1, sets under 10 points start from a random layout, and sets of at
+most 3 points (or any set UMAP fails on) fall back to PCA of the same vectors.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from atlas import schema
+from atlas.errors import AtlasError, unknown
+from atlas.runs import RunDir
+from atlas.select import (
+    embedding_layer,
+    inputs_hash,
+    manifestation_clusters,
+    natural_features,
+    normalize,
+    stack,
+)
+
+METRICS = ("cosine", "euclidean", "correlation", "manhattan")
+SPECTRAL_MIN = 10  # below this many points, start UMAP from a random layout
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """UMAP settings shared by every map of a run."""
+
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    metric: str = "cosine"  # pooled post-activation vectors: direction matters, not length
+    seed: int = 0  # UMAP random_state: makes maps reproducible (and UMAP single-threaded)
+    n_epochs: int = 200  # UMAP's default for small sets is 500; 200 is ~2x faster, same picture
+    max_clusters: int = 8  # keep equal to SelectConfig.max_clusters so labels match the seeds
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise unknown("embed.metric", self.metric, METRICS)
+        if not 2 <= self.n_neighbors <= 200:
+            raise AtlasError(f"embed.n_neighbors must be in 2..200, got {self.n_neighbors}")
+        if not 0.0 <= self.min_dist <= 1.0:
+            raise AtlasError(f"embed.min_dist must be in 0.0..1.0, got {self.min_dist}")
+        if self.seed < 0:
+            raise AtlasError(f"embed.seed must be >= 0, got {self.seed}")
+        if not 10 <= self.n_epochs <= 5000:
+            raise AtlasError(f"embed.n_epochs must be in 10..5000, got {self.n_epochs}")
+        if not 1 <= self.max_clusters <= 64:
+            raise AtlasError(f"embed.max_clusters must be in 1..64, got {self.max_clusters}")
+
+
+def to_unit_square(xy: np.ndarray) -> np.ndarray:
+    """Scale into [0, 1]² with one factor for both axes (no distortion), centred; a point -> 0.5."""
+    xy = np.asarray(xy, dtype=np.float64)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = float((hi - lo).max())
+    if span <= 1e-12:
+        return np.full_like(xy, 0.5)
+    return (xy - lo) / span + (1.0 - (hi - lo) / span) / 2.0
+
+
+def pca_points(feats: np.ndarray) -> np.ndarray:
+    """First two principal components (zero-padded): the fallback layout for tiny sets."""
+    x = feats - feats.mean(axis=0)
+    out = np.zeros((len(x), 2))
+    if len(x) > 1 and np.abs(x).max() > 0:
+        u, s, _ = np.linalg.svd(x, full_matrices=False)
+        m = min(2, len(s))
+        out[:, :m] = u[:, :m] * s[:m]
+    return out
+
+
+def embed_points(feats: np.ndarray, cfg: EmbedConfig) -> np.ndarray:
+    """A deterministic [n, 2] layout of ``feats`` in [0, 1] (see the module note on small sets)."""
+    x = np.nan_to_num(np.asarray(feats, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    n = len(x)
+    if n == 0:
+        return np.zeros((0, 2))
+    if cfg.metric in ("cosine", "correlation"):
+        x = normalize(x)  # zero rows stay zero; lengths do not matter to these metrics anyway
+    if n <= 3 or np.allclose(x, x[0]):
+        return to_unit_square(pca_points(x))
+    import umap  # deferred: importing umap costs ~1 s, and only this stage needs it
+
+    inits = ["spectral", "random"] if n >= SPECTRAL_MIN else ["random"]
+    for init in inits:
+        reducer = umap.UMAP(
+            n_neighbors=max(2, min(cfg.n_neighbors, n - 1)),
+            min_dist=cfg.min_dist,
+            metric=cfg.metric,
+            n_epochs=cfg.n_epochs,
+            init=init,
+            random_state=cfg.seed,
+            n_jobs=1,
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # small-set and n_jobs notices, not problems
+                xy = reducer.fit_transform(x)
+        except (ValueError, TypeError, RuntimeError, np.linalg.LinAlgError):
+            continue
+        if np.isfinite(xy).all():
+            return to_unit_square(xy)
+    return to_unit_square(pca_points(x))
+
+
+def _accent_clusters(nat_ids, nat_feats, nat_clusters, acc_ids, acc_feats) -> np.ndarray:
+    """An accentuation's cluster: its seed's, else the nearest cluster centroid (cosine)."""
+    of_seed = dict(zip(nat_ids, nat_clusters, strict=True))
+    cents = np.stack(
+        [normalize(nat_feats)[nat_clusters == c].mean(axis=0) for c in np.unique(nat_clusters)]
+    )
+    out = []
+    for i, v in zip(acc_ids, normalize(acc_feats), strict=True):
+        out.append(of_seed[i] if i in of_seed else int(np.argmin(((cents - v) ** 2).sum(axis=1))))
+    return np.asarray(out, dtype=np.int64)
+
+
+def _rows(layer, unit, ids, ranks, kind, xy, clusters) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "layer": str(layer),
+            "unit": np.int64(unit),
+            "image_id": [str(i) for i in ids],
+            "rank": np.asarray(ranks, dtype=np.int64),
+            "kind": kind,
+            "x": xy[:, 0].astype(np.float64),
+            "y": xy[:, 1].astype(np.float64),
+            "cluster": np.asarray(clusters, dtype=np.int64),
+        }
+    )
+
+
+def unit_map(top: pd.DataFrame, nat: dict, acc: pd.DataFrame, cfg: EmbedConfig) -> pd.DataFrame:
+    """One unit's map: ``top`` its top rows, ``nat`` id->vector, ``acc`` its accent features."""
+    top = top.sort_values("rank", kind="stable")
+    layer, unit = top["layer"].iloc[0], int(top["unit"].iloc[0])
+    ids = top["image_id"].astype(str).tolist()
+    nf = stack(nat, ids, "natural")
+    clusters = manifestation_clusters(nf, top["activation"].to_numpy(), cfg.max_clusters)
+    acc = acc.sort_values("rank", kind="stable")
+    af = np.stack([np.asarray(v, dtype=np.float64) for v in acc["vector"]]) if len(acc) else None
+    if af is not None and af.shape[1] != nf.shape[1]:
+        raise AtlasError(f"features.parquet: accent and natural vectors differ in length ({unit=})")
+    xy = embed_points(nf if af is None else np.vstack([nf, af]), cfg)
+    parts = [_rows(layer, unit, ids, top["rank"], "natural", xy[: len(ids)], clusters)]
+    if af is not None:
+        acc_ids = acc["image_id"].astype(str).tolist()
+        ac = _accent_clusters(ids, nf, clusters, acc_ids, af)
+        parts.append(_rows(layer, unit, acc_ids, acc["rank"], "accent", xy[len(ids) :], ac))
+    return pd.concat(parts, ignore_index=True)
+
+
+def global_map(
+    layer: str, top: pd.DataFrame, nat: dict, acc: pd.DataFrame, cfg: EmbedConfig
+) -> pd.DataFrame:
+    """The layer-wide map (unit -1); ``cluster`` = owning unit. Without accentuations it maps the
+    union of the units' top images instead, each owned by the unit that ranks it highest."""
+    if len(acc):
+        acc = acc.sort_values(["unit", "rank"], kind="stable")
+        xy = embed_points(np.stack([np.asarray(v, dtype=np.float64) for v in acc["vector"]]), cfg)
+        return _rows(layer, -1, acc["image_id"], acc["rank"], "accent", xy, acc["unit"])
+    best = top.sort_values(["rank", "activation", "unit"], ascending=[True, False, True])
+    best = best.drop_duplicates("image_id").sort_values(["unit", "rank"], kind="stable")
+    ids = best["image_id"].astype(str).tolist()
+    xy = embed_points(stack(nat, ids, "natural"), cfg)
+    return _rows(layer, -1, ids, best["rank"], "natural", xy, best["unit"])
+
+
+def _accent_features(
+    features: pd.DataFrame, accents: pd.DataFrame, layer: str, elayer: str
+) -> pd.DataFrame:
+    """Accent feature rows (at embedding layer ``elayer``) of finished accentuations of units of
+    ``layer``; empty when not accentuated yet. Features rows carry only the embedding layer, so
+    ``accents.parquet`` says which unit layer an accentuation belongs to."""
+    acc = features[(features["kind"] == "accent") & (features["layer"] == elayer)]
+    done = accents[accents["layer"] == layer][["unit", "rank", "image_id"]]
+    if acc.empty or done.empty:
+        return acc.iloc[0:0]
+    return acc.merge(done.astype({"image_id": str}), on=["unit", "rank", "image_id"])
+
+
+def run_embed(run: RunDir, cfg: EmbedConfig) -> pd.DataFrame:
+    """Write ``embed.parquet``: one map per unit in ``topk.parquet`` and one per layer (unit -1).
+
+    Skipped (the existing table returned) when inputs and settings are unchanged.
+    """
+    h = inputs_hash(run, ["topk", "features", "accents"], cfg)
+    if run.stage_done("embed", h) and run.has("embed"):
+        return run.read_table("embed")
+    top = run.read_table("topk")
+    top = top[top["kind"] == "top"]
+    features = run.read_table("features")
+    if top.empty or features.empty:
+        raise AtlasError("embed needs topk.parquet and features.parquet; run the mine stage first")
+    accents = run.read_table("accents")
+    run.start_stage("embed", h)
+    parts = []
+    for layer, ltop in top.groupby("layer", sort=True):
+        elayer = embedding_layer(features, str(layer))
+        nat = natural_features(features, str(layer))
+        acc = _accent_features(features, accents, str(layer), elayer)
+        for unit, utop in ltop.groupby("unit", sort=True):
+            parts.append(unit_map(utop, nat, acc[acc["unit"] == unit], cfg))
+        parts.append(global_map(str(layer), ltop, nat, acc, cfg))
+    out = pd.concat(parts, ignore_index=True)
+    run.write_table("embed", out)
+    run.finish_stage("embed", h, rows=len(out))
+    return schema.check(out, "embed")

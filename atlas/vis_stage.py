@@ -1,0 +1,46 @@
+"""Noise-seeded feature visualization of each accentuated unit, for contrast on the site.
+
+Same machinery as accentuation (parameterization, views, objective) with no seed and no
+regularizer: classic feature visualization, which shows what a unit likes in isolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from atlas.accentuate import visualize
+from atlas.media import save_webp, to_pil
+from atlas.models import LoadedModel
+from atlas.objectives import Target
+from atlas.runs import RunDir, stable_hash
+
+
+def run_vis(cfg, run: RunDir, model: LoadedModel, progress: bool = True) -> pd.DataFrame:
+    acc = run.read_table("accents")
+    units = sorted({(r.layer, int(r.unit)) for r in acc.itertuples()})
+    vcfg = replace(cfg.accent, frames=0)
+    key = stable_hash([run.stage("accentuate").get("hash"), units, "vis-v1"])
+    if run.stage_done("vis", key) and run.has("vis"):
+        return run.read_table("vis")
+    run.start_stage("vis", key)
+    rows = []
+    bs = max(1, vcfg.batch_size)
+    for i in tqdm(range(0, len(units), bs), disable=not progress, desc="visualize"):
+        chunk = units[i:i + bs]
+        by_layer: dict[str, list[int]] = {}
+        for layer, unit in chunk:
+            by_layer.setdefault(layer, []).append(unit)
+        for layer, us in by_layer.items():
+            res = visualize(model, Target(layer, torch.tensor(us), kind=vcfg.target), vcfg)
+            for j, unit in enumerate(us):
+                path = f"media/vis/{layer}/{unit}.webp"
+                save_webp(run.root / path, to_pil(res.images[j]))
+                rows.append((layer, unit, float(res.final_activation[j]), path))
+    df = pd.DataFrame(rows, columns=["layer", "unit", "final_activation", "vis_media"])
+    run.write_table("vis", df)
+    run.finish_stage("vis", key, units=len(df))
+    return df

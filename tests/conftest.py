@@ -1,0 +1,25 @@
+"""Shared fixtures: the bundled model (loaded once) and a few real bundled photos."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from atlas.models import load_model
+from atlas.sources import bundled
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    torch.manual_seed(0)
+    return load_model("efficientnet-lite0")
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """Eight real bundled photos at 224 px, as the model sees them."""
+    from atlas.loader import make_loader
+
+    src = bundled()
+    batch = next(iter(make_loader(src, 224, 8, 0, list(range(0, 80, 10)))))
+    return batch.images

@@ -1,0 +1,118 @@
+"""Manifestation maps: deterministic, separating, robust to tiny sets, schema-valid tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from atlas import schema
+from atlas.embed import EmbedConfig, embed_points, run_embed
+from atlas.errors import AtlasError
+from atlas.runs import RunDir
+
+
+def blobs(sizes=(30, 20, 14), dim=112, seed=2) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative vectors from well-separated blobs (distinct active channels), shuffled."""
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((len(sizes), dim))
+    for b in range(len(sizes)):
+        centres[b, rng.choice(dim, 20, replace=False)] = 3.0
+    labels = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
+    noise = rng.normal(scale=0.3, size=(len(labels), dim))
+    return np.clip(centres[labels] + noise, 0, None), labels
+
+
+def nn_agreement(xy: np.ndarray, labels: np.ndarray) -> float:
+    d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    return float((labels[d.argmin(axis=1)] == labels).mean())
+
+
+def test_map_is_deterministic_and_keeps_blobs_apart():
+    feats, labels = blobs()
+    a, b = embed_points(feats, EmbedConfig(seed=3)), embed_points(feats, EmbedConfig(seed=3))
+    assert np.array_equal(a, b)
+    assert nn_agreement(a, labels) >= 0.9
+    assert a.min() >= 0.0 and a.max() <= 1.0 and np.isclose(a.max(axis=0).max(), 1.0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 9])
+def test_tiny_sets_give_finite_unit_square_points(n):
+    feats, _ = blobs(sizes=(n,))
+    xy = embed_points(feats, EmbedConfig())
+    assert xy.shape == (n, 2) and np.isfinite(xy).all()
+    assert xy.min() >= 0.0 and xy.max() <= 1.0
+
+
+def test_degenerate_rows_do_not_break_the_map():
+    same = np.ones((6, 32))
+    assert np.allclose(embed_points(same, EmbedConfig()), 0.5)
+    zeros = np.vstack([np.zeros((2, 32)), blobs(sizes=(6,), dim=32)[0]])
+    assert np.isfinite(embed_points(zeros, EmbedConfig())).all()
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(AtlasError, match="cosine"):
+        EmbedConfig(metric="cosin")
+    with pytest.raises(AtlasError, match="embed.n_neighbors"):
+        EmbedConfig(n_neighbors=1)
+
+
+def make_run(tmp_path, accents: bool) -> tuple[RunDir, np.ndarray]:
+    """Two units of layer L sharing 40 images; unit 0 has 3 accentuations when ``accents``."""
+    run = RunDir(tmp_path)
+    feats, labels = blobs(sizes=(16, 12, 12))
+    ids = [f"im{i}" for i in range(len(feats))]
+    tops = []
+    for unit, order in [(0, np.arange(40)), (7, np.arange(40)[::-1][:30])]:
+        tops.append(
+            pd.DataFrame(
+                {"layer": "L", "unit": unit, "kind": "top", "rank": np.arange(len(order)),
+                 "image_id": [ids[i] for i in order], "activation": np.linspace(9, 1, len(order)),
+                 "argmax_y": 0, "argmax_x": 0, "map_h": 7, "map_w": 7}
+            )
+        )  # fmt: skip
+    run.write_table("topk", pd.concat(tops))
+    vec = [list(v) for v in feats]
+    rows = pd.DataFrame({"layer": "L", "kind": "natural", "unit": -1, "rank": -1,
+                         "image_id": ids, "vector": vec})  # fmt: skip
+    if accents:
+        seeds = ["im0", "im1", "im2"]
+        acc = pd.DataFrame({"layer": "L", "kind": "accent", "unit": 0, "rank": [0, 1, 2],
+                            "image_id": seeds, "vector": [vec[i] for i in range(3)]})  # fmt: skip
+        rows = pd.concat([rows, acc])
+        table = {c: [None] * 3 for c in schema.TABLES["accents"]}
+        table.update(layer="L", unit=0, image_id=seeds, rank=[0, 1, 2])
+        run.write_table("accents", pd.DataFrame(table))
+    run.write_table("features", rows)
+    return run, labels
+
+
+def test_run_embed_with_accents(tmp_path):
+    run, _ = make_run(tmp_path, accents=True)
+    out = run_embed(run, EmbedConfig())
+    pd.testing.assert_frame_equal(run.read_table("embed"), schema.check(out, "embed"))
+    u0 = out[out["unit"] == 0]
+    assert (u0["kind"] == "natural").sum() == 40 and (u0["kind"] == "accent").sum() == 3
+    nat = u0[u0["kind"] == "natural"].set_index("image_id")["cluster"]
+    acc = u0[u0["kind"] == "accent"]
+    assert (acc["cluster"].to_numpy() == nat[acc["image_id"]].to_numpy()).all()  # seed's cluster
+    assert nat.nunique() == 3
+    assert len(out[out["unit"] == 7]) == 30  # not accentuated yet: natural images alone
+    glob = out[out["unit"] == -1]
+    assert len(glob) == 3 and set(glob["kind"]) == {"accent"} and set(glob["cluster"]) == {0}
+    assert out[["x", "y"]].stack().between(0, 1).all()
+
+
+def test_run_embed_without_accents_maps_natural_images(tmp_path):
+    run, _ = make_run(tmp_path, accents=False)
+    out = run_embed(run, EmbedConfig())
+    assert set(out["kind"]) == {"natural"}
+    glob = out[out["unit"] == -1]
+    assert glob["image_id"].is_unique and len(glob) == 40
+    # each image is owned by the unit that ranks it higher: im0 is unit 0's top image
+    assert glob.set_index("image_id").loc["im0", "cluster"] == 0
+    assert glob.set_index("image_id").loc["im39", "cluster"] == 7
+    assert run.stage("embed")["status"] == "done"
+    pd.testing.assert_frame_equal(run_embed(run, EmbedConfig()), out)

@@ -1,0 +1,117 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from atlas.mine import MineConfig, mine
+from atlas.pipeline import Limited
+from atlas.runs import RunDir
+from atlas.sources import bundled
+from atlas.topk import RunningMoments, RunningTopK
+
+
+def test_running_topk_matches_sort_and_merges_exactly():
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(300, 6, generator=g).round(decimals=1)  # many ties
+    ids, pos = torch.arange(300), torch.randint(0, 50, (300, 6), generator=g)
+    a = RunningTopK(6, 10)
+    for j in range(0, 300, 17):
+        a.add(s[j:j + 17], ids[j:j + 17], where=pos[j:j + 17])
+    # reference: score descending, ties to the smaller id
+    for u in range(6):
+        order = sorted(range(300), key=lambda i: (-float(s[i, u]), i))[:10]
+        assert a.ids[u].tolist() == order
+        assert a.payload["where"][u].tolist() == [int(pos[i, u]) for i in order]
+    b, c = RunningTopK(6, 10), RunningTopK(6, 10)
+    b.add(s[1::2], ids[1::2], where=pos[1::2])
+    c.add(s[::2], ids[::2], where=pos[::2])
+    b.merge(c)
+    assert torch.equal(b.ids, a.ids) and torch.equal(b.scores, a.scores)
+    d = RunningTopK(6, 10)
+    d.load_state_dict(a.state_dict())
+    assert torch.equal(d.ids, a.ids) and torch.equal(d.payload["where"], a.payload["where"])
+
+
+def test_running_moments():
+    x = torch.randn(100, 3, dtype=torch.float64)
+    m, m1, m2 = RunningMoments(3), RunningMoments(3), RunningMoments(3)
+    m.add(x)
+    m1.add(x[:40])
+    m2.add(x[40:])
+    m1.merge(m2)
+    assert torch.allclose(m.mean, x.mean(0)) and torch.allclose(m.std, x.std(0, unbiased=False))
+    assert torch.allclose(m1.std, m.std) and torch.equal(m1.max, x.max(0).values)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, lite0):
+    run = RunDir(tmp_path_factory.mktemp("mine"))
+    cfg = MineConfig(layers=["_blocks.4", "_blocks.10"], k=5, bottom_k=3, batch_size=16,
+                     workers=0)
+    info = mine(run, lite0, Limited(bundled(), 48), cfg, progress=False)
+    return run, info
+
+
+def test_mine_tables(small_run):
+    run, info = small_run
+    topk, stats, images = (run.read_table(t) for t in ("topk", "stats", "images"))
+    assert info["images"] == 48 and len(images) == 48
+    assert set(topk["layer"]) == {"_blocks.4", "_blocks.10"}
+    t10 = topk[(topk.layer == "_blocks.10") & (topk.kind == "top")]
+    assert len(t10) == 112 * 5 and t10.groupby("unit").size().eq(5).all()
+    # ranks in descending activation, bottom ranks ascending
+    for _, g in t10.groupby("unit"):
+        assert g.sort_values("rank")["activation"].is_monotonic_decreasing
+    b10 = topk[(topk.layer == "_blocks.10") & (topk.kind == "bottom")]
+    for _, g in b10.groupby("unit"):
+        assert g.sort_values("rank")["activation"].is_monotonic_increasing
+    assert t10["argmax_y"].between(0, 13).all() and (t10["map_h"] == 14).all()
+    s10 = stats[stats.layer == "_blocks.10"].set_index("unit")
+    assert (s10["count"] == 48).all() and (s10["hist_counts"].map(sum) == 48).all()
+    top1 = t10[t10["rank"] == 0].set_index("unit")["activation"]
+    assert (abs(s10["max"] - top1) < 1e-5).all()
+    assert (s10["q01"] <= s10["q50"]).all() and (s10["q50"] <= s10["q99"]).all()
+    assert not any(run.root.glob("checkpoints/mine-*"))  # cleaned after success
+
+
+def test_mine_is_cached_when_inputs_unchanged(small_run, lite0):
+    run, _ = small_run
+    cfg = MineConfig(layers=["_blocks.4", "_blocks.10"], k=5, bottom_k=3, batch_size=8,
+                     workers=0)  # batching does not change the result: still cached
+    again = mine(run, lite0, Limited(bundled(), 48), cfg, progress=False)
+    assert again["cached"] is True
+
+
+def _mine_cmd(out):
+    return [sys.executable, "-m", "atlas", "mine", "--images", "bundled", "--limit", "96",
+            "--layer", "_blocks.10", "--k", "8", "--out", str(out), "-q",
+            "--set", "mine.batch_size=8", "--set", "mine.checkpoint_every=1",
+            "--set", "mine.workers=0"]
+
+
+@pytest.mark.slow
+def test_sigkill_midway_then_resume_gives_identical_topk(tmp_path):
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    subprocess.run(_mine_cmd(ref), check=True, capture_output=True)
+    proc = subprocess.Popen(_mine_cmd(killed), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt = killed / "checkpoints" / "mine-r0.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists(), "the run never checkpointed"
+    assert not (killed / "topk.parquet").exists(), "the run finished before the kill"
+    state = torch.load(ckpt, weights_only=False)
+    assert 0 < state["consumed"] < 96
+    subprocess.run(_mine_cmd(killed), check=True, capture_output=True)
+    for table in ("topk", "images", "stats"):
+        a = pd.read_parquet(ref / f"{table}.parquet")
+        b = pd.read_parquet(killed / f"{table}.parquet")
+        pd.testing.assert_frame_equal(a, b, check_exact=(table != "stats"))

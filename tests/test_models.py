@@ -1,0 +1,88 @@
+import pytest
+import torch
+
+from atlas.errors import AtlasError
+from atlas.lite0 import LiteNet, reference_lite0
+from atlas.models import load_model
+from atlas.probe import Probe, describe_layers
+
+
+def test_lean_lite0_equals_reference(photos):
+    ref = reference_lite0()
+    lean = LiteNet(ref).eval()
+    x = (photos * 255 - 127) / 128
+    with torch.no_grad():
+        a, b = ref(x), lean(x)
+    assert (a - b).abs().max() < 1e-3
+    assert torch.equal(a.argmax(1), b.argmax(1))
+
+
+def test_bundled_model_classifies_real_photos(lite0):
+    """Real ImageNet weights: photos whose label is an ImageNet class get it in the top 5."""
+    from atlas.loader import make_loader
+    from atlas.models import imagenet_classes
+    from atlas.sources import bundled
+
+    src = bundled()
+    classes = [c.lower() for c in imagenet_classes()]
+    pos = [r.index for r in src.records if r.label.lower() in classes]
+    assert len(pos) >= 15
+    batch = next(iter(make_loader(src, 224, len(pos), 0, pos)))
+    with torch.no_grad():
+        logits = Probe(lite0, ["logits"])(batch.images)["logits"]
+    top5 = logits.topk(5, dim=1).indices
+    hits = [classes.index(src.records[p].label.lower()) in top5[i].tolist()
+            for i, p in enumerate(batch.positions)]
+    assert sum(hits) / len(hits) >= 0.6, sum(hits)
+    assert len(lite0.class_names) == 1000
+
+
+def test_probe_stops_at_deepest_layer(lite0):
+    called = []
+    hooks = [lite0.layer(n).register_forward_hook(lambda *_a, n=n: called.append(n))
+             for n in ("_blocks.11", "_conv_head", "_fc")]
+    try:
+        out = Probe(lite0, ["_blocks.10", "_blocks.4"])(torch.rand(2, 3, 224, 224))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert out["_blocks.10"].shape == (2, 112, 14, 14)
+    assert out["_blocks.4"].shape == (2, 40, 28, 28)
+    assert called == []  # nothing after _blocks.10 ran: the head was not computed
+    assert all(not m._forward_hooks for m in lite0.module.modules())  # no hooks left
+
+
+def test_unknown_names_suggest_closest(lite0):
+    with pytest.raises(AtlasError, match="closest: _blocks.10"):
+        lite0.layer("_block.10")
+    with pytest.raises(AtlasError, match="resnet50"):
+        load_model("resnet5O")
+    with pytest.raises(AtlasError, match="weights must be"):
+        load_model("efficientnet-lite0", weights="/no/such/file.pt")
+
+
+def test_torchvision_model_random_and_local_weights(tmp_path):
+    m = load_model("torchvision:resnet18", weights="none")
+    assert m.input_size == 224 and m.std[0] == pytest.approx(0.229)
+    path = tmp_path / "w.pt"
+    torch.save(m.module.state_dict(), path)
+    m2 = load_model("resnet18", weights=str(path))
+    assert m2.fingerprint() == m.fingerprint()
+    out = Probe(m2, ["layer3.1"])(torch.rand(1, 3, 224, 224))["layer3.1"]
+    assert out.shape == (1, 256, 14, 14)
+
+
+def test_torchscript_file(tmp_path, lite0):
+    scripted = torch.jit.trace(lite0.module, torch.rand(1, 3, 224, 224))
+    path = tmp_path / "lite0.pt"
+    scripted.save(str(path))
+    m = load_model(str(path))
+    with torch.no_grad():
+        out = Probe(m, ["logits"])(torch.rand(1, 3, 224, 224))["logits"]
+    assert out.shape == (1, 1000)
+
+
+def test_describe_layers_lists_shapes(lite0):
+    rows = {name: (shape, ch) for name, _t, shape, ch in describe_layers(lite0)}
+    assert rows["_blocks.10"] == ((112, 14, 14), 112)
+    assert rows["_blocks.15"][1] == 320

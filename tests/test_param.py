@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from atlas.augment import AugmentConfig, draw_views
+from atlas.param import Parameterization, noise_params
+
+
+@pytest.mark.parametrize("kind", ["fourier", "maco", "pixel"])
+def test_encode_decode_round_trip_on_real_photos(photos, kind):
+    x = photos.clone()
+    x[0, :, :16, :16] = 0.0  # pure black and white patches must not blow up
+    x[1, :, :16, :16] = 1.0
+    p = Parameterization(kind=kind, size=224, gate=True)
+    params = p.encode(x)
+    assert all(torch.isfinite(v).all() for v in params.values())
+    err = (p.decode(params) - x).abs().max().item()
+    assert err <= 1e-4, err
+
+
+def test_decay_changes_parameters_not_the_round_trip(photos):
+    a = Parameterization(decay=1.0).encode(photos[:2])["spectrum"]
+    b = Parameterization(decay=1.5).encode(photos[:2])["spectrum"]
+    assert not torch.allclose(a, b)
+    assert (Parameterization(decay=1.5).decode({"spectrum": b}) - photos[:2]).abs().max() < 1e-4
+
+
+def test_gradients_reach_saturated_pixels():
+    img = torch.zeros(1, 3, 32, 32)
+    img[..., 16:] = 1.0
+    p = Parameterization(size=32)
+    params = p.encode(img)
+    p.decode(params).sum().backward()
+    assert params["spectrum"].grad.abs().sum() > 0
+
+
+def test_maco_keeps_magnitude_fixed(photos):
+    p = Parameterization(kind="maco", gate=False)
+    params = p.encode(photos[:1])
+    assert not params["magnitude"].requires_grad and params["phase"].requires_grad
+    assert [k for k, v in params.items() if v.requires_grad] == ["phase"]
+
+
+def test_noise_params_give_a_grey_ish_start():
+    p = Parameterization(size=64)
+    img = p.decode(noise_params(p, 2, seed=1))
+    assert 0.4 < img.mean() < 0.6 and img.std() > 0
+
+
+def test_views_are_reproducible_and_shared_by_seed_and_image():
+    cfg = AugmentConfig(crops=3, min_side=0.3, max_side=0.9, noise=0.02)
+    v1 = draw_views(cfg, 2, 32, torch.Generator().manual_seed(5))
+    v2 = draw_views(cfg, 2, 32, torch.Generator().manual_seed(5))
+    assert torch.equal(v1.theta, v2.theta) and torch.equal(v1.noise, v2.noise)
+    side = v1.theta[:, 0, 0]
+    assert ((side >= 0.3) & (side <= 0.9)).all()
+    img = torch.rand(2, 3, 64, 64)
+    out = v1.apply(img, torch.zeros_like(v1.noise))
+    assert out.shape == (6, 3, 32, 32)
+    # crops of the same image at the same box are equal whichever tensor they were cut from
+    assert torch.equal(v1.apply(img.clone(), torch.zeros_like(v1.noise)), out)
+    full = AugmentConfig(crops=1, min_side=1.0, max_side=1.0, noise=0.0)
+    v = draw_views(full, 1, 64, torch.Generator().manual_seed(0))
+    assert torch.allclose(v.apply(img[:1]), img[:1], atol=1e-5)  # a full box is the identity
