@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from atlas.accentuate import AccentConfig, accentuate, normalize_masks, to_input
+from atlas.distributed import Dist
 from atlas.features import feature_rows, pooled
 from atlas.loader import make_loader
 from atlas.media import overlay, save_animation, save_webp, to_pil
@@ -117,25 +118,38 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
 
 
 def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, seeds: pd.DataFrame,
-                cfg: AccentConfig, key: str, progress: bool = True) -> pd.DataFrame:
-    """Accentuate every seed row (resuming from part files); write accents/labels/features."""
+                cfg: AccentConfig, key: str, progress: bool = True,
+                d: Dist | None = None) -> pd.DataFrame:
+    """Accentuate every seed row (resuming from part files); write accents/labels/features.
+
+    Under torchrun each rank takes every world-th batch; rank 0 collects the part files.
+    """
+    d = d or Dist()
     parts_dir = run.root / "checkpoints" / f"accents-{key}"
     batches = unit_batches(seeds, cfg.batch_size)
-    bar = tqdm(total=len(seeds), unit="acc", disable=not progress, desc="accentuate",
-               dynamic_ncols=True)
-    results: dict[str, list[pd.DataFrame]] = {"accents": [], "features": [], "labels": []}
-    for b in batches:
+
+    def part_path(b: pd.DataFrame):
         first = b.iloc[0]
-        path = parts_dir / f"{first['layer']}-{int(first['unit']):06d}.pt"
-        if path.exists():
-            part = torch.load(path, weights_only=False)
-        else:
+        return parts_dir / f"{first['layer']}-{int(first['unit']):06d}.pt"
+
+    mine = batches[d.rank::d.world]
+    bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not progress,
+               desc="accentuate", dynamic_ncols=True)
+    for b in mine:
+        path = part_path(b)
+        if not path.exists():
             part = run_batch(run, model, source, b, cfg)
             atomic_write_with(path, lambda buf, p=part: torch.save(p, buf))
-        for k in results:
-            results[k].append(part[k])
         bar.update(len(b))
     bar.close()
+    d.barrier()
+    if not d.main:
+        return pd.DataFrame()
+    results: dict[str, list[pd.DataFrame]] = {"accents": [], "features": [], "labels": []}
+    for b in batches:
+        part = torch.load(part_path(b), weights_only=False)
+        for k in results:
+            results[k].append(part[k])
     accents = pd.concat(results["accents"], ignore_index=True)
     run.write_table("accents", accents)
     if any(len(x) for x in results["labels"]):

@@ -133,8 +133,8 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         masks += g_x.detach().abs().sum(1)
         if lam > 0:
             with torch.no_grad():  # same crops, own noise draw: see DESIGN notes in README
-                a0 = reg_probe(views.apply(x0, torch.randn_like(views.noise) *
-                                           cfg.augment.noise))[cfg.reg_layer]
+                own = torch.randn(views.noise.shape, generator=gen).to(views.noise)
+                a0 = reg_probe(views.apply(x0, own * cfg.augment.noise))[cfg.reg_layer]
             dist = reg(a, a0.to(a.dtype), n)
             (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
             if step == 0:  # beta: balance the two terms by their parameter-gradient norms

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from atlas.distributed import Dist
 from atlas.loader import make_loader
 from atlas.models import LoadedModel
 from atlas.probe import Probe
@@ -151,41 +152,53 @@ def mine_shard(run: RunDir, model: LoadedModel, source: ImageSource, cfg: MineCo
     return shard
 
 
-def finish(run: RunDir, shards: list[_Shard], source: ImageSource, cfg: MineConfig) -> dict:
-    """Merge shards (exactly) and write images, topk and stats tables."""
-    first = shards[0]
-    for other in shards[1:]:
-        for n, st in first.stats.items():
-            st.merge(other.stats[n])
+def finish(run: RunDir, parts: list[tuple[dict, pd.DataFrame, list]], source: ImageSource,
+           cfg: MineConfig) -> dict:
+    """Merge the shards' (stats, images, skipped) exactly and write images, topk and stats."""
+    first = {n: LayerStats(0, cfg.k, cfg.bottom_k, cfg.sample) for n in parts[0][0]}
+    for n, st in first.items():
+        st.load_state_dict(parts[0][0][n])
+        for other_stats, _, _ in parts[1:]:
+            o = LayerStats(0, cfg.k, cfg.bottom_k, cfg.sample)
+            o.load_state_dict(other_stats[n])
+            st.merge(o)
     ids = [r.image_id for r in source.records]
-    images = pd.concat([s.images() for s in shards], ignore_index=True)
+    images = pd.concat([p[1] for p in parts], ignore_index=True)
     images = images.sort_values("index").reset_index(drop=True)
-    topk = pd.concat([st.topk_frame(n, ids) for n, st in first.stats.items()], ignore_index=True)
-    stats = pd.concat([st.stats_frame(n, cfg.bins) for n, st in first.stats.items()],
+    topk = pd.concat([st.topk_frame(n, ids) for n, st in first.items()], ignore_index=True)
+    stats = pd.concat([st.stats_frame(n, cfg.bins) for n, st in first.items()],
                       ignore_index=True)
     run.write_table("images", images)
     run.write_table("topk", topk)
     run.write_table("stats", stats)
-    skipped = sorted((x for s in shards for x in s.skipped), key=lambda d: d["image_id"])
+    skipped = sorted((x for p in parts for x in p[2]), key=lambda d: d["image_id"])
     return {"images": len(images), "skipped": skipped,
-            "units": {n: st.top.units for n, st in first.stats.items()}}
+            "units": {n: st.top.units for n, st in first.items()}}
 
 
 def mine(run: RunDir, model: LoadedModel, source: ImageSource, cfg: MineConfig,
-         progress: bool = True) -> dict:
-    """Single-process mining stage: skipped when done with the same inputs, else resumed."""
+         progress: bool = True, dist: Dist | None = None) -> dict:
+    """The mining stage: skipped when done with the same inputs, else resumed; with a
+    :class:`Dist` of several ranks each mines its share and rank 0 writes the merged tables."""
     cfg.validate()
+    d = dist or Dist()
     key = mine_hash(model, source, cfg)
     if run.stage_done("mine", key):
         return {"cached": True, **run.stage("mine")}
-    run.start_stage("mine", key)
+    d.barrier()
+    if d.main:
+        run.start_stage("mine", key)
     t0 = time.perf_counter()
-    shard = mine_shard(run, model, source, cfg, key, progress=progress)
-    info = finish(run, [shard], source, cfg)
-    run.update_manifest(skipped=info["skipped"])
+    shard = mine_shard(run, model, source, cfg, stable_hash([key, d.world]), d.rank, d.world,
+                       progress and d.main)
+    parts = d.gather(({n: st.state_dict() for n, st in shard.stats.items()}, shard.images(),
+                      shard.skipped))
+    info: dict = {}
+    if d.main:
+        info = finish(run, parts, source, cfg)
+        run.update_manifest(skipped=info["skipped"])
+        run.finish_stage("mine", key, images=info["images"], skipped=len(info["skipped"]),
+                         units=info["units"], pass_seconds=round(time.perf_counter() - t0, 3))
+    d.barrier()
     shard.clear()
-    run.finish_stage("mine", key, images=info["images"], skipped=len(info["skipped"]),
-                     units=info["units"], pass_seconds=round(time.perf_counter() - t0, 3))
     return {"cached": False, **info, "seconds": time.perf_counter() - t0}
-
-

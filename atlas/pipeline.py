@@ -16,6 +16,7 @@ import torch
 
 from atlas import __version__
 from atlas.config import BuildConfig, parse_units
+from atlas.distributed import Dist, setup, teardown
 from atlas.errors import AtlasError
 from atlas.features import natural_features
 from atlas.mine import mine, mine_hash
@@ -43,9 +44,11 @@ class Limited(ImageSource):
         return stable_hash([self.inner.fingerprint(), self.n])
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, d: Dist | None = None) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device(f"cuda:{d.local_rank if d else 0}")
+        return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise AtlasError(f"device {name!r} requested but CUDA is not available; valid: cpu, auto")
     return torch.device(name)
@@ -56,8 +59,8 @@ def _model(name: str, weights: str, size: int, device: str) -> LoadedModel:
     return load_model(name, weights, size or None).to(device)
 
 
-def model_of(cfg: BuildConfig) -> LoadedModel:
-    dev = str(pick_device(cfg.device))
+def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
+    dev = str(pick_device(cfg.device, d))
     return _model(cfg.model.name, cfg.model.weights, cfg.model.input_size, dev)
 
 
@@ -81,16 +84,21 @@ def open_run(cfg: BuildConfig) -> RunDir:
     return run
 
 
-def run_mine(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    run, model, source = open_run(cfg), model_of(cfg), source_of(cfg)
-    run.update_manifest(fingerprints={"model": model.fingerprint(), "data": source.fingerprint(),
-                                      "images": len(source)})
-    info = mine(run, model, source, cfg.mine, progress=progress)
+def run_mine(cfg: BuildConfig, progress: bool = True, d: Dist | None = None) -> dict[str, Any]:
+    d = d or Dist()
+    run, model, source = RunDir(cfg.out), model_of(cfg, d), source_of(cfg)
+    if d.main:
+        open_run(cfg)
+        run.update_manifest(fingerprints={"model": model.fingerprint(),
+                                          "data": source.fingerprint(), "images": len(source)})
+    d.barrier()
+    info = mine(run, model, source, cfg.mine, progress=progress, dist=d)
     key = stable_hash([mine_hash(model, source, cfg.mine), "features-v1"])
-    if not run.stage_done("features", key):
+    if d.main and not run.stage_done("features", key):
         run.start_stage("features", key)
         natural_features(run, model, source, cfg.mine.layers, cfg.mine.batch_size)
         run.finish_stage("features", key)
+    d.barrier()
     return {"cached": info["cached"], "stage": run.stage("mine")}
 
 
@@ -105,48 +113,59 @@ def chosen_seeds(cfg: BuildConfig, run: RunDir):
     return seeds[(seeds["layer"] == layer) & seeds["unit"].isin(units)]
 
 
-def run_accentuate(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
+def run_accentuate(cfg: BuildConfig, progress: bool = True,
+                   d: Dist | None = None) -> dict[str, Any]:
     from atlas.accent_stage import run_accents
 
-    run, model, source = open_run(cfg), model_of(cfg), source_of(cfg)
-    if not run.stage_done("mine", run.stage("mine").get("hash", "-")):
-        run_mine(cfg, progress)
-    seeds = chosen_seeds(cfg, run)
+    d = d or Dist()
+    run, model, source = RunDir(cfg.out), model_of(cfg, d), source_of(cfg)
+    if "hash" not in run.stage("mine"):
+        run_mine(cfg, progress, d)
+    seeds = d.broadcast(chosen_seeds(cfg, run) if d.main else None)
     key = stable_hash([run.stage("mine")["hash"], asdict(cfg.accent),
                        seeds[["layer", "unit", "rank", "image_id"]].to_dict("list")])
     if not (run.stage_done("accentuate", key) and run.has("accents")):
-        run.start_stage("accentuate", key)
+        d.barrier()
+        if d.main:
+            run.start_stage("accentuate", key)
         t0 = time.perf_counter()
-        acc = run_accents(run, model, source, seeds, cfg.accent, key, progress)
-        secs = time.perf_counter() - t0
-        run.finish_stage("accentuate", key, pairs=len(acc),
-                         seconds_per_accent=round(secs / max(len(acc), 1), 3))
+        acc = run_accents(run, model, source, seeds, cfg.accent, key, progress and d.main, d)
+        if d.main:
+            secs = time.perf_counter() - t0
+            run.finish_stage("accentuate", key, pairs=len(acc),
+                             seconds_per_accent=round(secs * d.world / max(len(acc), 1), 3))
+        d.barrier()
     return {"pairs": int(run.stage("accentuate").get("pairs", 0))}
 
 
 def build(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    """Every stage in order; prints one summary line."""
+    """Every stage in order (sharded over ranks under torchrun); prints one summary line."""
     from atlas.embed import run_embed
-
-    t0 = time.perf_counter()
-    run_mine(cfg, progress)
-    acc = run_accentuate(cfg, progress)
-    run = RunDir(cfg.out)
     from atlas.vis_stage import run_vis
 
-    run_vis(cfg, run, model_of(cfg), progress)
-    run_embed(run, cfg.embed)
+    d = setup()
+    t0 = time.perf_counter()
+    run_mine(cfg, progress, d)
+    acc = run_accentuate(cfg, progress, d)
+    run = RunDir(cfg.out)
+    run_vis(cfg, run, model_of(cfg, d), progress and d.main, d)
     site = ""
+    if d.main:
+        run_embed(run, cfg.embed)
+        site = render(run, cfg)
+        mine_st = run.stage("mine")
+        units = sum(mine_st.get("units", {}).values())
+        where = f"site {site}/index.html" if site else f"run {run.root}"
+        print(f"atlas build: {units} units, {mine_st.get('images', 0)} images "
+              f"({mine_st.get('skipped', 0)} skipped), {acc['pairs']} accentuations, "
+              f"{time.perf_counter() - t0:.0f} s -> {where}")
+    teardown(d)
+    return {"site": site, "run": str(run.root)}
+
+
+def render(run: RunDir, cfg: BuildConfig) -> str:
     try:
         from atlas.site import render_site
-    except ImportError:  # pragma: no cover - the site stage is optional at build time
-        render_site = None
-    if render_site is not None:
-        site = str(render_site(run.root, cfg.site.out))
-    mine_st = run.stage("mine")
-    units = sum(mine_st.get("units", {}).values())
-    where = f"site {site}/index.html" if site else f"run {run.root}"
-    print(f"atlas build: {units} units, {mine_st.get('images', 0)} images "
-          f"({mine_st.get('skipped', 0)} skipped), {acc['pairs']} accentuations, "
-          f"{time.perf_counter() - t0:.0f} s -> {where}")
-    return {"site": site, "run": str(run.root)}
+    except ImportError:  # the site stage is optional while it is being built
+        return ""
+    return str(render_site(run.root, cfg.site.out))

@@ -1,0 +1,103 @@
+"""End-to-end builds in subprocesses: determinism, SIGKILL + resume, torchrun with gloo."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CONFIG = """
+name = "tiny"
+units = "0:3"
+[data]
+images = "bundled"
+limit = 40
+[mine]
+layers = ["_blocks.10"]
+k = 8
+bottom_k = 2
+batch_size = 8
+checkpoint_every = 1
+workers = 0
+[select]
+k = 2
+[accent]
+steps = 3
+batch_size = 2
+reg_layer = "_blocks.4"
+[accent.augment]
+crops = 2
+"""
+TABLES = ("images", "topk", "seeds", "accents", "embed", "vis")
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _cmd(cfg: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "atlas", "build", str(cfg), "--out", str(out), "-q",
+            "--set", f'site.out="{out}-site"', "--device", "cpu"]
+
+
+def _tables(out: Path) -> dict[str, pd.DataFrame]:
+    return {t: pd.read_parquet(out / f"{t}.parquet") for t in TABLES}
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    for t in TABLES:
+        pd.testing.assert_frame_equal(a[t], b[t], check_exact=True, obj=t)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    root = tmp_path_factory.mktemp("build")
+    cfg = root / "tiny.toml"
+    cfg.write_text(CONFIG)
+    out = root / "ref"
+    done = subprocess.run(_cmd(cfg, out), env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "atlas build:" in done.stdout and "6 accentuations" in done.stdout
+    return cfg, out, _tables(out)
+
+
+@pytest.mark.slow
+def test_build_is_deterministic(reference, tmp_path):
+    cfg, _, ref = reference
+    subprocess.run(_cmd(cfg, tmp_path / "again"), env=ENV, check=True, capture_output=True)
+    _assert_same(ref, _tables(tmp_path / "again"))
+    assert len(ref["accents"]) == 6 and set(ref["accents"]["unit"]) == {0, 1, 2}
+    assert (ref["embed"]["unit"] == -1).any()
+
+
+@pytest.mark.slow
+def test_sigkill_at_two_moments_then_resume(reference, tmp_path):
+    cfg, _, ref = reference
+    out = tmp_path / "killed"
+    # 1) while mining (its checkpoint exists), 2) while accentuating (a part file exists)
+    for marker in ("checkpoints/mine-r0.pt", "checkpoints/accents-*/*.pt"):
+        proc = subprocess.Popen(_cmd(cfg, out), env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and not list(out.glob(marker)):
+            time.sleep(0.01)
+        assert proc.poll() is None, f"the build ended before {marker} appeared"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not (out / "embed.parquet").exists()
+    subprocess.run(_cmd(cfg, out), env=ENV, check=True, capture_output=True)
+    _assert_same(ref, _tables(out))
+
+
+@pytest.mark.slow
+def test_torchrun_two_gloo_processes_equal_single_process(reference, tmp_path):
+    cfg, _, ref = reference
+    out = tmp_path / "dist"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    # torchrun's own "-m atlas" takes the place of "python -m atlas"
+    cmd = [str(torchrun), "--nproc-per-node", "2", "--master-port", "29533",
+           *_cmd(cfg, out)[1:]]
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _assert_same(ref, _tables(out))
