@@ -10,6 +10,7 @@ parameters. The seed's views only need the shallow part, computed without grad.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
@@ -40,6 +41,9 @@ class AccentConfig:
     schedule: str = "constant"
     batch_size: int = 8  # (unit, seed) pairs per optimization batch
     frames: int = 0  # snapshots for the seed-to-accentuation animation
+    amp: bool = True  # bfloat16 autocast for the model on CUDA (never on CPU)
+    mask_every: int = 2  # accumulate the attribution map every k-th step (it costs a backward
+    #                      pass through the shallow part of the model; see README for figures)
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -54,6 +58,7 @@ class AccentConfig:
         check_choice("accent.schedule", self.schedule, ["constant", "cosine"])
         check_int("accent.batch_size", self.batch_size, 1, 4096)
         check_int("accent.frames", self.frames, 0, 256)
+        check_int("accent.mask_every", self.mask_every, 1, 100_000)
         self.augment.validate()
 
     def parameterization(self) -> Parameterization:
@@ -109,33 +114,38 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
              if cfg.schedule == "cosine" else None)
     gen = torch.Generator().manual_seed(cfg.seed)
+    noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(cfg.seed)
     reg, reg_probe = LatentDistance(cfg.reg_layer), Probe(model, [cfg.reg_layer])
     start = p.decode(params).detach()
     x0 = seeds if seeds is not None else start
     seed_act, a_seed = measure(model, x0, target, cfg.reg_layer)
     masks = torch.zeros(n, cfg.canvas, cfg.canvas, device=dev)
-    traj = torch.zeros(n, cfg.steps)
+    traj = torch.zeros(n, cfg.steps, device=dev)
     frame_at = set(torch.linspace(0, cfg.steps - 1, cfg.frames).round().long().tolist())
     frames, beta = [], torch.ones(n, device=dev)
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.amp and dev.type == "cuda"
+           else contextlib.nullcontext())
     for step in range(cfg.steps):
         x = p.decode(params)
         if step in frame_at:
             frames.append(to_input(x.detach(), 128).cpu())
-        views = draw_views(cfg.augment, n, model.input_size, gen, dev)
-        a, leaf, acts = split_forward(model, views.apply(x), cfg.reg_layer, target.layers)
-        value = target(acts)
-        traj[:, step] = value.detach().cpu()
+        views = draw_views(cfg.augment, n, model.input_size, gen, dev, noise_gen)
+        with amp:
+            a, leaf, acts = split_forward(model, views.apply(x), cfg.reg_layer, target.layers)
+            value = target(acts).float()
+        traj[:, step] = value.detach()
         (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
         if g_leaf is None:
             raise AtlasError(f"reg_layer {cfg.reg_layer!r} must come before the target layer "
                              f"{target.layer!r} in the model")
-        (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=True)
-        masks += g_x.detach().abs().sum(1)
+        if step % cfg.mask_every == 0:
+            (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=True)
+            masks += g_x.detach().abs().sum(1)
         if lam > 0:
-            with torch.no_grad():  # same crops, own noise draw: see DESIGN notes in README
-                own = torch.randn(views.noise.shape, generator=gen).to(views.noise)
+            with torch.no_grad(), amp:  # same crops, own noise draw: see README
+                own = torch.randn(views.noise.shape, generator=noise_gen, device=dev)
                 a0 = reg_probe(views.apply(x0, own * cfg.augment.noise))[cfg.reg_layer]
-            dist = reg(a, a0.to(a.dtype), n)
+            dist = reg(a.float(), a0.float(), n)
             (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
             if step == 0:  # beta: balance the two terms by their parameter-gradient norms
                 gt = torch.autograd.grad(a, trainable, g_leaf, retain_graph=True)
@@ -156,7 +166,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
-                        dist.cpu(), rmse.cpu(), traj, frames)
+                        dist.cpu(), rmse.cpu(), traj.cpu(), frames)
 
 
 def accentuate(model: LoadedModel, seeds: torch.Tensor, target: Target,

@@ -49,8 +49,14 @@ class Views:
 
 
 def draw_views(cfg: AugmentConfig, n: int, size: int, generator: torch.Generator,
-               device: torch.device | str = "cpu") -> Views:
-    """Draw ``cfg.crops`` boxes per image for ``n`` images; reproducible from ``generator``."""
+               device: torch.device | str = "cpu",
+               noise_generator: torch.Generator | None = None) -> Views:
+    """Draw ``cfg.crops`` boxes per image for ``n`` images; reproducible from the generators.
+
+    Boxes come from ``generator`` (CPU, tiny); the noise, which is large, from
+    ``noise_generator`` on the device where it is used (a CPU draw of a 64-pair batch's
+    noise plus its copy to a GPU cost more than the model's step there).
+    """
     m = n * cfg.crops
     side = cfg.min_side + (cfg.max_side - cfg.min_side) * torch.rand(m, generator=generator)
     # box centre so that the box stays inside the canvas; coordinates in [-1, 1]
@@ -59,5 +65,7 @@ def draw_views(cfg: AugmentConfig, n: int, size: int, generator: torch.Generator
     theta = torch.zeros(m, 2, 3)
     theta[:, 0, 0], theta[:, 1, 1] = side, side
     theta[:, 0, 2], theta[:, 1, 2] = cx, cy
-    noise = cfg.noise * torch.randn(m, 3, size, size, generator=generator)
+    noise_gen = noise_generator or generator
+    noise = cfg.noise * torch.randn(m, 3, size, size, generator=noise_gen,
+                                    device=noise_gen.device)
     return Views(theta.to(device), noise.to(device), size)

@@ -108,9 +108,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="build an atlas end to end (all stages)")
     _run_flags(p)
     p.set_defaults(fn=_cmd_build)
-    from atlas import cli_more
+    from atlas import cli_more, cli_validate
 
     cli_more.add_commands(sub)
+    cli_validate.add_commands(sub)
     return ap
 
 

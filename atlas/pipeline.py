@@ -164,8 +164,7 @@ def build(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
 
 
 def render(run: RunDir, cfg: BuildConfig) -> str:
-    try:
-        from atlas.site import render_site
-    except ImportError:  # the site stage is optional while it is being built
-        return ""
-    return str(render_site(run.root, cfg.site.out))
+    from atlas.site import SiteConfig, render_site
+
+    site_cfg = SiteConfig(title=cfg.site.title, thumb_px=cfg.site.thumb)
+    return str(render_site(run.root, cfg.site.out, site_cfg))

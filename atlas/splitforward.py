@@ -3,7 +3,7 @@
 The output of ``split`` is replaced by a detached leaf tensor, so gradients of deeper quantities
 stop at the cut; the caller then pushes them through the shallow part as often as it needs
 (attribution and loss) without repeating the expensive deep backward pass. ``split="pixels"``
-cuts at the input.
+cuts at the input; ``"logits"`` in ``layers`` names the model's final output (whole forward).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from atlas.models import LoadedModel
-from atlas.probe import _first_tensor
+from atlas.probe import LOGITS, _first_tensor
 
 
 class _Done(Exception):
@@ -26,6 +26,7 @@ def split_forward(model: LoadedModel, images: torch.Tensor, split: str, layers: 
     detached stand-in that the rest of the network consumed, acts the requested layers.
     """
     acts: dict[str, torch.Tensor] = {}
+    hooked = [n for n in layers if n != LOGITS]  # logits: the model's output, run to the end
     cut: dict[str, torch.Tensor] = {}
     x = model.normalize(images)
     if split == "pixels":
@@ -40,15 +41,17 @@ def split_forward(model: LoadedModel, images: torch.Tensor, split: str, layers: 
     def on_layer(name: str):
         def fn(_m: nn.Module, _i: object, out: object) -> None:
             acts[name] = _first_tensor(out)
-            if len(acts) == len(layers):
+            if len(acts) == len(layers):  # never true while logits are wanted
                 raise _Done
 
         return fn
 
     handles = [] if split == "pixels" else [model.layer(split).register_forward_hook(on_split)]
-    handles += [model.layer(n).register_forward_hook(on_layer(n)) for n in layers]
+    handles += [model.layer(n).register_forward_hook(on_layer(n)) for n in hooked]
     try:
-        model.module(x)
+        result = model.module(x)
+        if LOGITS in layers:
+            acts[LOGITS] = _first_tensor(result)
     except _Done:
         pass
     finally:

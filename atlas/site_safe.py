@@ -1,0 +1,76 @@
+"""Making untrusted run data safe for the site: file names, URLs, embedded JSON and the CSP.
+
+Everything a run carries (layer names, labels, image ids, credits, config text) may come from a
+user's folder or a dataset on the hub, so none of it is trusted. Templates autoescape text; this
+module covers the places autoescaping cannot: path components, links and script data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+# The site loads only its own files (scripts, styles, images) and data: URIs; nothing inline may
+# run. Chromium treats 'self' on a file:// page as "files of the file: scheme", which is exactly
+# what a site opened from disk needs (tested in tests/test_site_browser.py).
+SITE_CSP = (
+    "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+_UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+_JS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+               "\u2029": "\\u2029"}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe, collision-free form of ``name`` (a layer name or an image id).
+
+    Names made only of ``[A-Za-z0-9._-]`` (like ``_blocks.10``) stay as they are so URLs stay
+    readable and stable; anything else is replaced and suffixed with a short hash of the original,
+    so two different names can never map to the same page.
+    """
+    name = str(name)
+    clean = _UNSAFE_PATH_CHARS.sub("_", name)[:60]
+    if clean == name and not name.startswith("."):
+        return name
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{clean.lstrip('.') or 'x'}-{digest}"
+
+
+def safe_relpath(rel: str) -> str:
+    """A run-relative media path made safe to mirror under the site (no '..', no absolute)."""
+    parts = [p for p in str(rel).replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(slug(p) for p in parts) or "x"
+
+
+def js_data(obj: Any) -> str:
+    """JSON that is also safe inside HTML ``<script>`` and in old JS engines (U+2028/9)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.translate(str.maketrans(_JS_ESCAPES))
+
+
+def js_assign(name: str, obj: Any) -> str:
+    """A plain script that sets ``window[name]``: how pages get data without fetch() on file://."""
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+        raise ValueError(f"bad global name {name!r}")
+    return f"window.{name}={js_data(obj)};\n"
+
+
+def http_url(url: object) -> str | None:
+    """``url`` if it is an http(s) link, else None: javascript: or data: credits are never links."""
+    text = str(url or "").strip()
+    if re.match(r"^https?://[^\s\"'<>]+$", text, flags=re.IGNORECASE):
+        return text
+    return None
+
+
+def finite(x: object, default: float | None = None) -> float | None:
+    """``x`` as a float, or ``default`` when missing/NaN/inf (tables can hold NaN)."""
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return v if v == v and abs(v) != float("inf") else default

@@ -1,0 +1,50 @@
+"""The real validation measurement (not a unit test: pytest does not collect bench_* files).
+
+    python tests/bench_validate.py --steps 16 --out runs/validate-bench           # CPU, ~10 min
+    python tests/bench_validate.py --units 32 --seeds 2 --device cuda               # GPU defaults
+
+Bundled EfficientNet-Lite0 at _blocks.10 and _blocks.12, AccentConfig defaults except what the
+flags change; prints the tables and the wall time of each part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import torch
+
+from atlas.accentuate import AccentConfig
+from atlas.models import load_model
+from atlas.sources import bundled
+from atlas.validate import ValidateConfig, validate
+from atlas.validate_report import format_table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layers", default="_blocks.10,_blocks.12")
+    ap.add_argument("--units", type=int, default=16)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--naturals", type=int, default=6)
+    ap.add_argument("--randoms", type=int, default=6)
+    ap.add_argument("--sweep-units", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=AccentConfig().steps)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default="runs/validate-bench")
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    model = load_model("efficientnet-lite0").to(a.device)
+    cfg = ValidateConfig(layers=a.layers.split(","), units=a.units, seeds=a.seeds,
+                         naturals=a.naturals, randoms=a.randoms, sweep_units=a.sweep_units,
+                         accent=replace(AccentConfig(), steps=a.steps))
+    res = validate(a.out, model, bundled(), cfg, progress=True)
+    print(format_table(res))
+    print(f"device {a.device} ({torch.cuda.get_device_name() if a.device != 'cpu' else 'cpu'}), "
+          f"threads {torch.get_num_threads()}, wall {time.perf_counter() - t0:.0f} s, "
+          f"parts {res['seconds']}")
+
+
+if __name__ == "__main__":
+    main()

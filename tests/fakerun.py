@@ -1,0 +1,233 @@
+"""A synthetic but schema-valid run directory, with real WebP images, for site tests and benches.
+
+The renderer must depend only on the run directory, so the site can be tested without a model:
+this writes every table of :mod:`atlas.schema` (or a chosen subset, e.g. only what `mine` makes)
+plus the media those tables point at. ``payload=True`` puts script-injection strings into every
+user-supplied field (labels, file names, credits, a layer name, config text).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from atlas.runs import RunDir, atomic_write_json, atomic_write_with
+
+ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed"})
+MINE_TABLES = frozenset({"images", "topk", "stats"})
+PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
+CLASSES = ("tabby cat", "goldfish", "windmill", "solar dish", "hammer", "red panda", "toucan")
+
+
+@dataclass(frozen=True)
+class FakeRunConfig:
+    """Shape of the fake run. ``pool`` media are shared between units to keep big runs cheap;
+    every unit still gets its own strongest accentuation so card thumbnails are distinct.
+    Frames come in both forms the site accepts: rank 0 one file per step, pooled accentuations
+    one animated WebP (what the accentuate stage writes)."""
+
+    layers: tuple[str, ...] = ("_blocks.4", "_blocks.10")
+    units: int = 3
+    topk: int = 6
+    bottomk: int = 3
+    accents: int = 3
+    frames: int = 4
+    images: int = 16
+    image_size: int = 64
+    pool: int = 8
+    tables: frozenset[str] = field(default=ALL_TABLES)
+    payload: bool = False
+    seed: int = 0
+
+
+def _webp(path: Path, img: Image.Image) -> None:
+    """Save directly (no fsync): a fake run is scratch data and big ones write 10k files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format="WEBP", quality=70, method=0)
+
+
+def _natural(rng: np.random.Generator, size: int) -> Image.Image:
+    """A smooth, colourful 'photo': a gradient plus a few discs, so thumbnails look like images."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = rng.uniform(0.2, 0.8, 3)
+    img = np.stack([base[c] + 0.3 * np.sin(3 * xx * (c + 1) + 2 * yy) for c in range(3)], -1)
+    for _ in range(3):
+        cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.08, 0.25)
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        img[disc] = rng.uniform(0, 1, 3)
+    return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+def _accent(seed: Image.Image, hue: float, freq: float) -> tuple[Image.Image, Image.Image]:
+    """A unit-specific stripe texture blended into the seed where a blob mask is high."""
+    size = seed.size[0]
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    colour = np.array(colorsys.hsv_to_rgb(hue, 0.9, 1.0))
+    stripes = 0.5 + 0.5 * np.sin(freq * 6.28 * (xx + yy))
+    mask = np.exp(-((yy - 0.5) ** 2 + (xx - 0.45) ** 2) / 0.08)
+    s = np.asarray(seed, dtype=np.float64) / 255
+    out = s * (1 - mask[..., None]) + (stripes[..., None] * colour) * mask[..., None]
+    acc = Image.fromarray((np.clip(out, 0, 1) * 255).astype(np.uint8))
+    return acc, Image.fromarray((mask * 255).astype(np.uint8), "L")
+
+
+def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for i in range(cfg.images):
+        label = CLASSES[i % len(CLASSES)]
+        path = f"photos/img{i:03d}.webp"
+        author, url = f"Author {i}", f"https://commons.wikimedia.org/wiki/File:img{i}.jpg"
+        if cfg.payload and i < len(PAYLOADS):
+            label, path, author = PAYLOADS[i], f"{PAYLOADS[(i + 1) % 3]}.png", PAYLOADS[(i + 2) % 3]
+            url = "javascript:alert(1)" if i == 0 else url
+        image_id = f"img{i:03d}-{i * 7919 % 65536:04x}"
+        if cfg.payload and i == 1:
+            image_id = 'x"onerror=alert(1)'  # ids should be safe; the site must not rely on it
+        _webp(run.media / "images" / f"{image_id}.webp", _natural(rng, cfg.image_size))
+        rows.append(dict(image_id=image_id, source="folder:/data/photos", path=path, index=i,
+                         label=label, width=cfg.image_size, height=cfg.image_size, author=author,
+                         license="CC-BY-SA-4.0", credit_url=url))
+    return pd.DataFrame(rows)
+
+
+def _layers(cfg: FakeRunConfig) -> list[str]:
+    return [*cfg.layers, PAYLOADS[2]] if cfg.payload else list(cfg.layers)
+
+
+def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
+    """Write a fake run directory at ``root`` and return it."""
+    cfg = cfg or FakeRunConfig()
+    rng = np.random.default_rng(cfg.seed)
+    run = RunDir(root)
+    images = _images(run, cfg, rng)
+    ids = list(images.image_id)
+    pool = _pool(run, cfg, ids)
+    t: dict[str, list[dict]] = {k: [] for k in ALL_TABLES if k != "images"}
+    for li, layer in enumerate(_layers(cfg)):
+        for u in range(cfg.units):
+            _unit(run, cfg, rng, t, pool, ids, layer, u, li)
+        _global_map(cfg, rng, t, layer)
+    if "images" in cfg.tables:
+        run.write_table("images", images)
+    for name, rows in t.items():
+        if name in cfg.tables and rows:
+            run.write_table(name, pd.DataFrame(rows))
+    atomic_write_json(run.manifest_path, _manifest(cfg))
+    return run.root
+
+
+def _pool(run: RunDir, cfg: FakeRunConfig, ids: list[str]) -> list[dict[str, object]]:
+    """Shared accentuation media: seed/accent/mask/overlay/frames, reused across units."""
+    out = []
+    for p in range(cfg.pool):
+        out.append(_accent_media(run, cfg, f"media/pool/{p}", ids[p % len(ids)], p / cfg.pool, 3,
+                                 animated=True))
+    return out
+
+
+def _accent_media(run: RunDir, cfg: FakeRunConfig, base: str, image_id: str, hue: float,
+                  freq: float, animated: bool = False) -> dict[str, object]:
+    seed = Image.open(run.media / "images" / f"{image_id}.webp").convert("RGB")
+    acc, mask = _accent(seed, hue, freq)
+    overlay = acc.convert("RGBA")
+    overlay.putalpha(mask)
+    media = {"seed_media": f"media/images/{image_id}.webp", "accent_media": f"{base}/acc.webp",
+             "mask_media": f"{base}/mask.webp", "overlay_media": f"{base}/overlay.webp"}
+    for key, img in (("accent_media", acc), ("mask_media", mask), ("overlay_media", overlay)):
+        _webp(run.root / str(media[key]), img)
+    steps = [Image.blend(seed, acc, f / max(1, cfg.frames - 1)) for f in range(cfg.frames)]
+    if animated and steps:  # one looping animated WebP, as the accentuate stage writes it
+        frames = [f"{base}/frames.webp"]
+        atomic_write_with(run.root / frames[0], lambda buf: steps[0].save(
+            buf, format="WEBP", save_all=True, append_images=steps[1:], duration=150, loop=0,
+            quality=60, method=0))
+    else:  # or one file per step
+        frames = [f"{base}/frame{f}.webp" for f in range(len(steps))]
+        for path, img in zip(frames, steps, strict=True):
+            _webp(run.root / path, img)
+    return {**media, "frames_media": frames}
+
+
+def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
+          pool: list[dict[str, object]], ids: list[str], layer: str, u: int, li: int) -> None:
+    key = {"layer": layer, "unit": u}
+    top = 5.0 + 3 * rng.random() + li
+    chosen = rng.permutation(len(ids))
+    acts = np.sort(rng.uniform(0.3 * top, top, cfg.topk))[::-1]
+    acts[0] = top
+    for r in range(cfg.topk):
+        t["topk"].append({**key, "kind": "top", "rank": r, "image_id": ids[chosen[r]],
+                          "activation": float(acts[r]), "argmax_y": 3, "argmax_x": 4,
+                          "map_h": 7, "map_w": 7})
+    for r in range(cfg.bottomk):
+        t["topk"].append({**key, "kind": "bottom", "rank": r, "image_id": ids[chosen[-1 - r]],
+                          "activation": float(-0.1 * r), "argmax_y": 0, "argmax_x": 0,
+                          "map_h": 7, "map_w": 7})
+    sample = np.concatenate([rng.gamma(1.5, 0.6, 500), acts])
+    counts, edges = np.histogram(sample, bins=24, range=(min(0.0, sample.min()), top))
+    t["stats"].append({**key, "count": int(sample.size), "mean": float(sample.mean()),
+                       "std": float(sample.std()), "min": float(sample.min()), "max": top,
+                       **{f"q{q:02d}": float(np.quantile(sample, q / 100))
+                          for q in (1, 10, 50, 90, 99)},
+                       "hist_counts": counts.tolist(), "hist_edges": edges.tolist()})
+    n_acc = min(cfg.accents, cfg.topk)
+    for r in range(n_acc):
+        seed_id = ids[chosen[r]]
+        if r == 0:
+            media = _accent_media(run, cfg, f"media/{layer}/{u}/a0", seed_id,
+                                  (u * 0.13 + li * 0.3) % 1, 2 + u % 4)
+        else:
+            media = dict(pool[(u * 3 + r) % len(pool)], seed_media=f"media/images/{seed_id}.webp")
+        final = float(acts[r] * (1.8 + rng.random()))
+        t["seeds"].append({**key, "rank": r, "image_id": seed_id, "cluster": r % 2,
+                           "activation": float(acts[r])})
+        t["accents"].append({**key, "image_id": seed_id, "rank": r,
+                             "seed_activation": float(acts[r]), "final_activation": final,
+                             "gain": final / float(acts[r]), "latent_distance": 0.2 + 0.1 * r,
+                             "pixel_rmse": 0.05, "steps": 64, "lam": 1.0, "param": "fourier",
+                             "reg_layer": "_blocks.2", **media,
+                             "trajectory": np.linspace(acts[r], final, 8).tolist()})
+    t["vis"].append({**key, "final_activation": top * 3,
+                     "vis_media": str(pool[u % len(pool)]["accent_media"])})
+    for r in range(3):
+        t["labels"].append({**key, "rank": r, "class_index": (u + r) % 1000,
+                            "class_name": PAYLOADS[0] if cfg.payload and r == 0
+                            else CLASSES[(u + r + li) % len(CLASSES)], "score": 2.0 - r * 0.5})
+    for r in range(cfg.topk):
+        t["embed"].append({**key, "image_id": ids[chosen[r]], "rank": r, "kind": "natural",
+                           "x": float(rng.random()), "y": float(rng.random()),
+                           "cluster": r % (1 + u % 3)})
+    for r in range(n_acc):
+        t["embed"].append({**key, "image_id": ids[chosen[r]], "rank": r, "kind": "accent",
+                           "x": float(rng.random()), "y": float(rng.random()), "cluster": r % 2})
+
+
+def _global_map(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
+                layer: str) -> None:
+    """unit=-1 rows: every unit's accentuations in one layer-wide map; cluster = owning unit."""
+    for u in range(cfg.units):
+        centre = rng.uniform(0.1, 0.9, 2)
+        owned = [a for a in t["accents"] if a["layer"] == layer and a["unit"] == u]
+        for a in owned:
+            x, y = np.clip(centre + rng.normal(0, 0.04, 2), 0, 1)
+            t["embed"].append({"layer": layer, "unit": -1, "image_id": a["image_id"],
+                               "rank": a["rank"], "kind": "accent", "x": float(x),
+                               "y": float(y), "cluster": u})
+
+
+def _manifest(cfg: FakeRunConfig) -> dict[str, object]:
+    note = PAYLOADS[0] + "</script><script>alert(1)</script>" if cfg.payload else "fake run"
+    return {
+        "name": PAYLOADS[1] if cfg.payload else "fake",
+        "model": {"name": "fake-net", "weights": "none"},
+        "config": {"model": "fake-net", "layers": _layers(cfg), "note": note,
+                   "topk": cfg.topk, "accents": cfg.accents},
+        "versions": {"atlas": "0.1.0", "torch": "fake"},
+        "stages": {name: {"status": "done", "seconds": 1.0} for name in sorted(cfg.tables)},
+        "skipped": [{"path": PAYLOADS[2] if cfg.payload else "broken.jpg", "reason": "truncated"}],
+    }

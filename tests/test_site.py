@@ -1,0 +1,252 @@
+"""The static site renderer on fake runs: files, links, data, escaping, partial runs, rebuilds."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
+from PIL import Image
+
+from atlas.errors import AtlasError
+from atlas.runs import RunDir
+from atlas.site import SiteConfig, render_site
+from atlas.site_safe import SITE_CSP
+
+
+class Refs(HTMLParser):
+    """Collects every attribute that makes the browser load or link something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[str] = []  # src=, <link href=>
+        self.links: list[tuple[str, dict[str, str | None]]] = []  # <a href=>
+        self.inline_scripts = 0
+        self.style_attrs = 0
+        self.csp: list[str] = []
+        self.handlers: list[str] = []  # on* attributes: an injected event handler
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.handlers += [f"{tag} {k}" for k in a if k.startswith("on")]
+        if "style" in a:
+            self.style_attrs += 1
+        if tag == "script" and not a.get("src"):
+            self.inline_scripts += 1
+        if a.get("src"):
+            self.loads.append(a["src"] or "")
+        if tag == "link" and a.get("href"):
+            self.loads.append(a["href"] or "")
+        if tag == "a" and a.get("href"):
+            self.links.append((a["href"] or "", a))
+        if tag == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy":
+            self.csp.append(a.get("content") or "")
+
+
+def refs(path: Path) -> Refs:
+    r = Refs()
+    r.feed(path.read_text(encoding="utf-8"))
+    return r
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig())
+
+
+@pytest.fixture(scope="module")
+def site(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_site(run, tmp_path_factory.mktemp("site") / "out")
+
+
+@pytest.fixture(scope="module")
+def payload_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = make_fake_run(tmp_path_factory.mktemp("evil"), FakeRunConfig(payload=True, units=2))
+    return render_site(run, tmp_path_factory.mktemp("evilsite") / "out")
+
+
+def units_of(run: Path) -> list[tuple[str, int]]:
+    top = RunDir(run).read_table("topk")
+    return sorted({(str(r.layer), int(r.unit)) for r in top.itertuples()})
+
+
+def test_expected_files(run: Path, site: Path) -> None:
+    for rel in ("index.html", "about.html", "data/index.js", "data/map.js", "static/atlas.css",
+                "static/index.js", "static/unit.js", ".atlas-site"):
+        assert (site / rel).is_file(), rel
+    for layer, unit in units_of(run):
+        assert (site / "units" / layer / f"{unit}.html").is_file()
+        assert (site / "reports" / layer / f"{unit}.html").is_file()
+    for rel in ("index.html", "data/index.js", "static/atlas.css"):
+        assert (site / rel).stat().st_mode & 0o044 == 0o044  # publishable: not owner-only
+    thumbs = list((site / "thumbs").rglob("*.webp"))
+    assert len(thumbs) == len(units_of(run))  # one card face per unit, all distinct
+    with Image.open(thumbs[0]) as im:
+        assert im.format == "WEBP" and max(im.size) <= 128
+
+
+def test_every_page_is_self_contained_and_strict(site: Path) -> None:
+    pages = [p for p in site.rglob("*.html") if "reports" not in p.parts]
+    assert len(pages) > 5
+    for page in pages:
+        r = refs(page)
+        assert r.csp == [SITE_CSP], page
+        assert r.inline_scripts == 0 and r.style_attrs == 0, page
+        for url in r.loads:
+            if url.startswith("data:"):
+                continue
+            assert not re.match(r"^[a-z]+:", url), (page, url)
+            target = (page.parent / url.split("#")[0]).resolve()
+            assert target.is_file() and target.is_relative_to(site.resolve()), (page, url)
+        for url, attrs in r.links:
+            if url.startswith("http"):
+                assert "noreferrer" in (attrs.get("rel") or ""), url
+            elif not url.startswith("#"):
+                target = (page.parent / url.split("#")[0]).resolve()
+                assert target.is_file() and target.is_relative_to(site.resolve()), (page, url)
+
+
+def test_full_images_are_lazy(site: Path) -> None:
+    html = (site / "units" / "_blocks.10" / "1.html").read_text()
+    imgs = re.findall(r"<img [^>]*>", html)
+    assert imgs and all('loading="lazy"' in i for i in imgs)
+
+
+def test_unit_page_content(run: Path, site: Path) -> None:
+    rd = RunDir(run)
+    html = (site / "units" / "_blocks.10" / "1.html").read_text()
+    acc = rd.read_table("accents").query("layer == '_blocks.10' and unit == 1")
+    stats = rd.read_table("stats").query("layer == '_blocks.10' and unit == 1").iloc[0]
+    emb = rd.read_table("embed").query("layer == '_blocks.10' and unit == 1")
+    bottom = rd.read_table("topk").query("layer == '_blocks.10' and unit == 1 and kind == 'bottom'")
+    assert html.count('class="accent"') == len(acc)
+    for v in acc.final_activation:
+        assert f"{v:.3g}" in html
+    assert html.count('class="bar"') == len(stats.hist_counts)
+    assert html.count('class="mark-acc"') == len(acc)
+    assert html.count('class="pt nat"') == (emb.kind == "natural").sum()
+    assert html.count('class="pt acc"') == (emb.kind == "accent").sum()
+    assert html.count("cluster ") >= emb.cluster.nunique()
+    assert 'rel="prev" href="../../units/_blocks.10/0.html"' in html
+    assert 'rel="next" href="../../units/_blocks.10/2.html"' in html
+    assert 'class="permalink" href="1.html"' in html
+    assert 'href="../../reports/_blocks.10/1.html"' in html
+    shots = html.split("Least activating")[1].split("</section>")[0]
+    assert shots.count("<figure>") == len(bottom)
+    assert "Feature visualization" in html and "Author " in html  # credits shown
+
+
+def test_frames_both_forms(site: Path) -> None:
+    html = (site / "units" / "_blocks.4" / "0.html").read_text()
+    assert 'class="frames"' in html  # rank 0: one file per step -> strip + player
+    assert 'class="anim"' in html  # pool ranks: one animated WebP -> a tile
+
+
+def test_index_data_matches_cards(run: Path, site: Path) -> None:
+    html = (site / "index.html").read_text()
+    assert html.count('class="card"') == len(units_of(run))
+    text = (site / "data" / "index.js").read_text()
+    data = json.loads(text.removeprefix("window.ATLAS_INDEX=").rstrip(";\n"))
+    assert len(data["units"]) == len(units_of(run))
+    labels = RunDir(run).read_table("labels")
+    first = labels.query("layer == '_blocks.4' and unit == 0").sort_values("rank")
+    assert data["units"][0][5] == ", ".join(first.class_name)
+    gmap = (site / "data" / "map.js").read_text()
+    m = json.loads(gmap.removeprefix("window.ATLAS_MAP=").rstrip(";\n"))
+    emb = RunDir(run).read_table("embed")
+    assert sum(len(v) for v in m["layers"].values()) == 4 * (emb.unit == -1).sum()
+    for pre, suf, mids in m["media"].values():
+        assert mids and all((site / (pre + mid + suf)).is_file() for mid in mids.values())
+
+
+def test_payloads_are_escaped(payload_site: Path) -> None:
+    pages = list(payload_site.rglob("*.html"))
+    assert len(pages) > 5
+    for page in pages:
+        html = page.read_text()
+        assert "<script>alert" not in html and "<img src=x" not in html, page
+        assert "javascript:" not in html, page
+        r = refs(page)
+        assert r.handlers == [] and all(src != "x" for src in r.loads), page
+    index = (payload_site / "index.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    about = (payload_site / "about.html").read_text()
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in about  # config text
+    assert "&#34;onerror=alert(1).png" in about  # file name in the credits
+    for js in (payload_site / "data").glob("*.js"):
+        body = js.read_text().split("=", 1)[1]
+        assert "<" not in body and ">" not in body, js
+    assert "\\u003cscript\\u003e" in (payload_site / "data" / "index.js").read_text()
+    layer_dirs = [p.name for p in (payload_site / "units").iterdir()]
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", d) for d in layer_dirs)
+    assert len(layer_dirs) == 3
+
+
+def test_mine_only_run_renders(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(tables=MINE_TABLES, units=2))
+    site = render_site(run, tmp_path / "site")
+    html = (site / "units" / "_blocks.4" / "1.html").read_text()
+    assert "Top images" in html and "Activation distribution" in html
+    assert "Accentuations" not in html and "Manifestation map" not in html
+    index = (site / "index.html").read_text()
+    assert index.count('class="card"') == 4 and 'id="map-canvas"' not in index
+    assert len(list((site / "thumbs").rglob("*.webp"))) == 4  # faces: top natural images
+
+
+def test_rebuild_removes_stale_and_keeps_foreign_dirs_safe(tmp_path: Path) -> None:
+    big = make_fake_run(tmp_path / "big", FakeRunConfig(units=3, layers=("a", "b")))
+    small = make_fake_run(tmp_path / "small", FakeRunConfig(units=1, layers=("a",)))
+    out = render_site(big, tmp_path / "site")
+    assert (out / "units" / "b" / "2.html").is_file()
+    render_site(small, out)
+    assert not (out / "units" / "b").exists() and not (out / "units" / "a" / "2.html").exists()
+    assert (out / "units" / "a" / "0.html").is_file()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / ".gitkeep").write_text("")
+    render_site(small, kept)  # hidden files alone do not make a folder precious
+    assert (kept / ".gitkeep").is_file() and (kept / "index.html").is_file()
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("x")
+    with pytest.raises(AtlasError, match="not empty and not an atlas site"):
+        render_site(small, precious)
+    with pytest.raises(AtlasError, match="not a run directory"):
+        render_site(precious, tmp_path / "site2")
+
+
+def test_index_size_scales_under_a_megabyte_per_thousand_units(tmp_path: Path) -> None:
+    """Index HTML plus its data grow linearly; 1,000 units must stay under 1 MB."""
+    sizes = []
+    for units in (10, 30):
+        run = make_fake_run(tmp_path / f"r{units}", FakeRunConfig(
+            units=units, layers=("_blocks.10",), topk=4, bottomk=0, accents=8, frames=0,
+            images=12, pool=4))
+        site = render_site(run, tmp_path / f"s{units}", SiteConfig(reports_max_units=0))
+        sizes.append(sum((site / p).stat().st_size for p in
+                         ("index.html", "data/index.js", "data/map.js")))
+    per_unit = (sizes[1] - sizes[0]) / 20
+    assert per_unit * 1000 + sizes[0] < 1_000_000, (per_unit, sizes)
+
+
+def test_site_config_is_validated() -> None:
+    with pytest.raises(AtlasError, match="thumb_px"):
+        SiteConfig(thumb_px=4)
+    with pytest.raises(AtlasError, match="reports_max_units"):
+        SiteConfig(reports_max_units=-5)
+
+
+def test_long_top_lists_fold_on_the_page_and_stop_in_the_report(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(layers=("a",), units=1, topk=30,
+                                                         accents=1, images=40, pool=1))
+    site = render_site(run, tmp_path / "site")
+    page = (site / "units" / "a" / "0.html").read_text()
+    top = page.split("<h2>Top images</h2>")[1].split("</section>")[0]
+    more = top.split('<details class="more">')[1]
+    assert top.count("<figure>") == 30 and more.count("<figure>") == 30 - 24
+    report = (site / "reports" / "a" / "0.html").read_text()
+    top = report.split("<h2>Top images</h2>")[1].split("</section>")[0]
+    assert top.count("<figure>") == 12 and "18 next top images" in top

@@ -1,0 +1,241 @@
+"""The rendered site in a real browser (Debian's Chromium via Playwright), from file://.
+
+These tests fail, never skip, when Chromium cannot start: a site nobody checked in a browser is
+not checked. Screenshots (desktop and phone) go to test-output/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
+
+from atlas.runs import RunDir
+from atlas.site import render_site
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parent.parent / "test-output"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOWN = "[...document.images].filter(i => i.getClientRects().length)"  # rendered images only
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+
+
+@dataclass
+class Log:
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.dialogs == [], self.dialogs
+        outside = [u for u in self.requests if not u.startswith(("file://", "data:"))]
+        assert outside == [], outside
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        except Exception as e:  # noqa: BLE001 - any launch failure is a test failure
+            pytest.fail(f"Chromium could not be launched: {e}")
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=4))
+
+
+@pytest.fixture(scope="module")
+def site(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_site(run, tmp_path_factory.mktemp("site") / "out")
+
+
+@pytest.fixture(scope="module")
+def evil_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = make_fake_run(tmp_path_factory.mktemp("evil"), FakeRunConfig(payload=True, units=2))
+    return render_site(run, tmp_path_factory.mktemp("evilsite") / "out")
+
+
+def open_page(browser, url: str, viewport: dict | None = None):  # noqa: ANN001, ANN201
+    page = browser.new_page(viewport=viewport or DESKTOP)
+    log = Log()
+    page.on("console", lambda m: m.type == "error" and log.errors.append(m.text))
+    page.on("pageerror", lambda e: log.errors.append(str(e)))
+    page.on("request", lambda r: log.requests.append(r.url))
+
+    def on_dialog(d) -> None:  # noqa: ANN001
+        log.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return page, log
+
+
+def load_all(page) -> None:  # noqa: ANN001
+    """Scroll through the page so every lazy image loads, then wait for them all."""
+    page.evaluate("""async () => {
+        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
+            window.scrollTo(0, y);
+            await new Promise(r => setTimeout(r, 20));
+        }
+    }""")
+    page.wait_for_function(f"() => {SHOWN}.every(i => i.complete)")
+    page.evaluate("() => window.scrollTo(0, 0)")
+
+
+def visible_cards(page) -> int:  # noqa: ANN001
+    return page.locator("#cards .card:visible").count()
+
+
+def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "index.html").as_uri())
+    total = len(RunDir(run).read_table("stats"))
+    assert visible_cards(page) == total
+    labels = RunDir(run).read_table("labels")
+    goldfish = labels[labels.class_name == "goldfish"][["layer", "unit"]].drop_duplicates()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("goldfish")
+    assert 0 < visible_cards(page) == len(goldfish) < total
+    assert "of" in page.locator("#count").inner_text()
+    page.fill("#q", "2")  # a unit number: unit 2 of every layer
+    assert visible_cards(page) == 2
+    page.fill("#q", "")
+    page.select_option("#layer", index=2)  # the second layer
+    assert visible_cards(page) == total // 2
+    page.select_option("#layer", "")
+    page.select_option("#sort", "act")
+    stats = RunDir(run).read_table("topk").query("kind == 'top' and rank == 0")
+    best = stats.sort_values("activation", ascending=False).iloc[0]
+    first = page.locator("#cards .card").first.get_attribute("href")
+    assert first == f"units/{best.layer}/{best.unit}.html"
+    page.select_option("#sort", "div")
+    emb = RunDir(run).read_table("embed").query("unit >= 0 and kind == 'natural'")
+    most = emb.groupby(["layer", "unit"]).cluster.nunique().max()
+    first = page.locator("#cards .card").first
+    assert f"{most} clusters" in first.inner_text()
+    page.focus("#sort")
+    page.keyboard.press("Tab")  # the hint's About link
+    page.keyboard.press("Tab")  # the first card
+    assert page.evaluate("document.activeElement.className") == "card"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    log.check()
+
+
+def test_card_click_opens_unit_page(browser, site: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "index.html").as_uri())
+    card = page.locator("#cards .card").nth(5)
+    href = card.get_attribute("href")
+    with page.expect_navigation():
+        card.click()
+    assert page.url.endswith(href)
+    assert page.locator("h1").inner_text().startswith("Unit")
+    with page.expect_navigation():
+        page.keyboard.press("ArrowRight")  # next unit by keyboard
+    assert not page.url.endswith(href)
+    log.check()
+
+
+def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, site: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "index.html").as_uri())
+    page.locator("#map-canvas").scroll_into_view_if_needed()
+    pos = page.evaluate("""() => {
+        const c = document.getElementById('map-canvas').getBoundingClientRect();
+        const p = window.ATLAS_MAP.layers['0'];
+        const x = p[0] / 1000, y = p[1] / 1000;
+        return [c.left + 14 + x * (c.width - 28), c.top + 14 + (1 - y) * (c.height - 28)];
+    }""")
+    assert page.locator("#map-tip").is_hidden()
+    page.mouse.move(pos[0], pos[1])
+    tip = page.locator("#map-tip")
+    assert tip.is_visible() and "unit" in tip.inner_text()
+    page.wait_for_function("() => document.getElementById('map-tip-img').naturalWidth > 0")
+    with page.expect_navigation():
+        page.mouse.click(pos[0], pos[1])
+    assert "/units/" in page.url and "-acc-" in page.url
+    log.check()
+
+
+def test_map_works_from_the_keyboard(browser, site: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "index.html").as_uri())
+    page.focus("#map-canvas")
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#map-tip").is_visible()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/units/" in page.url
+    log.check()
+
+
+def test_unit_page_images_load_and_player_runs(browser, site: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "units" / "_blocks.4" / "0.html").as_uri())
+    load_all(page)
+    broken = page.evaluate(f"{SHOWN}.filter(i => !i.naturalWidth).map(i => i.src)")
+    assert broken == []
+    assert page.locator(".player input[type=range]").count() == 1
+    assert page.locator(".frames").first.is_hidden()  # the strip gave way to the player
+    before = page.locator(".player img").get_attribute("src")
+    page.wait_for_function(
+        "s => document.querySelector('.player img').getAttribute('src') !== s", arg=before)
+    log.check()
+
+
+def test_report_opens_on_its_own(browser, site: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    alone = tmp_path / "shared-report.html"
+    shutil.copyfile(next((site / "reports").rglob("*.html")), alone)
+    page, log = open_page(browser, alone.as_uri())
+    assert page.locator("article.unit").count() == 1
+    assert page.evaluate("getComputedStyle(document.querySelector('.block')).borderRadius") \
+        == "10px"  # the inline stylesheet applied under its CSP hash
+    broken = page.evaluate("[...document.images].filter(i => !i.naturalWidth).length")
+    assert broken == 0 and page.evaluate("document.images.length") > 5
+    assert [u for u in log.requests if not u.startswith("data:")] == [alone.as_uri()]
+    log.check()
+
+
+def test_payloads_show_as_text_and_never_run(browser, evil_site: Path) -> None:  # noqa: ANN001
+    pages = ["index.html", "about.html"] + [
+        p.relative_to(evil_site).as_posix() for p in (evil_site / "units").rglob("*.html")][:3]
+    for rel in pages:
+        page, log = open_page(browser, (evil_site / rel).as_uri())
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_timeout(50)
+        text = page.locator("body").inner_text()
+        assert PAYLOADS[0] in text, rel  # the label, literally
+        if rel == "about.html":
+            page.locator("details summary").last.click()
+            text = page.locator("body").inner_text()
+            assert PAYLOADS[1] + ".png" in text and "</script><script>alert(1)" in text
+        if rel == "index.html":
+            assert PAYLOADS[2] in text  # the layer name
+            page.fill("#q", PAYLOADS[2])
+            page.wait_for_timeout(50)
+        log.check()
+        page.close()
+
+
+@pytest.mark.parametrize("name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
+def test_screenshots(browser, site: Path, name: str, viewport: dict) -> None:  # noqa: ANN001
+    SHOTS.mkdir(exist_ok=True)
+    for rel, shot in (("index.html", "index"), ("units/_blocks.10/1.html", "unit"),
+                      ("about.html", "about")):
+        page, log = open_page(browser, (site / rel).as_uri(), viewport)
+        load_all(page)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{rel} scrolls sideways at {name} width"
+        page.screenshot(path=str(SHOTS / f"site-{shot}-{name}.png"), full_page=True)
+        log.check()
+        page.close()

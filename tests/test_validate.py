@@ -1,0 +1,250 @@
+"""atlas validate / explain: the statistics, the sweep's region finder, attributions, outputs."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import torch
+
+from atlas.accentuate import AccentConfig
+from atlas.augment import AugmentConfig
+from atlas.errors import AtlasError
+from atlas.objectives import Target
+from atlas.probe import Probe
+from atlas.sources import bundled
+from atlas.splitforward import split_forward
+from atlas.validate import ValidateConfig, check_layers, validate
+from atlas.validate_data import pick_units
+from atlas.validate_pathway import attributions, bootstrap_ci, pearson, unit_correlations
+from atlas.validate_report import format_table
+from atlas.validate_sweep import recommend, sensitive_region
+
+TINY = AccentConfig(steps=2, canvas=96, augment=AugmentConfig(crops=1))
+
+
+def test_pearson_identical_is_one_shuffled_is_low_negated_is_minus_one():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(1, 2000))
+    assert pearson(v, v)[0, 0] == pytest.approx(1.0)
+    assert pearson(v, -v)[0, 0] == pytest.approx(-1.0)
+    assert pearson(3 * v + 7, v)[0, 0] == pytest.approx(1.0)  # scale and shift invariant
+    assert abs(pearson(v, v[:, rng.permutation(2000)])[0, 0]) < 0.1
+
+
+def test_unit_correlations_exclude_own_seed_and_rank_kinds():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=200)
+    nat = base + 0.5 * rng.normal(size=(5, 200))
+    acc = nat[:2].copy()  # identical to their own seeds (rows 0 and 1)
+    vis = rng.normal(size=(2, 200))  # unrelated pathway
+    rand = base * 0.3 + rng.normal(size=(4, 200))
+    c = unit_correlations(nat, acc, vis, rand)
+    assert c["accent_own_seed"] == pytest.approx(1.0)
+    assert c["accent_natural"] < 0.95  # the trivial own-seed pairs were left out
+    assert abs(c["accent_natural"] - c["natural_natural"]) < 0.1  # copies of naturals
+    assert c["vis_natural"] < 0.2 < c["random_natural"] < c["natural_natural"]
+
+
+def test_bootstrap_ci_brackets_the_mean_and_collapses_for_constants():
+    rng = np.random.default_rng(2)
+    v = rng.normal(0.5, 0.2, size=40)
+    ci = bootstrap_ci(v, 1000, seed=0)
+    assert ci["lo"] < ci["mean"] < ci["hi"]
+    assert ci["hi"] - ci["lo"] == pytest.approx(2 * 1.96 * 0.2 / np.sqrt(40), rel=0.35)
+    flat = bootstrap_ci(np.full(10, 0.3), 200)
+    assert flat["lo"] == pytest.approx(0.3) and flat["hi"] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("mid", [-0.7, 0.3, 1.1])
+def test_sensitive_region_finds_the_sigmoid_midpoint(mid):
+    lams = np.logspace(-2, 2, 41)
+    x = np.log10(lams)
+    dist = 0.1 + 0.8 / (1 + np.exp((x - mid) / 0.25))  # far from seed at small lambda
+    r = sensitive_region(lams, dist)
+    lo, hi = r["steepest"]
+    assert np.log10(lo) - 0.11 <= mid <= np.log10(hi) + 0.11
+
+    def inverse(f):  # where the curve is a fraction f of the way from its seed-like end
+        level = dist[-1] + f * (dist[0] - dist[-1])
+        return mid + 0.25 * np.log(0.8 / (level - 0.1) - 1)
+
+    assert np.log10(r["mid"]) == pytest.approx(inverse(0.5), abs=0.02)
+    assert abs(inverse(0.5) - mid) < 0.1  # ~ the midpoint (exact when the ends saturate)
+    assert np.log10(r["region"]) == pytest.approx([inverse(0.8), inverse(0.2)], abs=0.03)
+    assert recommend(r) == float(f"{r['mid']:.2g}")
+
+
+def test_sensitive_region_rejects_bad_grids_and_flat_curves_have_no_region():
+    with pytest.raises(ValueError):
+        sensitive_region([1.0, 0.1, 10.0], [1, 2, 3])
+    r = sensitive_region([0.1, 1.0, 10.0], [0.5, 0.5, 0.5])
+    assert r["mid"] is None and r["region"] is None and recommend(r) is None
+
+
+def test_config_errors_are_one_line_with_the_field(lite0):
+    for bad, field in [(dict(units=1), "validate.units"), (dict(seeds=7), "validate.seeds"),
+                       (dict(lambdas=[1.0, 0.1, 10.0]), "validate.lambdas")]:
+        with pytest.raises(AtlasError, match=field) as e:
+            ValidateConfig(**bad).validate()
+        assert "\n" not in str(e.value)
+    with pytest.raises(AtlasError, match="no attribution layer runs before"):
+        check_layers(lite0, ValidateConfig(layers=["_blocks.4"], attr_layers=["_blocks.8"]))
+    with pytest.raises(AtlasError, match="reg_layer"):
+        check_layers(lite0, ValidateConfig(layers=["_blocks.3"], attr_layers=["_blocks.1"]))
+    with pytest.raises(AtlasError, match="closest: _blocks.10"):
+        check_layers(lite0, ValidateConfig(layers=["_block.10"]))
+    assert check_layers(lite0, ValidateConfig(layers=["_blocks.6"]))["_blocks.6"] == ["_blocks.4"]
+    with pytest.raises(AtlasError, match="at most 112"):
+        pick_units(112, 113)
+    assert pick_units(112, 4) == [0, 37, 74, 111]
+
+
+def test_attributions_batched_equal_one_at_a_time_and_manual(lite0, photos):
+    """One backward for the batch must give each image its own gradient (no leakage)."""
+    units = torch.tensor([3, 50, 3, 99])
+    x = photos[:4]
+    batch = attributions(lite0, x, units, "_blocks.10", ["_blocks.4", "_blocks.8"], 4)
+    single = [attributions(lite0, x[i:i + 1], units[i:i + 1], "_blocks.10", ["_blocks.4"], 1)
+              for i in range(4)]
+    assert batch["_blocks.4"].shape == (4, 40) and batch["_blocks.8"].shape == (4, 112)
+    for i in range(4):
+        assert torch.allclose(batch["_blocks.4"][i], single[i]["_blocks.4"][0], atol=1e-5,
+                              rtol=1e-4)
+    xi = x[1:2].clone().requires_grad_(True)
+    acts = Probe(lite0, ["_blocks.4", "_blocks.10"])(xi)
+    (g,) = torch.autograd.grad(acts["_blocks.10"][0, 50].mean(), acts["_blocks.4"])
+    manual = (acts["_blocks.4"] * g).sum((2, 3))[0]
+    assert torch.allclose(batch["_blocks.4"][1], manual, atol=1e-5, rtol=1e-4)
+
+
+def test_split_forward_reaches_logits(lite0, photos):
+    x = photos[:2]
+    a, leaf, acts = split_forward(lite0, x, "_blocks.4", ["logits"])
+    with torch.no_grad():
+        ref = Probe(lite0, ["logits"])(x)["logits"]
+    assert acts["logits"].shape == (2, 1000)
+    assert torch.allclose(acts["logits"], ref, atol=1e-4)
+    value = Target("logits", torch.tensor([1, 2]))(acts)
+    (g,) = torch.autograd.grad(value.sum(), leaf)
+    assert g.abs().sum() > 0 and a.shape == leaf.shape
+
+
+def test_explain_predicted_and_chosen_class(lite0, tmp_path):
+    from atlas.explain import explain
+
+    src = bundled()
+    gibbon = src.root / "erase-gibbon.webp"
+    cfg = AccentConfig(steps=3, canvas=128, augment=AugmentConfig(crops=1))
+    r = explain(lite0, gibbon, None, cfg, tmp_path)
+    assert r["predicted"]["name"] == "gibbon" and r["chosen_is_default"]
+    assert r["chosen"]["prob_before"] < r["predicted"]["prob_before"]  # runner-up
+    assert r["predicted"]["logit_after"] > r["predicted"]["logit_before"]
+    bee = explain(lite0, src.root / "erase-bee.webp", "Bee", cfg, tmp_path)  # misclassified
+    assert bee["predicted"]["name"] != "bee" and bee["chosen"]["name"] == "bee"
+    assert bee["chosen"]["logit_after"] > bee["chosen"]["logit_before"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "explain-erase-bee.png") as im:
+        assert im.width > 3 * 224 and im.height > 224
+    saved = json.loads((tmp_path / "explain-erase-bee.json").read_text())
+    assert saved["chosen"]["name"] == "bee" and "images" not in saved
+    with pytest.raises(AtlasError, match="closest: .*tabby"):
+        explain(lite0, gibbon, "tabyy", cfg)
+
+
+def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, monkeypatch):
+    cfg = ValidateConfig(layers=["_blocks.10"], units=2, naturals=3, randoms=2, images=24,
+                         natural_pairs=6, sweep_units=1, lambdas=[0.1, 1.0, 10.0],
+                         bootstrap=200, accent=TINY)
+    res = validate(tmp_path, lite0, bundled(), cfg)
+    saved = json.loads((tmp_path / "validation" / "validation.json").read_text())
+    assert {"format", "key", "model", "source", "config", "layers", "natural_pairs", "sweep",
+            "seconds", "charts"} <= set(saved)
+    lay = saved["layers"]["_blocks.10"]
+    assert lay["units"] == [0, 111] and lay["attr_layers"] == ["_blocks.4", "_blocks.6",
+                                                               "_blocks.8"]
+    for g in ["_blocks.4", "all"]:
+        assert {"accent_natural", "natural_natural", "vis_natural", "random_natural",
+                "accent_minus_vis"} <= set(lay["pathway"][g])
+        assert lay["pathway"][g]["natural_natural"]["n"] == 2
+    assert lay["closeness"]["accent_distance"]["n"] == 2
+    assert len(saved["natural_pairs"]["distance"]) == 6
+    assert len(saved["sweep"]["distance"][0]) == 3 and saved["sweep"]["rule"]
+    for rel in saved["charts"]:
+        ET.fromstring((tmp_path / rel).read_text())  # well-formed SVG
+    assert "pathway similarity" in format_table(res) and "recommended lambda" in format_table(res)
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed a finished validation")
+
+    monkeypatch.setattr("atlas.validate.layer_results", boom)
+    assert validate(tmp_path, lite0, bundled(), cfg)["key"] == saved["key"]
+
+
+def test_svg_labels_are_escaped():
+    from atlas.plots import bar_chart, line_chart
+
+    svg = bar_chart("<b>&", "y", ["<script>"], ["s"], [[0.5]], [[0.4]], [[0.6]])
+    root = ET.fromstring(svg)
+    assert "<script>" not in svg and any(t.text == "<script>" for t in root.iter()
+                                         if t.tag.endswith("text"))
+    ET.fromstring(line_chart("t", "y", [0.1, 1, 10], {"a": [1, 2, 3]}, [0.5, 2], 1.0))
+
+
+def test_claims_use_the_issue_thresholds():
+    from atlas.validate_layer import claims
+
+    def res(an, nn_, vn):
+        return {"accent_natural": {"mean": an}, "natural_natural": {"mean": nn_},
+                "vis_natural": {"mean": vn}}
+
+    assert claims(res(0.50, 0.51, 0.29)) == {"accent_ge_natural": True, "accent_beats_vis": True,
+                                             "margin": 0.02, "gap": 0.2}
+    assert not claims(res(0.48, 0.51, 0.10))["accent_ge_natural"]
+    assert not claims(res(0.50, 0.40, 0.31))["accent_beats_vis"]
+
+
+def test_unit_images_reuse_the_runs_topk(lite0, tmp_path):
+    import pandas as pd
+
+    from atlas.runs import RunDir
+    from atlas.validate_data import unit_images
+
+    src = bundled()
+    ids = [r.image_id for r in src.records]
+    rows = [("_blocks.10", u, "top", r, ids[p], 1.0, 0, 0, 7, 7)
+            for u, ps in ((0, [5, 6, 7]), (111, [9, 3, 1])) for r, p in enumerate(ps)]
+    run = RunDir(tmp_path)
+    run.write_table("topk", pd.DataFrame(rows, columns=["layer", "unit", "kind", "rank",
+                                                        "image_id", "activation", "argmax_y",
+                                                        "argmax_x", "map_h", "map_w"]))
+    ui = unit_images(lite0, src, run, "_blocks.10", 2, 3, 4, 20, seed=0)
+    assert ui.units == [0, 111] and ui.top == [[5, 6, 7], [9, 3, 1]]
+    assert all(len(r) == 4 and not set(r) & set(t) for r, t in zip(ui.random, ui.top, strict=True))
+    fresh = unit_images(lite0, src, None, "_blocks.10", 2, 3, 4, 20, seed=0)
+    assert fresh.top != ui.top and len(fresh.top[0]) == 3  # mined here instead
+
+
+def test_cli_parses_and_rejects_bad_flags_before_loading_a_model():
+    import argparse
+
+    from atlas import cli_validate
+
+    ap = argparse.ArgumentParser()
+    cli_validate.add_commands(ap.add_subparsers(dest="command"))
+    a = ap.parse_args(["validate", "--layer", "_blocks.10", "--layer", "_blocks.12", "--units",
+                       "4", "--steps", "8", "--crops", "2", "--out", "x"])
+    assert a.layer == ["_blocks.10", "_blocks.12"] and a.source == "bundled" and a.out == "x"
+    acc = cli_validate._accent(a)
+    assert acc.steps == 8 and acc.augment.crops == 2 and acc.lam == AccentConfig().lam
+    for argv, msg in ((["validate", "--units", "1"], "validate.units"),
+                      (["validate", "--lambdas", "0.1,x"], "--lambdas"),
+                      (["validate", "--steps", "0"], "accent.steps")):
+        with pytest.raises(AtlasError, match=msg):
+            a = ap.parse_args(argv)
+            a.fn(a)
+    e = ap.parse_args(["explain", "p.jpg", "--class", "tabby cat", "--out", "o"])
+    assert (e.photo, e.class_name, e.out) == ("p.jpg", "tabby cat", "o")
