@@ -34,6 +34,7 @@ class AccentConfig:
     lr: float = 0.05
     lam: float = 1.0
     canvas: int = 224
+    view_size: int = 0  # side of the random views fed to the model; 0: its input size
     param: str = "fourier"
     decay: float = 1.0
     reg_layer: str = "_blocks.4"
@@ -52,6 +53,7 @@ class AccentConfig:
         check_float("accent.lr", self.lr, 0.0, 10.0, open_lo=True)
         check_float("accent.lam", self.lam, 0.0, 1e6)
         check_int("accent.canvas", self.canvas, 16, 4096)
+        check_int("accent.view_size", self.view_size, 0, 4096)
         check_choice("accent.param", self.param, ["fourier", "maco", "pixel"])
         check_float("accent.decay", self.decay, 0.0, 4.0)
         check_choice("accent.target", self.target, ["mean", "max", "neuron", "direction"])
@@ -129,7 +131,8 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         x = p.decode(params)
         if step in frame_at:
             frames.append(to_input(x.detach(), 128).cpu())
-        views = draw_views(cfg.augment, n, model.input_size, gen, dev, noise_gen)
+        views = draw_views(cfg.augment, n, cfg.view_size or model.input_size, gen, dev,
+                           noise_gen)
         with amp:
             a, leaf, acts = split_forward(model, views.apply(x), cfg.reg_layer, target.layers)
             value = target(acts).float()

@@ -38,6 +38,9 @@ class ModelConfig:
 class DataConfig:
     images: str = "bundled"
     limit: int = 0  # 0: every image
+    split: str = ""  # Hugging Face sources: the split ("" = the spec's or "train")
+    image_column: str = ""  # Hugging Face sources: "" = the first Image feature
+    label_column: str = ""  # Hugging Face sources: "" = the first ClassLabel feature
 
 
 @dataclass

@@ -7,6 +7,7 @@ each rank mines every ``world``-th image; the shards' states merge exactly.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -36,7 +37,7 @@ class MineConfig:
     sample: int = 8192
     bins: int = 40
     batch_size: int = 32
-    workers: int = 1
+    workers: int = -1  # -1: auto (see resolve_workers)
     checkpoint_every: int = 4
 
     def validate(self) -> None:
@@ -48,7 +49,7 @@ class MineConfig:
         check_int("mine.sample", self.sample, 1)
         check_int("mine.bins", self.bins, 2, 1000)
         check_int("mine.batch_size", self.batch_size, 1, 4096)
-        check_int("mine.workers", self.workers, 0, 64)
+        check_int("mine.workers", self.workers, -1, 64)
         check_int("mine.checkpoint_every", self.checkpoint_every, 1)
 
     def result_key(self) -> dict:
@@ -57,6 +58,18 @@ class MineConfig:
         for k in ("batch_size", "workers", "checkpoint_every"):
             d.pop(k)
         return d
+
+
+def resolve_workers(workers: int, device: torch.device) -> int:
+    """Decoding workers for ``workers=-1``: none on a CPU with <= 4 cores, where a worker
+    process competes with the model's own threads (measured: mining/forward-only ratio 0.72
+    with one worker, 0.84 decoding in-process on 2 cores); else half the cores, at most 8."""
+    if workers >= 0:
+        return workers
+    cores = os.cpu_count() or 1
+    if device.type == "cpu" and cores <= 4:
+        return 0
+    return min(8, max(1, cores // 2))
 
 
 def mine_hash(model: LoadedModel, source: ImageSource, cfg: MineConfig) -> str:
@@ -127,7 +140,8 @@ def mine_shard(run: RunDir, model: LoadedModel, source: ImageSource, cfg: MineCo
     positions = list(range(rank, len(records), world))
     ids = [r.image_id for r in records]
     probe = Probe(model, cfg.layers)
-    loader = make_loader(source, model.input_size, cfg.batch_size, cfg.workers,
+    workers = resolve_workers(cfg.workers, model.device)
+    loader = make_loader(source, model.input_size, cfg.batch_size, workers,
                          positions[shard.consumed:])
     bar = tqdm(total=len(positions), initial=shard.consumed, unit="img", disable=not progress,
                desc=f"mine {','.join(cfg.layers)}", dynamic_ncols=True)

@@ -12,7 +12,7 @@ path to a state_dict for the named architecture.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -44,16 +44,15 @@ class LoadedModel:
     class_names: list[str] | None = None
     weights: str = "default"
     channels_last: bool = True  # NHWC: measured 1.6x faster forward+backward on CPU (README)
-    _buffers: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Map images in [0, 1] (N,3,H,W) to the model's input space."""
-        key = f"{x.device}-{x.dtype}"
-        if key not in self._buffers:
-            m = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-            s = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-            self._buffers[key] = torch.stack([m, s])
-        m, s = self._buffers[key]
+        """Map images in [0, 1] (N,3,H,W) to the model's input space.
+
+        The constants are made per call (tiny): cached ones made under inference_mode could
+        not be used later in autograd.
+        """
+        m = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        s = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
         out = (x - m) / s
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 

@@ -65,7 +65,10 @@ def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
 
 
 def source_of(cfg: BuildConfig) -> ImageSource:
-    src = open_source(cfg.data.images)
+    d = cfg.data
+    hf = {k: v for k, v in (("split", d.split), ("image_column", d.image_column),
+                            ("label_column", d.label_column)) if v}
+    src = open_source(d.images, **hf)
     return Limited(src, cfg.data.limit) if cfg.data.limit else src
 
 

@@ -51,7 +51,8 @@ def photo_distance(model, layer: str, n: int = 64) -> float:
     return float(relative_distance(a, a.roll(1, 0)).median())
 
 
-def quality(model, seeds, units, layer, cfg: AccentConfig, batch: int = 16) -> dict:
+def quality(model, seeds, units, layer, cfg: AccentConfig) -> dict:
+    batch = cfg.batch_size
     gains, dists, t0 = [], [], time.perf_counter()
     for i in range(0, len(units), batch):
         r = accentuate(model, seeds[i:i + batch], Target(layer, units[i:i + batch]), cfg)
@@ -115,6 +116,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--curve", action="store_true")
+    ap.add_argument("--no-speed", action="store_true")
     args = ap.parse_args()
     model = load_model(args.model, args.weights)
     if torch.cuda.is_available():
@@ -136,21 +138,24 @@ def main() -> None:
         print(f"photo-to-photo distance at {cfg.reg_layer}: "
               f"{photo_distance(model, cfg.reg_layer):.3f} (median over pairs)")
         grid = [cfg] if not args.curve else curve_grid(cfg)
-        print(f"{'steps':>5} {'crops':>5} {'lr':>5} {'canvas':>6} {'lam':>5} "
+        print(f"{'steps':>5} {'crops':>5} {'lr':>5} {'view':>5} {'lam':>5} "
               f"{'gain':>6} {'dist':>6} {'s/accent':>8}")
         for c in grid:
             q = quality(model, seeds, units, args.layer, c)
-            print(f"{c.steps:>5} {c.augment.crops:>5} {c.lr:>5} {c.canvas:>6} {c.lam:>5} "
+            print(f"{c.steps:>5} {c.augment.crops:>5} {c.lr:>5} "
+                  f"{c.view_size or model.input_size:>5} {c.lam:>5} "
                   f"{q['gain']:>6.2f} {q['dist']:>6.3f} {q['s_per']:>8.2f}", flush=True)
-    speed(model, args.layer, cfg, [int(b) for b in args.batches.split(",")], args.reps)
+    if not args.no_speed:
+        speed(model, args.layer, cfg, [int(b) for b in args.batches.split(",")], args.reps)
 
 
 def curve_grid(base: AccentConfig) -> list[AccentConfig]:
+    """Settings tried for the time-to-quality curve (steps, crops, lr, view size)."""
     out = []
-    for steps, crops, lr in [(16, 4, 0.05), (24, 4, 0.05), (32, 4, 0.05), (48, 4, 0.05),
-                             (64, 4, 0.05), (16, 4, 0.1), (24, 4, 0.1), (32, 2, 0.1),
-                             (32, 4, 0.1), (99, 4, 0.05)]:
-        out.append(replace(base, steps=steps, lr=lr,
+    for steps, crops, lr, view in [(8, 4, 0.05, 0), (12, 4, 0.05, 0), (16, 4, 0.05, 0),
+                                   (24, 4, 0.05, 0), (32, 4, 0.05, 0), (16, 2, 0.05, 0),
+                                   (24, 2, 0.05, 0), (12, 4, 0.1, 0), (16, 4, 0.05, 160)]:
+        out.append(replace(base, steps=steps, lr=lr, view_size=view,
                            augment=replace(base.augment, crops=crops)))
     return out
 

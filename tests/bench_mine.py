@@ -1,0 +1,80 @@
+"""Mining benchmark: end-to-end mining throughput vs forward-only on decoded tensors.
+
+    python tests/bench_mine.py [--layer _blocks.10] [--reps 3] [--workers 1]
+
+The forward-only figure runs the same truncated model (stopping at the layer) on the same
+images already decoded into tensors, so the ratio shows what decoding, data loading and the
+running statistics cost on top of the model. Also compares the lean bundled model with the
+reference implementation and a torchvision model of similar size (MobileNetV2, random weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+
+from atlas.lite0 import reference_lite0
+from atlas.loader import make_loader
+from atlas.mine import MineConfig, mine, resolve_workers
+from atlas.models import LoadedModel, load_model
+from atlas.probe import Probe
+from atlas.runs import RunDir
+from atlas.sources import bundled
+
+
+def forward_only(model: LoadedModel, layer: str, images: torch.Tensor, batch: int) -> float:
+    probe = Probe(model, [layer])
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(images), batch):
+            probe(images[i:i + batch])
+    return len(images) / (time.perf_counter() - t)
+
+
+def mining(model: LoadedModel, layer: str, batch: int, workers: int) -> float:
+    cfg = MineConfig(layers=[layer], k=16, batch_size=batch, workers=workers)
+    run = RunDir(tempfile.mkdtemp())
+    src = bundled()
+    t = time.perf_counter()
+    info = mine(run, model, src, cfg, progress=False)
+    return info["images"] / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layer", default="_blocks.10")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=-1)
+    args = ap.parse_args()
+    model = load_model("efficientnet-lite0")
+    src = bundled()
+    images = torch.cat([b.images for b in make_loader(src, 224, 64, 0)])
+    forward_only(model, args.layer, images[:64], args.batch)  # warm-up
+    fwd = [forward_only(model, args.layer, images, args.batch) for _ in range(args.reps)]
+    mined = [mining(model, args.layer, args.batch, args.workers) for _ in range(args.reps)]
+    f, m = statistics.median(fwd), statistics.median(mined)
+    workers = resolve_workers(args.workers, model.device)
+    print(f"{len(images)} bundled photos, layer {args.layer}, batch {args.batch}, "
+          f"{workers} loader worker(s), {torch.get_num_threads()} threads, "
+          f"median of {args.reps}")
+    print(f"forward only (decoded tensors): {f:7.1f} img/s")
+    print(f"mining (decode + forward + top-k): {m:7.1f} img/s   ratio {m / f:.2f}")
+    # the bundled implementation against the reference package and a torchvision model
+    ref = LoadedModel("reference", reference_lite0(), 224, model.mean, model.std,
+                      channels_last=False)
+    mnv2 = load_model("mobilenet_v2", weights="none")
+    for name, m_, layer in [("lean lite0 (ours)", model, args.layer),
+                            ("reference lite0 package", ref, args.layer),
+                            ("torchvision mobilenet_v2", mnv2, "features.13")]:
+        r = statistics.median(forward_only(m_, layer, images[:128], args.batch)
+                              for _ in range(args.reps))
+        print(f"{name:26s} forward to {layer:12s} {r:7.1f} img/s")
+
+
+if __name__ == "__main__":
+    main()
