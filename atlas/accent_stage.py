@@ -11,7 +11,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from atlas.accentuate import AccentConfig, accentuate, normalize_masks, to_input
+from atlas.accentuate import (
+    AccentConfig,
+    accentuate,
+    auto_batch,
+    concat_results,
+    normalize_masks,
+    to_input,
+)
 from atlas.distributed import Dist
 from atlas.features import feature_rows, pooled
 from atlas.loader import make_loader
@@ -97,8 +104,12 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
               cfg: AccentConfig) -> dict[str, pd.DataFrame]:
     seeds = load_seeds(source, list(batch["image_id"]), cfg.canvas)
     layer = batch["layer"].iloc[0]
-    target = Target(layer, torch.tensor(batch["unit"].to_numpy()), kind=cfg.target)
-    res = accentuate(model, seeds, target, cfg)
+    units = torch.tensor(batch["unit"].to_numpy())
+    size = auto_batch(cfg.batch_size, model.device)
+    chunks = [accentuate(model, seeds[i:i + size], Target(layer, units[i:i + size],
+                                                          kind=cfg.target), cfg)
+              for i in range(0, len(units), size)]
+    res = concat_results(chunks)
     media = _media(run, batch, seeds, res, cfg)
     accents = pd.DataFrame({
         "layer": batch["layer"].to_numpy(), "unit": batch["unit"].to_numpy(),
@@ -126,7 +137,7 @@ def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, seeds: pd.
     """
     d = d or Dist()
     parts_dir = run.root / "checkpoints" / f"accents-{key}"
-    batches = unit_batches(seeds, cfg.batch_size)
+    batches = unit_batches(seeds, auto_batch(cfg.batch_size, model.device))
 
     def part_path(b: pd.DataFrame):
         first = b.iloc[0]

@@ -2,10 +2,11 @@
 
 The site is plain files: ``index.html`` (unit cards + the layer map), ``units/<layer>/<unit>.html``
 (stable permalinks), ``reports/...`` (self-contained per-unit reports), ``about.html`` (method,
-run, credits), ``data/*.js`` (page data as plain scripts: file:// forbids fetch), ``static/``,
-``media/`` and ``thumbs/``. It never references a file outside its folder, loads nothing from the
-network and is safe to rebuild in place: unchanged media are not copied again and files of a
-previous build that no longer belong are removed (only in a folder marked as an atlas site).
+run, credits), ``validation.html`` (when ``atlas validate`` has run), ``data/*.js`` (page data
+as plain scripts: file:// forbids fetch), ``static/``, ``media/`` and ``thumbs/``. It never
+references a file outside its folder, loads nothing from the network and is safe to rebuild in
+place: unchanged media are not copied again and files of a previous build that no longer belong
+are removed (only in a folder marked as an atlas site).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from atlas.site_env import TEMPLATES, make_env, model_name, pretty
 from atlas.site_media import InlineMedia, SiteMedia
 from atlas.site_model import Atlas, Pic
 from atlas.site_safe import SITE_CSP, js_assign
+from atlas.site_validation import PAIRS, load_validation
 
 MARKER = ".atlas-site"
 _MANAGED = ("units", "reports", "media", "thumbs", "data", "static")
@@ -79,6 +81,8 @@ def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None
     ``index.html``)."""
     cfg = cfg or SiteConfig()
     atlas = load_atlas(run_dir)
+    validation = load_validation(run_dir)
+    atlas.validated = validation is not None
     if cfg.title:
         atlas.name = cfg.title
     out = Path(out_dir)
@@ -111,6 +115,12 @@ def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None
         **common, root="", thumbs=thumbs, n_accents=n_acc))
     w.write("about.html", env.get_template("about.html").render(**common, root="",
                                                                 **_about(atlas)))
+    if validation is not None:
+        w.write("validation.html", env.get_template("validation.html").render(
+            **common, root="", v=validation, pairs=PAIRS, src=_src(media, ""),
+            config_text=pretty(validation.config) if validation.config else ""))
+    else:  # a previous build's page would outlive the result it showed
+        (out / "validation.html").unlink(missing_ok=True)
     _remove_stale(out, w.written | media.written | set(thumbs.values()))
     return out
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from atlas.runs import RunDir
 from atlas.schema import TABLES
 from atlas.site_media import PHOTOS, find_natural
 from atlas.site_model import Accent, Atlas, Credit, Pic, Shot, Unit
-from atlas.site_safe import finite, http_url, slug
+from atlas.site_safe import finite, http_url, natural_key, slug
+from atlas.site_validation import FILE as VALIDATION
 
 Key = tuple[str, int]
 
@@ -49,10 +49,6 @@ def _list(r: dict[str, Any], key: str) -> list[Any]:
     """A list cell (parquet gives numpy arrays, or None when missing) as a plain list."""
     v = r.get(key)
     return [] if v is None else list(v)
-
-
-def _natural_sort(name: str) -> list[object]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def _bundled_credits() -> dict[str, dict[str, str]]:
@@ -125,9 +121,10 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     if not run.root.is_dir():
         raise AtlasError(f"run directory {str(run.root)!r} does not exist")
     present = [t for t in TABLES if run.has(t)]
-    if not present and not run.manifest_path.exists():
-        raise AtlasError(f"{str(run.root)!r} is not a run directory: no manifest.json and no "
-                         f"tables ({', '.join(t + '.parquet' for t in TABLES)})")
+    if not present and not run.manifest_path.exists() and not (run.root / VALIDATION).is_file():
+        raise AtlasError(f"{str(run.root)!r} is not a run directory: no manifest.json, no "
+                         f"{VALIDATION} and no tables "
+                         f"({', '.join(t + '.parquet' for t in TABLES)})")
     rows = {t: _records(run, t) for t in ("topk", "stats", "seeds", "accents", "vis", "labels",
                                           "embed")}
     seed_media = {_s(r["image_id"]): _s(r.get("seed_media")) for r in rows["accents"]}
@@ -143,7 +140,7 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     manifest = run.manifest()
     order = {name: i for i, name in enumerate(_config_layers(manifest))}
     layers = sorted({k[0] for k in keys} | set(gmap),
-                    key=lambda n: (order.get(n, len(order)), _natural_sort(n)))
+                    key=lambda n: (order.get(n, len(order)), natural_key(n)))
     rank = {name: i for i, name in enumerate(layers)}
     keys.sort(key=lambda k: (rank[k[0]], k[1]))
     slugs = {name: slug(name) for name in layers}

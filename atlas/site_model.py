@@ -136,3 +136,4 @@ class Atlas:
     pics: dict[str, Pic]
     global_map: dict[str, list[tuple[float, float, int, int]]]  # layer -> (x, y, unit, rank)
     tables: list[str]  # which tables the run has (the About page lists them)
+    validated: bool = False  # the site has a Validation page (``atlas validate`` ran): nav link

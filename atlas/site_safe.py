@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 # The site loads only its own files (scripts, styles, images) and data: URIs; nothing inline may
@@ -59,6 +60,11 @@ def js_assign(name: str, obj: Any) -> str:
     return f"window.{name}={js_data(obj)};\n"
 
 
+def natural_key(name: str) -> list[object]:
+    """Sort key that puts ``_blocks.4`` before ``_blocks.10``."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
 def http_url(url: object) -> str | None:
     """``url`` if it is an http(s) link, else None: javascript: or data: credits are never links."""
     text = str(url or "").strip()
@@ -74,3 +80,26 @@ def finite(x: object, default: float | None = None) -> float | None:
     except (TypeError, ValueError):
         return default
     return v if v == v and abs(v) != float("inf") else default
+
+
+_SVG_ACTIVE = re.compile(
+    rb"<\s*(script|foreignobject|iframe|embed|object|image|use|a|animate|set|style)[\s>/]"
+    rb"|\son[a-z]+\s*=|javascript:|href\s*=|url\s*\(|<!entity|@import", re.IGNORECASE)
+
+
+def plain_svg(path: Path, max_bytes: int = 2_000_000) -> bool:
+    """Is the file a plain SVG drawing: no script, handler, link, reference or foreign content?
+
+    Charts are written by our own code and shown only through ``<img>`` (where nothing in them
+    runs), but a copied file can also be opened on its own; refusing anything active keeps
+    that harmless too. Shapes, text, transforms and presentation attributes pass.
+    """
+    try:
+        if path.stat().st_size > max_bytes:
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    head = data[:512].lstrip().lower()
+    return (head.startswith((b"<svg", b"<?xml")) and b"<svg" in data[:2048].lower()
+            and not _SVG_ACTIVE.search(data))

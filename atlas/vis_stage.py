@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from atlas.accentuate import visualize
+from atlas.accentuate import auto_batch, visualize
 from atlas.distributed import Dist
 from atlas.media import save_webp, to_pil
 from atlas.models import LoadedModel
@@ -34,7 +34,7 @@ def run_vis(cfg, run: RunDir, model: LoadedModel, progress: bool = True,
     if d.main:
         run.start_stage("vis", key)
     rows = []
-    bs = max(1, vcfg.batch_size)
+    bs = auto_batch(vcfg.batch_size, model.device)
     starts = list(range(0, len(units), bs))[d.rank::d.world]
     for i in tqdm(starts, disable=not progress, desc="visualize"):
         chunk = units[i:i + bs]

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from atlas.accentuate import AccentConfig, accentuate
+from atlas.accentuate import AccentConfig, accentuate, auto_batch
 from atlas.loader import make_loader
 from atlas.mine import MineConfig, mine
 from atlas.models import load_model
@@ -52,7 +52,7 @@ def photo_distance(model, layer: str, n: int = 64) -> float:
 
 
 def quality(model, seeds, units, layer, cfg: AccentConfig) -> dict:
-    batch = cfg.batch_size
+    batch = auto_batch(cfg.batch_size, model.device)
     gains, dists, t0 = [], [], time.perf_counter()
     for i in range(0, len(units), batch):
         r = accentuate(model, seeds[i:i + batch], Target(layer, units[i:i + batch]), cfg)
@@ -112,6 +112,8 @@ def main() -> None:
     ap.add_argument("--per-unit", type=int, default=2)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--crops", type=int, default=None)
+    ap.add_argument("--lam", type=float, default=None)
+    ap.add_argument("--schedule", default=None)
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--speed-only", action="store_true")
@@ -126,6 +128,10 @@ def main() -> None:
         cfg = replace(cfg, reg_layer=args.reg_layer)
     if args.steps:
         cfg = replace(cfg, steps=args.steps)
+    if args.schedule:
+        cfg = replace(cfg, schedule=args.schedule)
+    if args.lam is not None:
+        cfg = replace(cfg, lam=args.lam)
     if args.crops:
         cfg = replace(cfg, augment=replace(cfg.augment, crops=args.crops))
     dev = model.device

@@ -3,7 +3,8 @@
 The renderer must depend only on the run directory, so the site can be tested without a model:
 this writes every table of :mod:`atlas.schema` (or a chosen subset, e.g. only what `mine` makes)
 plus the media those tables point at. ``payload=True`` puts script-injection strings into every
-user-supplied field (labels, file names, credits, a layer name, config text).
+user-supplied field (labels, file names, credits, a layer name, config text); ``validation=True``
+adds a small ``validation/`` result (:mod:`fakevalidation`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fakevalidation import write_fake_validation
 from PIL import Image
 
 from atlas.runs import RunDir, atomic_write_json, atomic_write_with
@@ -43,6 +45,7 @@ class FakeRunConfig:
     tables: frozenset[str] = field(default=ALL_TABLES)
     payload: bool = False
     seed: int = 0
+    validation: bool = False  # also write validation/ as `atlas validate` does (fakevalidation)
 
 
 def _webp(path: Path, img: Image.Image) -> None:
@@ -118,6 +121,8 @@ def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
         if name in cfg.tables and rows:
             run.write_table(name, pd.DataFrame(rows))
     atomic_write_json(run.manifest_path, _manifest(cfg))
+    if cfg.validation:
+        write_fake_validation(run.root, _layers(cfg), cfg.units, cfg.seed, cfg.payload)
     return run.root
 
 

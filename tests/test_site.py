@@ -54,7 +54,7 @@ def refs(path: Path) -> Refs:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig())
+    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(validation=True))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,8 @@ def site(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def payload_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = make_fake_run(tmp_path_factory.mktemp("evil"), FakeRunConfig(payload=True, units=2))
+    run = make_fake_run(tmp_path_factory.mktemp("evil"), FakeRunConfig(payload=True, units=2,
+                                                                        validation=True))
     return render_site(run, tmp_path_factory.mktemp("evilsite") / "out")
 
 
@@ -74,8 +75,8 @@ def units_of(run: Path) -> list[tuple[str, int]]:
 
 
 def test_expected_files(run: Path, site: Path) -> None:
-    for rel in ("index.html", "about.html", "data/index.js", "data/map.js", "static/atlas.css",
-                "static/index.js", "static/unit.js", ".atlas-site"):
+    for rel in ("index.html", "about.html", "validation.html", "data/index.js", "data/map.js",
+                "static/atlas.css", "static/index.js", "static/unit.js", ".atlas-site"):
         assert (site / rel).is_file(), rel
     for layer, unit in units_of(run):
         assert (site / "units" / layer / f"{unit}.html").is_file()

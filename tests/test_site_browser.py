@@ -53,7 +53,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=4))
+    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=4, validation=True))
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +190,18 @@ def test_unit_page_images_load_and_player_runs(browser, site: Path) -> None:  # 
     before = page.locator(".player img").get_attribute("src")
     page.wait_for_function(
         "s => document.querySelector('.player img').getAttribute('src') !== s", arg=before)
+    log.check()
+
+
+def test_validation_page_loads_its_chart(browser, site: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "index.html").as_uri())
+    with page.expect_navigation():
+        page.get_by_role("link", name="Validation").click()  # the nav link
+    load_all(page)
+    chart = page.locator("figure.vchart img")
+    assert chart.count() == 1 and chart.evaluate("i => i.naturalWidth") == 640
+    assert page.locator(".verdict.yes").count() >= 1 and page.locator(".verdict.no").count() >= 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     log.check()
 
 

@@ -1,0 +1,152 @@
+"""The site's Validation page: numbers and verdicts as written, charts as <img>, absent -> none."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from fakerun import FakeRunConfig, make_fake_run
+from fakevalidation import SVG, write_fake_validation
+from test_site import refs
+
+from atlas.errors import AtlasError
+from atlas.site import render_site
+from atlas.site_safe import SITE_CSP, plain_svg
+from atlas.site_validation import chart_slug
+from atlas.validate_report import _slug as producer_slug
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    run = make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=2, validation=True))
+    res = json.loads((run / "validation" / "validation.json").read_text())
+    return run, render_site(run, tmp_path_factory.mktemp("site") / "out"), res
+
+
+def _block(html: str, layer: str) -> str:
+    return html.split(f"Target layer {layer}</h2>")[1].split("</section>")[0]
+
+
+def test_page_shows_the_numbers_and_verdicts(built: tuple[Path, Path, dict]) -> None:
+    _, site, res = built
+    html = (site / "validation.html").read_text()
+    assert refs(site / "validation.html").csp == [SITE_CSP]
+    for layer, r in res["layers"].items():
+        block = _block(html, layer)
+        for group, p in r["pathway"].items():
+            for k in ("accent_natural", "natural_natural", "vis_natural", "random_natural"):
+                c = p[k]
+                assert f"{c['mean']:.3f}" in block and f"[{c['lo']:.3f}, {c['hi']:.3f}]" in block
+            d = p["accent_minus_natural"]
+            assert f"{d['mean']:+.3f}" in block and f"{d['lo']:+.3f}" in block, group
+        verdicts = block.split('class="verdicts"')[1].split("</ul>")[0]
+        holds = re.findall(r'class="verdict (yes|no)"', verdicts)
+        want = [r["claims"]["accent_ge_natural"], r["claims"]["accent_beats_vis"]]
+        assert holds == ["yes" if w else "no" for w in want] and want[0] != want[1]
+        assert want[0] == (layer == "_blocks.4")  # each verdict really occurs in the fixture
+        for k in ("accent_gain", "accent_distance", "vis_distance"):
+            assert f"{r['closeness'][k]['median']:.3g}" in block
+    assert html.index("Target layer _blocks.4<") < html.index("Target layer _blocks.10<")
+    photo = sorted(res["natural_pairs"]["distance"])[len(res["natural_pairs"]["distance"]) // 2]
+    assert f"{photo:.3g}" in html and "photo ↔ photo distance" in html
+    sweep = html.split('id="sweep"')[1]
+    assert "recommended λ</dt><dd>1.1</dd>" in sweep and "0.4 – 2.9" in sweep
+    assert sweep.count('class="in-region"') == 1  # only λ=1 lies in [0.4, 2.9]
+    assert res["sweep"]["rule"] in sweep
+
+
+def test_chart_is_an_img_copied_into_the_site(built: tuple[Path, Path, dict]) -> None:
+    run, site, res = built
+    html = (site / "validation.html").read_text()
+    assert "<svg" not in html  # never inlined
+    srcs = [s for s in refs(site / "validation.html").loads if s.endswith(".svg")]
+    assert len(srcs) == len(res["charts"]) == 1
+    copied = site / srcs[0]
+    assert copied.is_file() and copied.read_text() == SVG
+    assert copied.resolve().is_relative_to(site.resolve())
+    assert res["charts"][0].rsplit("/", 1)[1] in srcs[0]
+
+
+def test_every_page_links_the_validation_page(built: tuple[Path, Path, dict]) -> None:
+    _, site, _ = built
+    assert 'href="validation.html">Validation</a>' in (site / "index.html").read_text()
+    assert 'href="validation.html">Validation</a>' in (site / "about.html").read_text()
+    unit = next((site / "units").rglob("*.html")).read_text()
+    assert 'href="../../validation.html">Validation</a>' in unit
+
+
+def test_no_result_no_page_no_link_and_rebuild_drops_it(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(units=1, layers=("a",)))
+    site = render_site(run, tmp_path / "site")
+    assert not (site / "validation.html").exists()
+    assert all("validation.html" not in p.read_text() for p in site.rglob("*.html"))
+    write_fake_validation(run, ["a"], 1)
+    render_site(run, site)
+    assert (site / "validation.html").is_file() and (site / "media" / "validation").is_dir()
+    (run / "validation" / "validation.json").unlink()
+    render_site(run, site)
+    assert not (site / "validation.html").exists() and not (site / "media" / "validation").exists()
+    assert "validation.html" not in (site / "index.html").read_text()
+
+
+def test_payloads_escaped_and_unsafe_charts_refused(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(units=1, payload=True, validation=True))
+    site = render_site(run, tmp_path / "site")
+    html = (site / "validation.html").read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the payload layer name, as text
+    r = refs(site / "validation.html")
+    assert r.handlers == [] and r.inline_scripts == 0 and r.style_attrs == 0
+    assert [s for s in r.loads if s.endswith(".svg")] == [
+        f"media/validation/pathway-{chart_slug('_blocks.4')}.svg"]
+    assert sorted(p.name for p in (site / "media" / "validation").iterdir()) == [
+        "pathway-_blocks-4.svg"]  # neither evil.svg nor ../outside.svg came along
+    assert "not a plain SVG drawing" in html and "not an SVG file in validation/" in html
+
+
+def test_validation_only_run_renders(tmp_path: Path) -> None:
+    write_fake_validation(tmp_path / "run", ["_blocks.10"], 4)
+    site = render_site(tmp_path / "run", tmp_path / "site")
+    assert "Target layer _blocks.10" in (site / "validation.html").read_text()
+
+
+@pytest.mark.parametrize("text,match", [("{not json", "not readable JSON"),
+                                        ('{"format": 99}', "format 99"),
+                                        ("[1, 2]", "format 'list'")])
+def test_bad_result_file_is_one_clear_error(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "run" / "validation").mkdir(parents=True)
+    (tmp_path / "run" / "validation" / "validation.json").write_text(text)
+    with pytest.raises(AtlasError, match=match):
+        render_site(tmp_path / "run", tmp_path / "site")
+
+
+def test_missing_fields_show_dashes(tmp_path: Path) -> None:
+    res = write_fake_validation(tmp_path / "run", ["a"], 2)
+    layer = res["layers"]["a"]
+    del layer["claims"], layer["closeness"]["accent_gain"], res["sweep"]["region"]
+    layer["pathway"]["all"]["accent_natural"] = {"mean": None}
+    (tmp_path / "run" / "validation" / "validation.json").write_text(json.dumps(res))
+    html = (render_site(tmp_path / "run", tmp_path / "site") / "validation.html").read_text()
+    assert html.count('class="verdict unknown"') == 2 and "not found in this grid" in html
+    assert "accentuation gain" not in html and "<td>–" in html
+
+
+def test_plain_svg_screen(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.svg"
+    ok.write_text(SVG)
+    assert plain_svg(ok)
+    bad = ['<svg><script>alert(1)</script></svg>', '<svg onload="alert(1)"></svg>',
+           '<svg><a href="https://x.org"><text>x</text></a></svg>',
+           '<svg><foreignObject><div/></foreignObject></svg>',
+           '<svg><image href="file:///etc/passwd"/></svg>',
+           '<svg><rect fill="url(https://x.org/a)"/></svg>', "<html><p>not svg</p></html>"]
+    for i, text in enumerate(bad):
+        (tmp_path / f"{i}.svg").write_text(text)
+        assert not plain_svg(tmp_path / f"{i}.svg"), text
+
+
+def test_chart_names_match_the_producer() -> None:
+    for name in ("_blocks.10", "a/b c", "<img src=x>", "layer4.0.conv1"):
+        assert chart_slug(name) == producer_slug(name)
