@@ -6,7 +6,8 @@ from atlas.augment import AugmentConfig
 from atlas.errors import AtlasError
 from atlas.objectives import LatentDistance, Target
 
-FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2")
+FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2",
+            schedule="constant")
 
 
 @pytest.fixture(scope="module")
