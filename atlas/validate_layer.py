@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from atlas.accentuate import AccentConfig, AccentResult, accentuate, to_input, visualize
+from atlas.accentuate import AccentConfig, AccentResult, accentuate, auto_batch, to_input, visualize
 from atlas.models import LoadedModel
 from atlas.objectives import Target, relative_distance
 from atlas.probe import Probe
@@ -31,9 +31,9 @@ CLAIM_MARGIN, CLAIM_GAP = 0.02, 0.2  # the issue's thresholds, reported, never t
 def batched_accents(model: LoadedModel, seeds: torch.Tensor | None, layer: str,
                     units: torch.Tensor, accent: AccentConfig) -> Iterator[AccentResult]:
     """Accentuate (or, with ``seeds`` None, visualize from noise) in batches of
-    ``accent.batch_size``. Each visualization batch gets its own noise seed, so two
-    visualizations of one unit never start from the same noise."""
-    bs = accent.batch_size
+    ``accent.batch_size`` (0: the device's automatic size). Each visualization batch gets
+    its own noise seed, so two visualizations of one unit never start from the same noise."""
+    bs = auto_batch(accent.batch_size, model.device)
     for i in range(0, units.shape[0], bs):
         target = Target(layer, units[i:i + bs], kind=accent.target)
         if seeds is None:
