@@ -29,7 +29,7 @@ def _frame(title: str, ylabel: str, lo: float,
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
              f'viewBox="0 0 {W} {H}">', '<rect width="100%" height="100%" fill="white"/>',
              _text(W / 2 - R / 2 + L / 2, 20, title, 14, "middle", ' font-weight="bold"')]
-    for v in _ticks(lo, hi):
+    for v in nice_ticks(lo, hi):
         y = ypx(v)
         parts.append(f'<line x1="{L}" x2="{W - R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e4e4e4"/>')
         parts.append(_text(L - 6, y + 4, f"{v:g}", 11, "end"))
@@ -39,7 +39,8 @@ def _frame(title: str, ylabel: str, lo: float,
     return parts, ypx
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """At most about ``n`` round tick values (1, 2 or 5 times a power of ten) in [lo, hi]."""
     step = 10 ** math.floor(math.log10(max((hi - lo) / n, 1e-12)))
     for m in (1, 2, 5, 10):
         if (hi - lo) / (step * m) <= n:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from atlas.plots import nice_ticks
 from atlas.site_model import Unit
 
 # Tableau 10: distinct, colour-blind-friendly, readable on light and dark backgrounds.
@@ -58,18 +59,8 @@ def histogram(u: Unit, width: float = 600, height: float = 150) -> Histogram | N
                 for s in u.top if (v := s.activation) is not None]
     h.marks += [(pad + (v - lo) * sx, "mark-acc", f"accentuation #{a.rank}: {_fmt(v)}")
                 for a in u.accents if (v := a.final_activation) is not None]
-    h.ticks = [(pad + (v - lo) * sx, _fmt(v)) for v in _nice_ticks(lo, hi)]
+    h.ticks = [(pad + (v - lo) * sx, _fmt(v)) for v in nice_ticks(lo, hi)]
     return h
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    step = 10 ** math.floor(math.log10((hi - lo) / n))
-    for m in (1, 2, 5, 10):
-        if (hi - lo) / (step * m) <= n:
-            step *= m
-            break
-    first = math.ceil(lo / step) * step
-    return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
 
 
 @dataclass
