@@ -11,6 +11,7 @@ import sys
 import time
 
 from atlas.errors import AtlasError
+from atlas.runtime import tune_allocator
 
 
 def _cmd_layers(args: argparse.Namespace) -> int:
@@ -117,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    tune_allocator()
     try:
         return int(args.fn(args) or 0)
     except AtlasError as e:

@@ -23,6 +23,7 @@ from atlas.mine import MineConfig, mine, resolve_workers
 from atlas.models import LoadedModel, load_model
 from atlas.probe import Probe
 from atlas.runs import RunDir
+from atlas.runtime import tune_allocator
 from atlas.sources import bundled
 
 
@@ -50,7 +51,11 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--workers", type=int, default=-1)
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc malloc as it is (see atlas/runtime.py)")
     args = ap.parse_args()
+    if not args.default_malloc:
+        tune_allocator()
     model = load_model("efficientnet-lite0")
     src = bundled()
     images = torch.cat([b.images for b in make_loader(src, 224, 64, 0)])

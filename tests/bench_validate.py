@@ -17,6 +17,7 @@ import torch
 
 from atlas.accentuate import AccentConfig
 from atlas.models import load_model
+from atlas.runtime import tune_allocator
 from atlas.sources import bundled
 from atlas.validate import ValidateConfig, validate
 from atlas.validate_report import format_table
@@ -33,7 +34,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=AccentConfig().steps)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="runs/validate-bench")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc malloc as it is (see atlas/runtime.py)")
     a = ap.parse_args()
+    if not a.default_malloc:
+        tune_allocator()
     t0 = time.perf_counter()
     model = load_model("efficientnet-lite0").to(a.device)
     cfg = ValidateConfig(layers=a.layers.split(","), units=a.units, seeds=a.seeds,

@@ -1,0 +1,57 @@
+"""Process-level tuning for CPU runs: the memory allocator and native bfloat16.
+
+glibc's malloc serves every block above a (dynamic, at most 32 MB) threshold with a fresh
+``mmap`` and returns it on ``free``, so each training step of a convolutional network
+re-faults tens of megabytes of zeroed pages. On the 2-core reference machine that kernel work
+(``sys`` time) was as large as the arithmetic: accentuating at batch 8 took 2.73 s per image
+with the default allocator and 1.05 s with mmap disabled (``tests/bench_accent.py``). PyTorch's
+CPU tuning guide gives the same advice (use jemalloc or tcmalloc); ``mallopt`` gets the effect
+without a preloaded library. This is a per-process choice, so the command line makes it (and
+the benchmarks); library users may call :func:`tune_allocator` themselves.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+import torch
+
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
+
+
+@functools.cache
+def tune_allocator(top_pad_bytes: int = 256 << 20) -> bool:
+    """Keep freed memory in the heap for reuse instead of unmapping it; True if applied.
+
+    Like PyTorch's CUDA caching allocator, the process keeps its peak memory for reuse: any
+    trim threshold below a step's peak (tried: 1 GiB) re-faults the pages every step at large
+    batches (accentuating 32 pairs: 128 views, several GB). Only glibc has ``mallopt``;
+    elsewhere this returns False and changes nothing.
+    """
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    ok = mallopt(_M_MMAP_MAX, 0) == 1
+    ok &= mallopt(_M_TRIM_THRESHOLD, -1) == 1  # glibc reads it as SIZE_MAX: never trim
+    ok &= mallopt(_M_TOP_PAD, min(top_pad_bytes, 2**31 - 1)) == 1
+    return bool(ok)
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 convolutions natively (AVX512-BF16 or AMX).
+
+    Without it oneDNN emulates bf16 and autocast would be slower than float32.
+    """
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
