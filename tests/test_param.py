@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from atlas.augment import AugmentConfig, draw_views
+from atlas.augment import AugmentConfig, NoiseBank, draw_views
 from atlas.param import Parameterization, noise_params
 
 
@@ -61,3 +61,34 @@ def test_views_are_reproducible_and_shared_by_seed_and_image():
     full = AugmentConfig(crops=1, min_side=1.0, max_side=1.0, noise=0.0)
     v = draw_views(full, 1, 64, torch.Generator().manual_seed(0))
     assert torch.allclose(v.apply(img[:1]), img[:1], atol=1e-5)  # a full box is the identity
+
+
+def test_crop_boxes_stay_inside_and_follow_the_drawn_sides():
+    cfg = AugmentConfig(crops=8, min_side=0.4, max_side=0.7, noise=0.0)
+    v = draw_views(cfg, 3, 20, torch.Generator().manual_seed(1))
+    for top, left, bottom, right in v.boxes(50, 80):
+        assert 0 <= top < bottom <= 50 and 0 <= left < right <= 80
+        assert 0.4 * 50 - 1 <= bottom - top <= 0.7 * 50 + 1
+        assert 0.4 * 80 - 1 <= right - left <= 0.7 * 80 + 1
+    img = torch.rand(3, 3, 50, 80)
+    out = v.apply(img)
+    top, left, bottom, right = v.boxes(50, 80)[9]  # image 1's second crop
+    want = torch.nn.functional.interpolate(img[1:2, :, top:bottom, left:right], size=(20, 20),
+                                           mode="bilinear", align_corners=False)
+    assert torch.equal(out[9:10], want)
+
+
+def test_noise_bank_windows_differ_between_image_and_seed_and_across_steps():
+    gen = torch.Generator().manual_seed(3)
+    bank = NoiseBank(rows=4, size=24, std=0.02, generator=gen, margin=8)
+    assert abs(bank.field.std().item() - 0.02) < 0.002
+    seen = set()
+    for _ in range(30):
+        noise, seed_noise = bank.windows(gen)
+        assert noise.shape == seed_noise.shape == (4, 3, 24, 24)
+        assert (noise != seed_noise).all()  # no pixel shares its noise with the seed's
+        seen.add(noise.sum().item())
+    assert len(seen) > 10  # steps take windows at many offsets
+    again = NoiseBank(rows=4, size=24, std=0.02, generator=torch.Generator().manual_seed(3),
+                      margin=8)
+    assert torch.equal(again.field, bank.field)
