@@ -18,13 +18,14 @@ from dataclasses import replace
 
 import torch
 
-from atlas.accentuate import AccentConfig, accentuate, auto_batch
+from atlas.accentuate import AccentConfig, accentuate, auto_batch, reference_precision
 from atlas.loader import make_loader
 from atlas.mine import MineConfig, mine
 from atlas.models import load_model
 from atlas.objectives import Target, relative_distance
 from atlas.probe import Probe
 from atlas.runs import RunDir
+from atlas.runtime import tune_allocator
 from atlas.sources import bundled
 
 
@@ -85,21 +86,27 @@ def sync(model) -> None:
 
 
 def speed(model, layer: str, cfg: AccentConfig, batches: list[int], reps: int) -> None:
-    print(f"{'batch':>6} {'s/accent':>9} {'floor s':>8} {'floor/actual':>12} {'accents/s':>10}")
+    """Each repetition times one accentuation batch and then the floor right after it, so
+    the ratio is taken between neighbours in time: this VM's speed drifts by 10-20% over
+    minutes, which unpaired medians turned into ratio swings of +-0.05."""
+    print(f"{'batch':>6} {'s/accent':>9} {'floor s':>8} {'floor/actual':>12} "
+          f"{'(range)':>11} {'accents/s':>10}")
     for b in batches:
         seeds = torch.rand(b, 3, cfg.canvas, cfg.canvas, device=model.device)
         units = torch.arange(b) % 8
-        times = []
+        actual, floors = [], []
         for r in range(reps + 1):
             sync(model)
             t = time.perf_counter()
             accentuate(model, seeds, Target(layer, units), cfg)
             sync(model)
             if r:
-                times.append(time.perf_counter() - t)
-        actual = statistics.median(times)
-        fl = floor(model, layer, b * cfg.augment.crops, cfg.steps)
-        print(f"{b:>6} {actual / b:>9.3f} {fl:>8.2f} {fl / actual:>12.2f} {b / actual:>10.2f}")
+                actual.append(time.perf_counter() - t)
+                floors.append(floor(model, layer, b * cfg.augment.crops, cfg.steps))
+        ratios = [f / a for f, a in zip(floors, actual, strict=True)]
+        act, fl = statistics.median(actual), statistics.median(floors)
+        print(f"{b:>6} {act / b:>9.3f} {fl:>8.2f} {statistics.median(ratios):>12.2f} "
+              f"{min(ratios):>5.2f}-{max(ratios):.2f} {b / act:>10.2f}", flush=True)
 
 
 def main() -> None:
@@ -116,10 +123,16 @@ def main() -> None:
     ap.add_argument("--schedule", default=None)
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--mask-every", type=int, default=None)
+    ap.add_argument("--no-amp", action="store_true", help="float32 seed pass (and no CUDA amp)")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--curve", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc malloc as it is (see atlas/runtime.py)")
     args = ap.parse_args()
+    if not args.default_malloc:
+        tune_allocator()
     model = load_model(args.model, args.weights)
     if torch.cuda.is_available():
         model.to("cuda")
@@ -132,12 +145,18 @@ def main() -> None:
         cfg = replace(cfg, schedule=args.schedule)
     if args.lam is not None:
         cfg = replace(cfg, lam=args.lam)
+    if args.mask_every:
+        cfg = replace(cfg, mask_every=args.mask_every)
+    if args.no_amp:
+        cfg = replace(cfg, amp=False)
     if args.crops:
         cfg = replace(cfg, augment=replace(cfg.augment, crops=args.crops))
     dev = model.device
     print(f"model {model.name} on {dev} ({torch.get_num_threads()} threads), layer "
           f"{args.layer}, reg {cfg.reg_layer}, steps {cfg.steps}, crops {cfg.augment.crops}, "
-          f"canvas {cfg.canvas}, lr {cfg.lr}, lam {cfg.lam}, mask_every {cfg.mask_every}")
+          f"canvas {cfg.canvas}, lr {cfg.lr}, lam {cfg.lam}, mask_every {cfg.mask_every}, "
+          f"seed pass {reference_precision(cfg, dev)}, "
+          f"malloc {'default' if args.default_malloc else 'tuned'}")
     if not args.speed_only:
         seeds, units = top_pairs(model, args.layer, args.units, args.per_unit)
         seeds = seeds.to(dev)
