@@ -57,7 +57,10 @@ class Views:
     def apply(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 3, H, W) -> (N*T, 3, S, S): image i's T crops are rows i*T .. i*T+T-1."""
         t = self.theta.shape[0] // images.shape[0]
-        crops = [F.interpolate(images[k // t, None, :, top:bottom, left:right],
+        # per-image tensors first: a crop sliced from the whole batch would send a zero-filled
+        # batch-sized gradient back per crop (2.4 GB per step at 32 pairs x 4 crops)
+        per_image = images.unbind(0)
+        crops = [F.interpolate(per_image[k // t][None, :, top:bottom, left:right],
                                size=(self.size, self.size), mode="bilinear",
                                align_corners=False)
                  for k, (top, left, bottom, right) in enumerate(self.boxes(*images.shape[-2:]))]
