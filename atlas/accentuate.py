@@ -162,7 +162,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         x = p.decode(params)
         if step in frame_at:
             frames.append(to_input(x.detach(), 128).cpu())
-        views = draw_views(cfg.augment, n, size, gen, dev, bank)
+        views = draw_views(cfg.augment, n, size, gen, bank)
         if lam > 0:  # before the graph exists: its temporaries then reuse freed memory
             with torch.inference_mode(), ref_amp:  # same crops, other noise (NoiseBank)
                 a0 = reg_probe(views.apply(x0, views.seed_noise))[cfg.reg_layer].float()

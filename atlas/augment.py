@@ -9,7 +9,7 @@ a single batched ``grid_sample`` (whose CPU backward is slow), a tenth of an acc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -33,17 +33,21 @@ class AugmentConfig:
 
 @dataclass
 class Views:
-    """One step's random views: affine crop boxes (N*T, 2, 3) and pixel noise (N*T, 3, S, S)
-    for the image being optimized and, at other pixels of the same field, for its seed."""
+    """One step's random views: affine crop boxes (N*T, 2, 3, on the CPU: only Python reads
+    them) and pixel noise (N*T, 3, S, S) for the image being optimized and, at other pixels of
+    the same field, for its seed."""
 
     theta: torch.Tensor
     noise: torch.Tensor
     seed_noise: torch.Tensor
     size: int
+    _boxes: dict = field(default_factory=dict, repr=False)  # (h, w) -> boxes; image and seed
 
     def boxes(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
         """Pixel boxes (top, left, bottom, right) of the crops on an h x w image."""
-        th = self.theta.detach().cpu().double()
+        if (h, w) in self._boxes:
+            return self._boxes[(h, w)]
+        th = self.theta.double()
         side_x, side_y, cx, cy = th[:, 0, 0], th[:, 1, 1], th[:, 0, 2], th[:, 1, 2]
         out = []
         for sx, sy, x, y in zip(side_x.tolist(), side_y.tolist(), cx.tolist(), cy.tolist(),
@@ -52,6 +56,7 @@ class Views:
             left = min(max(round((x + 1) / 2 * w - bw / 2), 0), w - bw)
             top = min(max(round((y + 1) / 2 * h - bh / 2), 0), h - bh)
             out.append((top, left, top + bh, left + bw))
+        self._boxes[(h, w)] = out
         return out
 
     def apply(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -93,7 +98,7 @@ class NoiseBank:
 
 
 def draw_views(cfg: AugmentConfig, n: int, size: int, generator: torch.Generator,
-               device: torch.device | str = "cpu", bank: NoiseBank | None = None) -> Views:
+               bank: NoiseBank | None = None) -> Views:
     """Draw ``cfg.crops`` boxes per image for ``n`` images; reproducible from the generator.
 
     Boxes come from ``generator`` (CPU, tiny); the noise from ``bank``, which a loop makes
@@ -110,4 +115,4 @@ def draw_views(cfg: AugmentConfig, n: int, size: int, generator: torch.Generator
     theta[:, 0, 2], theta[:, 1, 2] = cx, cy
     bank = bank or NoiseBank(m, size, cfg.noise, generator)
     noise, seed_noise = bank.windows(generator)
-    return Views(theta.to(device), noise, seed_noise, size)
+    return Views(theta, noise, seed_noise, size)
