@@ -38,3 +38,16 @@ def save_animation(path: Path, frames: list[torch.Tensor], ms: int = 120) -> Non
     atomic_write_with(Path(path), lambda b: pil[0].save(
         b, "WEBP", save_all=True, append_images=pil[1:], duration=durations, loop=0,
         quality=80))
+
+
+CHANGE_GAIN = 4.0  # amplification of the "what changed" view; stated wherever it is shown
+
+
+def change_image(seed: torch.Tensor, accent: torch.Tensor,
+                 gain: float = CHANGE_GAIN) -> Image.Image:
+    """The accentuation's change, amplified: 0.5 + gain * (accent - seed), per channel (RGB).
+
+    Mid-grey is "unchanged"; a fixed gain (not one scaled to each image) keeps changes of
+    different accentuations comparable, and the pages state the factor next to the picture.
+    """
+    return to_pil((0.5 + gain * (accent.float() - seed.float())).clamp(0, 1))
