@@ -22,7 +22,7 @@ from atlas.accentuate import (
 from atlas.distributed import Dist
 from atlas.features import feature_rows, pooled
 from atlas.loader import make_loader
-from atlas.media import overlay, save_animation, save_webp, to_pil
+from atlas.media import CHANGE_GAIN, change_image, overlay, save_animation, save_webp, to_pil
 from atlas.models import LoadedModel
 from atlas.objectives import Target
 from atlas.probe import LOGITS, Probe
@@ -58,17 +58,19 @@ def _media(run: RunDir, batch: pd.DataFrame, seeds: torch.Tensor, res, cfg: Acce
     for _, idx in batch.reset_index(drop=True).groupby(["layer", "unit"]).groups.items():
         masks[list(idx)] = normalize_masks(res.masks[list(idx)])
     cols: dict[str, list] = {k: [] for k in ("seed_media", "accent_media", "mask_media",
-                                             "overlay_media", "frames_media")}
+                                             "overlay_media", "change_media",
+                                             "frames_media")}
     for i, row in enumerate(batch.itertuples()):
         base = f"media/accents/{row.layer}/{row.unit}/{row.rank}"
         paths = {"seed_media": f"media/seeds/{row.image_id}.webp",
                  "accent_media": f"{base}-accent.webp", "mask_media": f"{base}-mask.webp",
-                 "overlay_media": f"{base}-overlay.webp"}
+                 "overlay_media": f"{base}-overlay.webp", "change_media": f"{base}-change.webp"}
         if not (run.root / paths["seed_media"]).exists():
             save_webp(run.root / paths["seed_media"], to_pil(seeds[i]))
         save_webp(run.root / paths["accent_media"], to_pil(res.images[i]))
         save_webp(run.root / paths["mask_media"], to_pil(masks[i]))
         save_webp(run.root / paths["overlay_media"], overlay(res.images[i], masks[i]))
+        save_webp(run.root / paths["change_media"], change_image(seeds[i], res.images[i]))
         frames = []
         if res.frames:
             frames = [f"{base}-frames.webp"]
@@ -119,7 +121,7 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
         "gain": (res.final_activation / res.seed_activation).numpy(),
         "latent_distance": res.latent_distance.numpy(), "pixel_rmse": res.pixel_rmse.numpy(),
         "steps": cfg.steps, "lam": cfg.lam, "param": cfg.param, "reg_layer": cfg.reg_layer,
-        **media, "trajectory": [t.tolist() for t in res.trajectory],
+        **media, "change_gain": CHANGE_GAIN, "trajectory": [t.tolist() for t in res.trajectory],
     })
     vec = pooled(model, to_input(res.images, model.input_size), layer)
     feats = feature_rows(layer, "accent", list(batch["unit"]), list(batch["rank"]),
@@ -162,6 +164,8 @@ def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, seeds: pd.
         for k in results:
             results[k].append(part[k])
     accents = pd.concat(results["accents"], ignore_index=True)
+    if "change_media" not in accents:  # parts finished before the change view existed
+        accents["change_media"], accents["change_gain"] = "", float("nan")
     run.write_table("accents", accents)
     if any(len(x) for x in results["labels"]):
         run.write_table("labels", pd.concat(results["labels"], ignore_index=True))

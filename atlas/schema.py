@@ -91,6 +91,8 @@ TABLES: dict[str, dict[str, str]] = {
         "accent_media": "str",
         "mask_media": "str",  # attribution mask, collectively normalized per unit
         "overlay_media": "str",  # accentuation with the mask as opacity
+        "change_media": "str",  # the change seed -> accentuation, amplified ("" if none)
+        "change_gain": "float",  # its amplification (mid-grey = unchanged), stated on pages
         "frames_media": "list",  # optional seed-to-accentuation frames
         "trajectory": "list",  # target activation per step
     },

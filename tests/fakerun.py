@@ -23,6 +23,7 @@ from atlas.runs import RunDir, atomic_write_json, atomic_write_with
 ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed"})
 MINE_TABLES = frozenset({"images", "topk", "stats"})
 PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
+CHANGE_GAIN = 4.0  # as atlas.media writes the change view
 CLASSES = ("tabby cat", "goldfish", "windmill", "solar dish", "hammer", "red panda", "toucan")
 
 
@@ -31,7 +32,9 @@ class FakeRunConfig:
     """Shape of the fake run. ``pool`` media are shared between units to keep big runs cheap;
     every unit still gets its own strongest accentuation so card thumbnails are distinct.
     Frames come in both forms the site accepts: rank 0 one file per step, pooled accentuations
-    one animated WebP (what the accentuate stage writes)."""
+    one animated WebP (what the accentuate stage writes). Unit 1's last accentuation has a
+    negative seed activation and unit 2's a near-zero one: their final/seed ratios are the
+    numbers the site must never show."""
 
     layers: tuple[str, ...] = ("_blocks.4", "_blocks.10")
     units: int = 3
@@ -142,8 +145,12 @@ def _accent_media(run: RunDir, cfg: FakeRunConfig, base: str, image_id: str, hue
     overlay = acc.convert("RGBA")
     overlay.putalpha(mask)
     media = {"seed_media": f"media/images/{image_id}.webp", "accent_media": f"{base}/acc.webp",
-             "mask_media": f"{base}/mask.webp", "overlay_media": f"{base}/overlay.webp"}
-    for key, img in (("accent_media", acc), ("mask_media", mask), ("overlay_media", overlay)):
+             "mask_media": f"{base}/mask.webp", "overlay_media": f"{base}/overlay.webp",
+             "change_media": f"{base}/change.webp"}
+    diff = np.asarray(acc, np.float64) - np.asarray(seed, np.float64)
+    change = Image.fromarray(np.clip(127.5 + CHANGE_GAIN * diff, 0, 255).astype(np.uint8))
+    for key, img in (("accent_media", acc), ("mask_media", mask), ("overlay_media", overlay),
+                     ("change_media", change)):
         _webp(run.root / str(media[key]), img)
     steps = [Image.blend(seed, acc, f / max(1, cfg.frames - 1)) for f in range(cfg.frames)]
     if animated and steps:  # one looping animated WebP, as the accentuate stage writes it
@@ -189,14 +196,17 @@ def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str
         else:
             media = dict(pool[(u * 3 + r) % len(pool)], seed_media=f"media/images/{seed_id}.webp")
         final = float(acts[r] * (1.8 + rng.random()))
+        seed_act = float(acts[r])
+        if r == n_acc - 1 and u in (1, 2):  # a weak seed: negative (unit 1) or near zero
+            seed_act = -0.35 if u == 1 else 0.004
         t["seeds"].append({**key, "rank": r, "image_id": seed_id, "cluster": r % 2,
                            "activation": float(acts[r])})
         t["accents"].append({**key, "image_id": seed_id, "rank": r,
-                             "seed_activation": float(acts[r]), "final_activation": final,
-                             "gain": final / float(acts[r]), "latent_distance": 0.2 + 0.1 * r,
+                             "seed_activation": seed_act, "final_activation": final,
+                             "gain": final / seed_act, "latent_distance": 0.2 + 0.1 * r,
                              "pixel_rmse": 0.05, "steps": 64, "lam": 1.0, "param": "fourier",
-                             "reg_layer": "_blocks.2", **media,
-                             "trajectory": np.linspace(acts[r], final, 8).tolist()})
+                             "reg_layer": "_blocks.2", **media, "change_gain": CHANGE_GAIN,
+                             "trajectory": np.linspace(seed_act, final, 8).tolist()})
     t["vis"].append({**key, "final_activation": top * 3,
                      "vis_media": str(pool[u % len(pool)]["accent_media"])})
     for r in range(3):
