@@ -19,6 +19,7 @@ from atlas.schema import TABLES
 from atlas.site_media import PHOTOS, find_natural
 from atlas.site_model import Accent, Atlas, Credit, Pic, Shot, Unit
 from atlas.site_safe import finite, http_url, natural_key, slug
+from atlas.site_scale import standing
 from atlas.site_validation import FILE as VALIDATION
 
 Key = tuple[str, int]
@@ -94,7 +95,8 @@ def _accent(r: dict[str, Any], pic: Pic) -> Accent:
         gain=f(r.get("gain")), latent_distance=f(r.get("latent_distance")),
         pixel_rmse=f(r.get("pixel_rmse")), steps=int(f(r.get("steps"), 0) or 0) or None,
         lam=f(r.get("lam")), param=_s(r.get("param")), reg_layer=_s(r.get("reg_layer")),
-        trajectory=[v for v in (f(x) for x in _list(r, "trajectory")) if v is not None])
+        trajectory=[v for v in (f(x) for x in _list(r, "trajectory")) if v is not None],
+        change_media=_s(r.get("change_media")) or None, change_gain=f(r.get("change_gain")))
 
 
 def _stats(r: dict[str, Any]) -> dict[str, Any]:
@@ -149,8 +151,11 @@ def load_atlas(run_dir: str | Path) -> Atlas:
         for p in pts:
             owned[(layer, p[2])].append(p)
     units = [_unit(run, pics, g, owned.get(k, []), k, slugs[k[0]]) for k in keys]
+    same_scale = _same_reduction(manifest)
     for i, u in enumerate(units):
         u.index = i
+        if same_scale:
+            _place_accents(u)
     name = _s(manifest.get("name")) or run.root.resolve().name
     return Atlas(name=name, manifest=manifest, layers=layers, units=units, pics=pics,
                  global_map=dict(gmap), tables=present)
@@ -160,6 +165,24 @@ def _config_layers(manifest: dict[str, Any]) -> list[str]:
     layers = (manifest.get("config") or {}).get("layers") if isinstance(
         manifest.get("config"), dict) else None
     return [str(x) for x in layers] if isinstance(layers, list) else []
+
+
+def _same_reduction(manifest: dict[str, Any]) -> bool:
+    """Whether accentuation activations can be placed among the mined ones: both must reduce
+    the unit's map alike (mining by spatial mean or max, the accentuation target likewise)."""
+    cfg = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    mine, accent = cfg.get("mine"), cfg.get("accent")
+    reduce = mine.get("reduce") if isinstance(mine, dict) else None
+    target = accent.get("target") if isinstance(accent, dict) else None
+    return reduce is None or target is None or reduce == target
+
+
+def _place_accents(u: Unit) -> None:
+    """Seed and result of each accentuation against the unit's natural activations."""
+    best = u.top_activation
+    for a in u.accents:
+        a.seed_standing = standing(a.seed_activation, u.stats, best)
+        a.final_standing = standing(a.final_activation, u.stats, best)
 
 
 def _unit(run: RunDir, pics: dict[str, Pic], g: dict[str, dict[Key, list[dict[str, Any]]]],

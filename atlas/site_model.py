@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from atlas.site_scale import Standing
+
 
 @dataclass
 class Credit:
@@ -66,6 +68,10 @@ class Accent:
     param: str
     reg_layer: str
     trajectory: list[float]
+    change_media: str | None = None  # the amplified difference seed -> accentuation
+    change_gain: float | None = None  # its amplification factor (stated beside it)
+    seed_standing: Standing | None = None  # seed and result among the unit's natural
+    final_standing: Standing | None = None  # activations (atlas.site_scale), never a ratio
 
 
 @dataclass

@@ -251,3 +251,104 @@ def test_screenshots(browser, site: Path, name: str, viewport: dict) -> None:  #
         page.screenshot(path=str(SHOTS / f"site-{shot}-{name}.png"), full_page=True)
         log.check()
         page.close()
+
+
+SHOWN_AT_CENTRE = """el => { const r = el.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return hit && hit.tagName === 'IMG' && hit.naturalWidth > 0 ? hit.className : null; }"""
+
+
+def test_flip_between_seed_and_accentuation(browser, site: Path) -> None:  # noqa: ANN001
+    """The large image flips in place: by mouse (hover peeks, a click on the button pins) and
+    by keyboard (Tab to the button, Space / Enter); what is hit at its centre is what shows."""
+    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+    load_all(page)
+    flip = page.locator(".flip").first
+    stage, button = flip.locator(".flip-stage"), flip.locator("button.flip-btn")
+    stage.scroll_into_view_if_needed()
+    assert stage.bounding_box()["width"] >= 300  # big enough to see a change
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-accent"
+    stage.hover()
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-seed"
+    assert flip.locator(".b-seed").is_visible() and not flip.locator(".b-accent").is_visible()
+    page.mouse.move(1, 1)
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-accent"
+    button.click()
+    assert button.get_attribute("aria-pressed") == "true"
+    page.mouse.move(1, 1)
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-seed"  # pinned, the pointer gone
+    button.click()
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-accent"
+    page.focus(".pager .permalink")
+    for _ in range(30):  # tab to the first flip button, as a keyboard user would
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('flip-btn')"):
+            break
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.keyboard.press("Space")
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-seed"
+    page.keyboard.press("Enter")
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-accent"
+    log.check()
+
+
+def test_flip_by_tap_on_a_phone(browser, site: Path) -> None:  # noqa: ANN001
+    ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    page = ctx.new_page()
+    page.goto((site / "units" / "_blocks.10" / "1.html").as_uri())
+    load_all(page)
+    stage = page.locator(".flip-stage").first
+    stage.scroll_into_view_if_needed()
+    assert stage.bounding_box()["width"] >= PHONE["width"] - 80  # full width, less the margins
+    stage.tap()
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-seed"
+    stage.tap()
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-accent"
+    ctx.close()
+
+
+def test_change_view_and_activation_scale(browser, site: Path, run: Path) -> None:  # noqa: ANN001
+    """Every row shows its amplified change with the factor; activations are percentiles or
+    multiples of the best photo, explained on the page; the negative seed gets no ratio."""
+    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+    load_all(page)
+    rows = page.locator(".accent")
+    changes = page.locator("figure.change")
+    assert changes.count() == rows.count() == 3
+    assert changes.first.locator("img").evaluate("i => i.naturalWidth") > 0
+    assert changes.first.locator("figcaption").inner_text() == "change ×4"
+    assert "mid-grey is unchanged" in changes.first.locator("figcaption").get_attribute("title")
+    note = page.locator(".scale-note")
+    assert note.is_visible() and "percentile" in note.inner_text()
+    assert "multiple" in note.inner_text()
+    results = page.locator(".standing .result dd").all_inner_texts()
+    assert len(results) == 3 and all(t.endswith("× the best photo") for t in results)
+    seeds = page.locator(".standing div:first-child dd")
+    assert "below every natural image" in seeds.all_inner_texts()  # the negative seed
+    assert all(seeds.nth(i).get_attribute("title") for i in range(seeds.count()))
+    body = page.locator("body").inner_text()
+    acc = RunDir(run).read_table("accents").query("layer == '_blocks.10' and unit == 1")
+    assert (acc.gain < 0).any()
+    assert "×-" not in body and "×−" not in body
+    assert all(f"{g:.3g}" not in body for g in acc.gain if g < 0)
+    log.check()
+    index, log = open_page(browser, (site / "index.html").as_uri())
+    strength = index.locator("#cards .card .strength")
+    assert strength.count() == index.locator("#cards .card").count()
+    assert "× the best photo" in strength.first.inner_text()
+    assert "strongest accentuation" in strength.first.get_attribute("title")
+    assert index.locator(".scale-note").is_visible()
+    log.check()
+
+
+def test_report_flips_on_hover_without_script(browser, site: Path) -> None:  # noqa: ANN001
+    report = next((site / "reports").rglob("*.html"))
+    page, log = open_page(browser, report.as_uri())
+    assert page.locator("button.flip-btn").count() == 0  # no script there, so no dead button
+    stage = page.locator(".flip-stage").first
+    stage.scroll_into_view_if_needed()
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-accent"
+    stage.hover()
+    assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-seed"
+    assert page.locator("figure.change").count() >= 1
+    log.check()

@@ -1,5 +1,7 @@
 /* Unit page: arrow keys go to the previous/next unit; a frame strip becomes a player in the
-   "seed → accentuation" tile (the strip stays as the no-script fallback). */
+   "seed → accentuation" tile (the strip stays as the no-script fallback); each large
+   accentuation flips to its seed in place, so a change too small to see side by side shows
+   as a blink. */
 (function () {
   "use strict";
   document.addEventListener("keydown", function (e) {
@@ -38,5 +40,26 @@
     range.addEventListener("input", function () { stop(); show(+range.value); });
     stop(); show(i);
     if (!still) { play(); }
+  });
+
+  /* Flip: a mouse over the image shows the other one while it stays; the button (keyboard,
+     mouse, touch) or a tap on the image pins the flip until flipped back. The state is a class
+     on the figure and the stylesheet decides what shows (the report, which has no script,
+     flips on hover alone). */
+  Array.prototype.forEach.call(document.querySelectorAll(".flip"), function (fig) {
+    var stage = fig.querySelector(".flip-stage"), btn = fig.querySelector(".flip-btn");
+    if (!stage || !btn || !stage.querySelector("img.flip-seed") || !stage.querySelector("img.flip-accent")) { return; }
+    var pinned = false, peek = false, pointer = "";
+    function render() {
+      fig.classList.toggle("seed", pinned !== peek);
+      btn.setAttribute("aria-pressed", pinned ? "true" : "false");
+    }
+    fig.classList.add("js");
+    btn.hidden = false;
+    btn.addEventListener("click", function () { pinned = !pinned; render(); });
+    stage.addEventListener("pointerdown", function (e) { pointer = e.pointerType; });
+    stage.addEventListener("pointerenter", function (e) { if (e.pointerType === "mouse") { peek = true; render(); } });
+    stage.addEventListener("pointerleave", function (e) { if (e.pointerType === "mouse") { peek = false; render(); } });
+    stage.addEventListener("click", function () { if (pointer !== "mouse") { pinned = !pinned; render(); } });
   });
 })();
