@@ -41,6 +41,7 @@ class AccentConfig:
     decay: float = 1.0
     reg_layer: str = "_blocks.4"
     target: str = "mean"
+    focus: str = "all"  # "active": raise the unit where it fires (see Target.objective)
     schedule: str = "cosine"
     batch_size: int = 0  # (unit, seed) pairs optimized together; 0: auto (see auto_batch)
     frames: int = 0  # snapshots for the seed-to-accentuation animation
@@ -48,6 +49,8 @@ class AccentConfig:
     #                   only the seed's no-grad reference pass (see reference_precision)
     mask_every: int = 3  # attribution every k-th step: each costs a backward pass through the
     #                      shallow part; k=3 keeps floor/actual >= 0.6 on CPU (README)
+    mask_smooth: float = 1.0  # Gaussian sigma of the mask, in cells of the target layer's grid
+    #                           (0: raw per-pixel |gradient|, which reads as grain)
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -60,10 +63,12 @@ class AccentConfig:
         check_choice("accent.param", self.param, ["fourier", "maco", "pixel"])
         check_float("accent.decay", self.decay, 0.0, 4.0)
         check_choice("accent.target", self.target, ["mean", "max", "neuron", "direction"])
+        check_choice("accent.focus", self.focus, ["all", "active"])
         check_choice("accent.schedule", self.schedule, ["constant", "cosine"])
         check_int("accent.batch_size", self.batch_size, 0, 4096)
         check_int("accent.frames", self.frames, 0, 256)
         check_int("accent.mask_every", self.mask_every, 1, 100_000)
+        check_float("accent.mask_smooth", self.mask_smooth, 0.0, 16.0)
         self.augment.validate()
 
     def parameterization(self) -> Parameterization:
@@ -168,7 +173,8 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
                 a0 = reg_probe(views.apply(x0, views.seed_noise))[cfg.reg_layer].float()
         with amp:
             a, leaf, acts = split_forward(model, views.apply(x), cfg.reg_layer, target.layers)
-            value = target(acts).float()
+            value = target.objective(acts, cfg.focus if seeds is not None else "all").float()
+        grid = grid_width(acts[target.layer])
         traj[:, step] = value.detach()
         (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
         if g_leaf is None:
@@ -207,8 +213,33 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         final_act, a_final = measure(model, final, target, cfg.reg_layer)
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
+        if cfg.mask_smooth > 0 and cfg.steps:
+            masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid)
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)
+
+
+def grid_width(a: torch.Tensor) -> int:
+    """Width of a layer's spatial grid: W of a (B, C, H, W) map, sqrt of a token count."""
+    return a.shape[-1] if a.dim() == 4 else max(1, round(a.shape[1] ** 0.5))
+
+
+def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, H, W) maps, reflect-padded, sigma in pixels.
+
+    An attribution map is per-pixel |gradient|: it peaks on edges and fine texture inside the
+    region the unit reads, so at page size it looks like grain. The unit itself only sees the
+    image at the resolution of its layer's grid; blurring at that scale shows that region.
+    """
+    r = min(int(3 * sigma + 0.5), min(maps.shape[-2:]) - 1)
+    if r < 1:
+        return maps
+    t = torch.arange(-r, r + 1, dtype=maps.dtype, device=maps.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    x = F.pad(maps[:, None], (r, r, r, r), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1))
+    return F.conv2d(x, k.view(1, 1, -1, 1))[:, 0]
 
 
 def reference_precision(cfg: AccentConfig, device: torch.device) -> str:

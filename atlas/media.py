@@ -23,6 +23,16 @@ def save_webp(path: Path, img: Image.Image, quality: int = QUALITY) -> None:
     atomic_write_with(Path(path), lambda b: img.save(b, "WEBP", quality=quality, method=4))
 
 
+def save_exact(path: Path, img: Image.Image) -> None:
+    """Lossless WebP, for the images a person compares pixel by pixel: a seed and its
+    accentuation. Lossy coding noise differs between the two wherever they differ, so at
+    quality 88 it added fine-grained "change" that the optimizer never made (measured: the
+    share of the change's energy above half Nyquist went from 0.05 to 0.16 on one setting).
+    About 50 KB per 224-px image instead of 10 KB."""
+    atomic_write_with(Path(path), lambda b: img.save(b, "WEBP", lossless=True, quality=80,
+                                                     method=4))
+
+
 def overlay(image: torch.Tensor, mask: torch.Tensor) -> Image.Image:
     """The accentuation with the attribution mask as its opacity (RGBA): the *what* with the
     *where* put back in; the page background shows through where the unit did not look."""

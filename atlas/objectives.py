@@ -14,6 +14,7 @@ import torch
 from atlas.validation import check_choice
 
 TARGETS = ["mean", "max", "neuron", "direction"]
+FOCUS = ["all", "active"]
 
 
 def as_map(a: torch.Tensor) -> torch.Tensor:
@@ -66,6 +67,30 @@ class Target:
                 y, x = self.position or (m.shape[1] // 2, m.shape[2] // 2)
                 per_view = m[:, y, x]
         return per_view.view(n, views).mean(1)
+
+    def objective(self, acts: dict[str, torch.Tensor], focus: str = "all") -> torch.Tensor:
+        """What the optimizer raises: the reported value (``focus="all"``), or, for
+        ``"active"``, the unit's map averaged with weights proportional to its positive part
+        (detached), so the gradient flows only from the positions where the unit fires.
+
+        Raising the mean everywhere also pushes positions where the unit is silent, which on
+        a photo means repainting the background; ``"active"`` accentuates what is already
+        there, keeps the change where the unit responds, and makes the attribution (the
+        gradient) point at those positions. A view where the unit is silent everywhere falls
+        back to uniform weights.
+        """
+        check_choice("focus", focus, FOCUS)
+        if focus == "all" or self.kind != "mean":
+            return self(acts)
+        a = as_map(acts[self.layer])
+        n = self.units.shape[0]
+        views = a.shape[0] // n
+        idx = self.units.to(a.device).repeat_interleave(views)
+        m = a[torch.arange(a.shape[0], device=a.device), idx].flatten(1)  # (B, HW)
+        w = m.detach().float().clamp_min(0)
+        total = w.sum(1, keepdim=True)
+        w = torch.where(total > 0, w / total.clamp_min(1e-12), torch.full_like(w, 1 / w.shape[1]))
+        return (m * w.to(m.dtype)).sum(1).view(n, views).mean(1)
 
 
 @dataclass

@@ -38,11 +38,22 @@ def unsquash(img: torch.Tensor) -> torch.Tensor:
 
 
 def spectrum_scale(h: int, w: int, decay: float, device=None) -> torch.Tensor:
-    """1 / max(f, 1/max(h, w))^decay for the rfft2 frequencies of an h x w image."""
+    """1 / max(f, 1/max(h, w))^decay for the rfft2 frequencies of an h x w image, normalized
+    to the root-mean-square of the decay-1 scale.
+
+    The optimizer steps on the scaled coefficients (Adam moves each by about lr), so the
+    scale is each frequency's step size in image space. Unnormalized, decay 2 multiplies the
+    lowest frequencies' step by max(h, w) and saturates the image within a few steps; with
+    the RMS fixed, decay only moves step size between frequencies and lr keeps its meaning.
+    """
     fy = torch.fft.fftfreq(h, device=device)[:, None]
     fx = torch.fft.rfftfreq(w, device=device)[None, :]
-    f = torch.sqrt(fx * fx + fy * fy)
-    return 1.0 / f.clamp_min(1.0 / max(h, w)) ** decay
+    f = torch.sqrt(fx * fx + fy * fy).clamp_min(1.0 / max(h, w))
+    scale = 1.0 / f**decay
+    if decay != 1.0:
+        ref = 1.0 / f
+        scale = scale * (ref.pow(2).mean() / scale.pow(2).mean()).sqrt()
+    return scale
 
 
 def _mix(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
