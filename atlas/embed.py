@@ -3,17 +3,15 @@
 Each map is a UMAP of spatially pooled feature vectors, with coordinates scaled into [0, 1] for
 the site. Clusters come from :func:`atlas.select.manifestation_clusters` on the unit's natural
 top-N, i.e. exactly the clusters the seeds were chosen from; an accentuation carries its seed's
-cluster. The layer-wide map (``unit == -1``) holds every unit's accentuations, and since its rows
-have no unit of their own, **their ``cluster`` column holds the owning unit** (colour by unit).
+cluster. The layer-wide map (``unit == -1``) holds a point per unit and every finished
+accentuation (:mod:`atlas.layer_map`); its ``cluster`` column holds the owning unit.
 
-Small sets: UMAP needs ``n_neighbors < n`` and its spectral initialisation breaks on tiny graphs,
-so n_neighbors is capped at n-1, sets under 10 points start from a random layout, and sets of at
-most 3 points (or any set UMAP fails on) fall back to PCA of the same vectors.
+The layout of a set of vectors in [0, 1]² (UMAP, with fallbacks for small sets) is
+:func:`atlas.layout.embed_points`.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +19,8 @@ import pandas as pd
 
 from atlas import schema
 from atlas.errors import AtlasError, unknown
+from atlas.layer_map import layer_map
+from atlas.layout import embed_points
 from atlas.runs import RunDir
 from atlas.select import (
     embedding_layer,
@@ -32,7 +32,6 @@ from atlas.select import (
 )
 
 METRICS = ("cosine", "euclidean", "correlation", "manhattan")
-SPECTRAL_MIN = 10  # below this many points, start UMAP from a random layout
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ class EmbedConfig:
     seed: int = 0  # UMAP random_state: makes maps reproducible (and UMAP single-threaded)
     n_epochs: int = 200  # UMAP's default for small sets is 500; 200 is ~2x faster, same picture
     max_clusters: int = 8  # keep equal to SelectConfig.max_clusters so labels match the seeds
+    unit_top: int = 8  # top natural images that place a unit on the layer map (atlas.layer_map)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -59,61 +59,8 @@ class EmbedConfig:
             raise AtlasError(f"embed.n_epochs must be in 10..5000, got {self.n_epochs}")
         if not 1 <= self.max_clusters <= 64:
             raise AtlasError(f"embed.max_clusters must be in 1..64, got {self.max_clusters}")
-
-
-def to_unit_square(xy: np.ndarray) -> np.ndarray:
-    """Scale into [0, 1]² with one factor for both axes (no distortion), centred; a point -> 0.5."""
-    xy = np.asarray(xy, dtype=np.float64)
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    span = float((hi - lo).max())
-    if span <= 1e-12:
-        return np.full_like(xy, 0.5)
-    return (xy - lo) / span + (1.0 - (hi - lo) / span) / 2.0
-
-
-def pca_points(feats: np.ndarray) -> np.ndarray:
-    """First two principal components (zero-padded): the fallback layout for tiny sets."""
-    x = feats - feats.mean(axis=0)
-    out = np.zeros((len(x), 2))
-    if len(x) > 1 and np.abs(x).max() > 0:
-        u, s, _ = np.linalg.svd(x, full_matrices=False)
-        m = min(2, len(s))
-        out[:, :m] = u[:, :m] * s[:m]
-    return out
-
-
-def embed_points(feats: np.ndarray, cfg: EmbedConfig) -> np.ndarray:
-    """A deterministic [n, 2] layout of ``feats`` in [0, 1] (see the module note on small sets)."""
-    x = np.nan_to_num(np.asarray(feats, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    n = len(x)
-    if n == 0:
-        return np.zeros((0, 2))
-    if cfg.metric in ("cosine", "correlation"):
-        x = normalize(x)  # zero rows stay zero; lengths do not matter to these metrics anyway
-    if n <= 3 or np.allclose(x, x[0]):
-        return to_unit_square(pca_points(x))
-    import umap  # deferred: importing umap costs ~1 s, and only this stage needs it
-
-    inits = ["spectral", "random"] if n >= SPECTRAL_MIN else ["random"]
-    for init in inits:
-        reducer = umap.UMAP(
-            n_neighbors=max(2, min(cfg.n_neighbors, n - 1)),
-            min_dist=cfg.min_dist,
-            metric=cfg.metric,
-            n_epochs=cfg.n_epochs,
-            init=init,
-            random_state=cfg.seed,
-            n_jobs=1,
-        )
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # small-set and n_jobs notices, not problems
-                xy = reducer.fit_transform(x)
-        except (ValueError, TypeError, RuntimeError, np.linalg.LinAlgError):
-            continue
-        if np.isfinite(xy).all():
-            return to_unit_square(xy)
-    return to_unit_square(pca_points(x))
+        if not 1 <= self.unit_top <= 1024:
+            raise AtlasError(f"embed.unit_top must be in 1..1024, got {self.unit_top}")
 
 
 def _accent_clusters(nat_ids, nat_feats, nat_clusters, acc_ids, acc_feats) -> np.ndarray:
@@ -163,22 +110,6 @@ def unit_map(top: pd.DataFrame, nat: dict, acc: pd.DataFrame, cfg: EmbedConfig) 
     return pd.concat(parts, ignore_index=True)
 
 
-def global_map(
-    layer: str, top: pd.DataFrame, nat: dict, acc: pd.DataFrame, cfg: EmbedConfig
-) -> pd.DataFrame:
-    """The layer-wide map (unit -1); ``cluster`` = owning unit. Without accentuations it maps the
-    union of the units' top images instead, each owned by the unit that ranks it highest."""
-    if len(acc):
-        acc = acc.sort_values(["unit", "rank"], kind="stable")
-        xy = embed_points(np.stack([np.asarray(v, dtype=np.float64) for v in acc["vector"]]), cfg)
-        return _rows(layer, -1, acc["image_id"], acc["rank"], "accent", xy, acc["unit"])
-    best = top.sort_values(["rank", "activation", "unit"], ascending=[True, False, True])
-    best = best.drop_duplicates("image_id").sort_values(["unit", "rank"], kind="stable")
-    ids = best["image_id"].astype(str).tolist()
-    xy = embed_points(stack(nat, ids, "natural"), cfg)
-    return _rows(layer, -1, ids, best["rank"], "natural", xy, best["unit"])
-
-
 def _accent_features(
     features: pd.DataFrame, accents: pd.DataFrame, layer: str, elayer: str
 ) -> pd.DataFrame:
@@ -192,12 +123,15 @@ def _accent_features(
     return acc.merge(done.astype({"image_id": str}), on=["unit", "rank", "image_id"])
 
 
-def run_embed(run: RunDir, cfg: EmbedConfig) -> pd.DataFrame:
+def run_embed(run: RunDir, cfg: EmbedConfig, with_accents: bool = True) -> pd.DataFrame:
     """Write ``embed.parquet``: one map per unit in ``topk.parquet`` and one per layer (unit -1).
 
     Skipped (the existing table returned) when inputs and settings are unchanged.
+    ``with_accents=False`` maps natural images alone: a build does that before accentuating,
+    when ``features.parquet`` may still hold accent rows of an earlier build.
     """
-    h = inputs_hash(run, ["topk", "features", "accents"], cfg)
+    tables = ["topk", "features", "accents"] if with_accents else ["topk", "features"]
+    h = inputs_hash(run, tables, cfg)
     if run.stage_done("embed", h) and run.has("embed"):
         return run.read_table("embed")
     top = run.read_table("topk")
@@ -205,7 +139,7 @@ def run_embed(run: RunDir, cfg: EmbedConfig) -> pd.DataFrame:
     features = run.read_table("features")
     if top.empty or features.empty:
         raise AtlasError("embed needs topk.parquet and features.parquet; run the mine stage first")
-    accents = run.read_table("accents")
+    accents = run.read_table("accents") if with_accents else schema.empty("accents")
     run.start_stage("embed", h)
     parts = []
     for layer, ltop in top.groupby("layer", sort=True):
@@ -214,7 +148,8 @@ def run_embed(run: RunDir, cfg: EmbedConfig) -> pd.DataFrame:
         acc = _accent_features(features, accents, str(layer), elayer)
         for unit, utop in ltop.groupby("unit", sort=True):
             parts.append(unit_map(utop, nat, acc[acc["unit"] == unit], cfg))
-        parts.append(global_map(str(layer), ltop, nat, acc, cfg))
+        parts.append(layer_map(str(layer), ltop, nat, acc, cfg,
+                               lambda v: embed_points(v, cfg)))
     out = pd.concat(parts, ignore_index=True)
     run.write_table("embed", out)
     run.finish_stage("embed", h, rows=len(out))

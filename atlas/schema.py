@@ -120,10 +120,10 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "embed": {
         "layer": "str",
-        "unit": "int",  # -1: the layer-wide map of all units' accentuations
+        "unit": "int",  # -1: the layer-wide map (a point per unit + its accentuations)
         "image_id": "str",
-        "rank": "int",  # accent rank for kind=accent, top-N rank for kind=natural
-        "kind": "str",  # "natural" or "accent"
+        "rank": "int",  # accent rank for kind=accent, top-N rank for kind=natural, -1 for unit
+        "kind": "str",  # "natural" or "accent"; "unit" on the layer map (atlas.layer_map)
         "x": "float",
         "y": "float",
         "cluster": "int",

@@ -149,9 +149,10 @@ def _index_data(atlas: Atlas) -> dict:
 
 
 def _map_data(atlas: Atlas, media: SiteMedia) -> dict:
-    """Layer-map points as flat [x, y, unit index, accent rank, ...] with x, y in 0..1000 and,
-    per unit index, its accentuations' site paths (the hover thumbnails) as [prefix, suffix,
-    {rank: middle}]: both kept compact so 1,000 units x 8 accents stay well under 1 MB."""
+    """Layer-map points as flat [x, y, unit index, accent rank (-1: the unit's own point), ...]
+    with x, y in 0..1000 and, per unit index, the hover thumbnails (its accentuations, and its
+    top image under -1) as [prefix, suffix, {rank: middle}]: both kept compact so 1,000 units
+    x 8 accents stay well under 1 MB."""
     index = {(u.layer, u.unit): u.index for u in atlas.units}
     layers, pics = {}, {}
     for i, name in enumerate(atlas.layers):
@@ -163,6 +164,9 @@ def _map_data(atlas: Atlas, media: SiteMedia) -> dict:
             layers[str(i)] = flat
     for u in atlas.units:
         placed = {str(a.rank): p for a in u.accents if (p := media.place(a.accent_media))}
+        top = next((s.pic.media for s in u.top[:1] if s.pic.media), None)
+        if top_site := media.place(top):  # the unit's own point (rank -1): its top image
+            placed["-1"] = top_site
         if placed:
             pics[str(u.index)] = _affixes(placed)
     return {"layers": layers, "media": pics}

@@ -9,6 +9,7 @@ import pytest
 from atlas import schema
 from atlas.embed import EmbedConfig, embed_points, run_embed
 from atlas.errors import AtlasError
+from atlas.layer_map import unit_vectors
 from atlas.runs import RunDir
 
 
@@ -101,18 +102,29 @@ def test_run_embed_with_accents(tmp_path):
     assert nat.nunique() == 3
     assert len(out[out["unit"] == 7]) == 30  # not accentuated yet: natural images alone
     glob = out[out["unit"] == -1]
-    assert len(glob) == 3 and set(glob["kind"]) == {"accent"} and set(glob["cluster"]) == {0}
+    acc_rows, unit_rows = glob[glob["kind"] == "accent"], glob[glob["kind"] == "unit"]
+    assert len(acc_rows) == 3 and set(acc_rows["cluster"]) == {0}
+    # every unit is on the layer map, accentuated (0) or not (7): one point at its top images
+    assert unit_rows["cluster"].tolist() == [0, 7] and (unit_rows["rank"] == -1).all()
+    assert unit_rows["image_id"].tolist() == ["im0", "im39"]
     assert out[["x", "y"]].stack().between(0, 1).all()
 
 
-def test_run_embed_without_accents_maps_natural_images(tmp_path):
+def test_run_embed_without_accents_places_every_unit(tmp_path):
     run, _ = make_run(tmp_path, accents=False)
     out = run_embed(run, EmbedConfig())
-    assert set(out["kind"]) == {"natural"}
-    glob = out[out["unit"] == -1]
-    assert glob["image_id"].is_unique and len(glob) == 40
-    # each image is owned by the unit that ranks it higher: im0 is unit 0's top image
-    assert glob.set_index("image_id").loc["im0", "cluster"] == 0
-    assert glob.set_index("image_id").loc["im39", "cluster"] == 7
+    assert set(out[out["unit"] >= 0]["kind"]) == {"natural"}
+    glob = out[out["unit"] == -1].set_index("cluster")
+    assert set(glob["kind"]) == {"unit"} and sorted(glob.index) == [0, 7]
+    assert glob.loc[0, "image_id"] == "im0" and glob.loc[7, "image_id"] == "im39"  # top images
     assert run.stage("embed")["status"] == "done"
     pd.testing.assert_frame_equal(run_embed(run, EmbedConfig()), out)
+
+
+def test_unit_point_is_the_weighted_direction_of_its_top_images():
+    top = pd.DataFrame({"unit": [3, 3, 3], "rank": [0, 1, 2], "image_id": ["a", "b", "c"],
+                        "activation": [3.0, 1.0, 5.0]})
+    nat = {"a": np.array([2.0, 0.0]), "b": np.array([0.0, 5.0]), "c": np.array([1.0, 1.0])}
+    got = unit_vectors(top, nat, n=2)  # only the top 2 ranks count; lengths do not
+    assert got["unit"].tolist() == [3] and got["image_id"].tolist() == ["a"]
+    np.testing.assert_allclose(got["vector"][0], [0.75, 0.25])

@@ -102,8 +102,12 @@
           var xy = pos(p);
           ctx.beginPath();
           ctx.arc(xy[0], xy[1], i === hover ? radius + 2.5 : radius, 0, 6.2832);
-          ctx.fillStyle = colour(p[2], on ? 0.85 : 0.12);
-          ctx.fill();
+          if (p[3] < 0) {  // the unit's own point (placed by its top images): a ring
+            ctx.strokeStyle = colour(p[2], on ? 0.95 : 0.15); ctx.lineWidth = 2; ctx.stroke();
+          } else {
+            ctx.fillStyle = colour(p[2], on ? 0.85 : 0.12);
+            ctx.fill();
+          }
         });
       });
       if (hover >= 0) {
@@ -126,7 +130,8 @@
       var media = mid === undefined ? null : m[0] + mid + m[1];
       hover = i; draw();
       if (media) { tipImg.src = media; tipImg.hidden = false; } else { tipImg.hidden = true; }
-      tipText.textContent = D.layers[u[0]] + " · unit " + u[1] + " · accentuation #" + p[3];
+      tipText.textContent = D.layers[u[0]] + " · unit " + u[1] + (p[3] < 0
+        ? " · placed by its top natural images" : " · accentuation #" + p[3]);
       tipLabels.textContent = u[5];
       var xy = pos(p), left = xy[0] + 14, top = xy[1] + 14;
       if (left + 160 > W) { left = xy[0] - 164; }
@@ -137,7 +142,7 @@
     function hideTip() { tip.hidden = true; if (hover >= 0) { hover = -1; draw(); } }
     function open(i) {
       var p = pts[i];
-      window.location.href = href(p[2]) + "#u-" + D.slugs[U[p[2]][0]] + "-" + U[p[2]][1] + "-acc-" + p[3];
+      window.location.href = href(p[2]) + (p[3] < 0 ? "" : "#u-" + D.slugs[U[p[2]][0]] + "-" + U[p[2]][1] + "-acc-" + p[3]);
     }
     function at(e) { var r = canvas.getBoundingClientRect(); return nearest(e.clientX - r.left, e.clientY - r.top); }
     canvas.addEventListener("mousemove", function (e) { var i = at(e); if (i >= 0) { showTip(i); } else { hideTip(); } });
