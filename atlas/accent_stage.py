@@ -7,10 +7,13 @@ with its media; a rerun skips the parts that exist, so an interrupted stage resu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import torch
 from tqdm import tqdm
 
+from atlas.accent_parts import AccentParts
 from atlas.accentuate import (
     AccentConfig,
     accentuate,
@@ -28,20 +31,6 @@ from atlas.objectives import Target
 from atlas.probe import LOGITS, Probe
 from atlas.runs import RunDir, atomic_write_with
 from atlas.sources import ImageSource
-
-
-def unit_batches(seeds: pd.DataFrame, batch_size: int) -> list[pd.DataFrame]:
-    """Group seed rows into batches of whole units, about ``batch_size`` pairs each."""
-    out, cur, n = [], [], 0
-    for _, g in seeds.groupby(["layer", "unit"], sort=True):
-        if cur and n + len(g) > batch_size:
-            out.append(pd.concat(cur))
-            cur, n = [], 0
-        cur.append(g.sort_values("rank"))
-        n += len(g)
-    if cur:
-        out.append(pd.concat(cur))
-    return out
 
 
 def load_seeds(source: ImageSource, ids: list[str], size: int) -> torch.Tensor:
@@ -130,46 +119,26 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
             "labels": label_rows(model, batch, seeds, res.images)}
 
 
-def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, seeds: pd.DataFrame,
-                cfg: AccentConfig, key: str, progress: bool = True,
-                d: Dist | None = None) -> pd.DataFrame:
-    """Accentuate every seed row (resuming from part files); write accents/labels/features.
+def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, parts: AccentParts,
+                cfg: AccentConfig, progress: bool = True, d: Dist | None = None,
+                on_batch: Callable[[], object] | None = None) -> pd.DataFrame:
+    """Accentuate every batch of ``parts`` (resuming from part files); write accents/labels/
+    features. ``on_batch`` runs after each newly finished batch (the build re-renders the site).
 
     Under torchrun each rank takes every world-th batch; rank 0 collects the part files.
     """
     d = d or Dist()
-    parts_dir = run.root / "checkpoints" / f"accents-{key}"
-    batches = unit_batches(seeds, auto_batch(cfg.batch_size, model.device))
-
-    def part_path(b: pd.DataFrame):
-        first = b.iloc[0]
-        return parts_dir / f"{first['layer']}-{int(first['unit']):06d}.pt"
-
-    mine = batches[d.rank::d.world]
+    mine = parts.batches[d.rank::d.world]
     bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not progress,
                desc="accentuate", dynamic_ncols=True)
     for b in mine:
-        path = part_path(b)
+        path = parts.path(b)
         if not path.exists():
             part = run_batch(run, model, source, b, cfg)
             atomic_write_with(path, lambda buf, p=part: torch.save(p, buf))
+            if on_batch is not None:
+                on_batch()
         bar.update(len(b))
     bar.close()
     d.barrier()
-    if not d.main:
-        return pd.DataFrame()
-    results: dict[str, list[pd.DataFrame]] = {"accents": [], "features": [], "labels": []}
-    for b in batches:
-        part = torch.load(part_path(b), weights_only=False)
-        for k in results:
-            results[k].append(part[k])
-    accents = pd.concat(results["accents"], ignore_index=True)
-    if "change_media" not in accents:  # parts finished before the change view existed
-        accents["change_media"], accents["change_gain"] = "", float("nan")
-    run.write_table("accents", accents)
-    if any(len(x) for x in results["labels"]):
-        run.write_table("labels", pd.concat(results["labels"], ignore_index=True))
-    old = run.read_table("features")
-    natural = old[old["kind"] == "natural"]
-    run.write_table("features", pd.concat([natural, *results["features"]], ignore_index=True))
-    return accents
+    return parts.publish(final=True) if d.main else pd.DataFrame()

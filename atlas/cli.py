@@ -56,8 +56,8 @@ def _cmd_accentuate(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from atlas.build import build
     from atlas.config import build_config
-    from atlas.pipeline import build
 
     cfg = build_config(args)
     build(cfg, progress=not args.quiet)

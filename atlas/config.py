@@ -48,6 +48,8 @@ class SiteConfig:
     out: str = "site"
     title: str = ""
     thumb: int = 128
+    refresh: int = 60  # during a build, re-render at most every this many seconds (0: only at
+    #                    the end); also at most ~10% of the build's time (atlas.progressive)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class BuildConfig:
         check_int("data.limit", self.data.limit, 0)
         check_int("model.input_size", self.model.input_size, 0, 4096)
         check_int("site.thumb", self.site.thumb, 16, 1024)
+        check_int("site.refresh", self.site.refresh, 0, 86_400)
         if not (self.device in ("auto", "cpu") or self.device.startswith(("cuda", "mps"))):
             check_choice("device", self.device, ["auto", "cpu", "cuda", "cuda:N", "mps"])
         parse_units(self.units, None)  # form only; the range is checked once n is known

@@ -1,4 +1,4 @@
-"""The build pipeline: mine -> features -> select -> accentuate -> vis -> embed -> render.
+"""The build's stages as functions of a config: mine (+ features), select, accentuate.
 
 Each stage reads the run directory and writes its own part of it. A stage whose inputs and
 settings hash to what the manifest records as done is skipped; an unfinished one resumes.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import cache
 from typing import Any
@@ -15,8 +16,10 @@ from typing import Any
 import torch
 
 from atlas import __version__
+from atlas.accent_parts import AccentParts
+from atlas.accentuate import auto_batch
 from atlas.config import BuildConfig, parse_units
-from atlas.distributed import Dist, setup, teardown
+from atlas.distributed import Dist
 from atlas.errors import AtlasError
 from atlas.features import natural_features
 from atlas.mine import mine, mine_hash
@@ -105,69 +108,56 @@ def run_mine(cfg: BuildConfig, progress: bool = True, d: Dist | None = None) -> 
     return {"cached": info["cached"], "stage": run.stage("mine")}
 
 
+def planned_units(cfg: BuildConfig, run: RunDir) -> tuple[str, list[int]]:
+    """The layer and units this build accentuates and visualizes (``cfg.units`` of the first
+    mined layer; the mine stage must be done, it knows the layer's size)."""
+    layer = cfg.mine.layers[0]
+    n = run.stage("mine").get("units", {}).get(layer)
+    if n is None:
+        raise AtlasError(f"the mine stage has not recorded layer {layer!r}; run it first")
+    return layer, parse_units(cfg.units, int(n))
+
+
 def chosen_seeds(cfg: BuildConfig, run: RunDir):
     """Seeds of the units to accentuate: from select (diverse) restricted to ``cfg.units``."""
     from atlas.select import run_select
 
     seeds = run_select(run, cfg.select)
-    layer = cfg.mine.layers[0]
-    n = int(run.stage("mine").get("units", {}).get(layer, seeds["unit"].max() + 1))
-    units = parse_units(cfg.units, n)
+    layer, units = planned_units(cfg, run)
     return seeds[(seeds["layer"] == layer) & seeds["unit"].isin(units)]
 
 
-def run_accentuate(cfg: BuildConfig, progress: bool = True,
-                   d: Dist | None = None) -> dict[str, Any]:
+def accent_plan(cfg: BuildConfig, run: RunDir, device: torch.device,
+                d: Dist | None = None) -> AccentParts:
+    """The accentuation stage's batches and part files (runs select where needed)."""
+    d = d or Dist()
+    seeds = d.broadcast(chosen_seeds(cfg, run) if d.main else None)
+    key = stable_hash([run.stage("mine")["hash"], asdict(cfg.accent),
+                       seeds[["layer", "unit", "rank", "image_id"]].to_dict("list")])
+    return AccentParts(run, seeds, key, auto_batch(cfg.accent.batch_size, device))
+
+
+def run_accentuate(cfg: BuildConfig, progress: bool = True, d: Dist | None = None,
+                   parts: AccentParts | None = None,
+                   on_batch: Callable[[], object] | None = None) -> dict[str, Any]:
+    """The accentuation stage; ``on_batch`` runs after each newly finished batch (rank 0)."""
     from atlas.accent_stage import run_accents
 
     d = d or Dist()
     run, model, source = RunDir(cfg.out), model_of(cfg, d), source_of(cfg)
     if "hash" not in run.stage("mine"):
         run_mine(cfg, progress, d)
-    seeds = d.broadcast(chosen_seeds(cfg, run) if d.main else None)
-    key = stable_hash([run.stage("mine")["hash"], asdict(cfg.accent),
-                       seeds[["layer", "unit", "rank", "image_id"]].to_dict("list")])
-    if not (run.stage_done("accentuate", key) and run.has("accents")):
+    parts = parts or accent_plan(cfg, run, model.device, d)
+    if not (run.stage_done("accentuate", parts.key) and run.has("accents")):
         d.barrier()
         if d.main:
-            run.start_stage("accentuate", key)
+            run.start_stage("accentuate", parts.key)
         t0 = time.perf_counter()
-        acc = run_accents(run, model, source, seeds, cfg.accent, key, progress and d.main, d)
+        acc = run_accents(run, model, source, parts, cfg.accent, progress and d.main, d,
+                          on_batch if d.main else None)
         if d.main:
             secs = time.perf_counter() - t0
-            run.finish_stage("accentuate", key, pairs=len(acc),
+            run.finish_stage("accentuate", parts.key, pairs=len(acc),
                              seconds_per_accent=round(secs * d.world / max(len(acc), 1), 3))
         d.barrier()
     return {"pairs": int(run.stage("accentuate").get("pairs", 0))}
-
-
-def build(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    """Every stage in order (sharded over ranks under torchrun); prints one summary line."""
-    from atlas.embed import run_embed
-    from atlas.vis_stage import run_vis
-
-    d = setup()
-    t0 = time.perf_counter()
-    run_mine(cfg, progress, d)
-    acc = run_accentuate(cfg, progress, d)
-    run = RunDir(cfg.out)
-    run_vis(cfg, run, model_of(cfg, d), progress and d.main, d)
-    site = ""
-    if d.main:
-        run_embed(run, cfg.embed)
-        site = render(run, cfg)
-        mine_st = run.stage("mine")
-        units = sum(mine_st.get("units", {}).values())
-        where = f"site {site}/index.html" if site else f"run {run.root}"
-        print(f"atlas build: {units} units, {mine_st.get('images', 0)} images "
-              f"({mine_st.get('skipped', 0)} skipped), {acc['pairs']} accentuations, "
-              f"{time.perf_counter() - t0:.0f} s -> {where}")
-    teardown(d)
-    return {"site": site, "run": str(run.root)}
-
-
-def render(run: RunDir, cfg: BuildConfig) -> str:
-    from atlas.site import SiteConfig, render_site
-
-    site_cfg = SiteConfig(title=cfg.site.title, thumb_px=cfg.site.thumb)
-    return str(render_site(run.root, cfg.site.out, site_cfg))

@@ -20,6 +20,7 @@ from atlas.site_media import PHOTOS, find_natural
 from atlas.site_model import Accent, Atlas, Credit, Pic, Shot, Unit
 from atlas.site_safe import finite, http_url, natural_key, slug
 from atlas.site_scale import standing
+from atlas.site_status import BuildStatus, apply_status
 from atlas.site_validation import FILE as VALIDATION
 
 Key = tuple[str, int]
@@ -134,7 +135,7 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     g = {t: _group([r for r in v if int(r["unit"]) >= 0]) for t, v in rows.items()}
     gmap: dict[str, list[tuple[float, float, int, int]]] = defaultdict(list)
     for r in rows["embed"]:
-        if int(r["unit"]) < 0 and _s(r.get("kind")) == "accent":
+        if int(r["unit"]) < 0 and _s(r.get("kind")) in ("accent", "unit"):  # unit: rank -1
             x, y = finite(r.get("x")), finite(r.get("y"))
             if x is not None and y is not None:
                 gmap[str(r["layer"])].append((x, y, int(r["cluster"]), int(r["rank"])))
@@ -149,16 +150,19 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     owned: dict[Key, list[tuple[float, float, int, int]]] = defaultdict(list)
     for layer, pts in gmap.items():
         for p in pts:
-            owned[(layer, p[2])].append(p)
+            if p[3] >= 0:  # accentuations only: a unit's own point says nothing of its spread
+                owned[(layer, p[2])].append(p)
     units = [_unit(run, pics, g, owned.get(k, []), k, slugs[k[0]]) for k in keys]
     same_scale = _same_reduction(manifest)
     for i, u in enumerate(units):
         u.index = i
         if same_scale:
             _place_accents(u)
+    status = BuildStatus.of(manifest)
+    apply_status(units, status)
     name = _s(manifest.get("name")) or run.root.resolve().name
     return Atlas(name=name, manifest=manifest, layers=layers, units=units, pics=pics,
-                 global_map=dict(gmap), tables=present)
+                 global_map=dict(gmap), tables=present, building=status.running)
 
 
 def _config_layers(manifest: dict[str, Any]) -> list[str]:

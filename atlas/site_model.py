@@ -90,6 +90,9 @@ class Unit:
     clusters: int | None = None  # diversity: distinct manifestation clusters of its top-N
     spread: float | None = None  # diversity: RMS spread of its accents in the layer map
     index: int = 0  # position in the site's unit order (prev/next)
+    accent_note: str = ""  # why it shows no accentuation: pending, not chosen (site_status)
+    pending: bool = False  # accentuation pending: the build was running when rendered
+    vis_pending: bool = False  # feature visualization pending, likewise
 
     @property
     def key(self) -> str:
@@ -143,3 +146,4 @@ class Atlas:
     global_map: dict[str, list[tuple[float, float, int, int]]]  # layer -> (x, y, unit, rank)
     tables: list[str]  # which tables the run has (the About page lists them)
     validated: bool = False  # the site has a Validation page (``atlas validate`` ran): nav link
+    building: bool = False  # rendered while ``atlas build`` was running: pages fill in later

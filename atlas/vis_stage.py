@@ -1,56 +1,129 @@
-"""Noise-seeded feature visualization of each accentuated unit, for contrast on the site.
+"""Noise-seeded feature visualization of every planned unit, for contrast on the site.
 
 Same machinery as accentuation (parameterization, views, objective) with no seed and no
-regularizer: classic feature visualization, which shows what a unit likes in isolation.
+regularizer: classic feature visualization, which shows what a unit likes in isolation. It does
+not depend on accentuation, so a build runs it first: one optimization per unit against at least
+four per unit for accentuation, it gives every page a picture of what the unit likes early on.
+
+Resumable like accentuation: each chunk of units (one ``visualize`` call) is a part file under
+``checkpoints/vis-<key>/`` and a rerun skips the chunks that exist; :meth:`VisPlan.publish` writes
+``vis.parquet`` from the parts that exist, during a build (for the site) and at the end.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from atlas.accentuate import auto_batch, visualize
+from atlas import schema
+from atlas.accentuate import AccentConfig, auto_batch, visualize
 from atlas.distributed import Dist
 from atlas.media import save_webp, to_pil
 from atlas.models import LoadedModel
 from atlas.objectives import Target
-from atlas.runs import RunDir, stable_hash
+from atlas.runs import RunDir, atomic_write_json, stable_hash
+
+Row = tuple[str, int, float, str]  # layer, unit, final activation, media path
 
 
-def run_vis(cfg, run: RunDir, model: LoadedModel, progress: bool = True,
-            d: Dist | None = None) -> pd.DataFrame:
-    """One visualization per accentuated unit; chunks of units sharded over ranks."""
+def vis_config(cfg: AccentConfig) -> AccentConfig:
+    """The accentuation settings as visualization uses them: no animation frames, and
+    attribution only on step 0 (the loop always takes it there), since the site shows no mask
+    for a visualization and every attribution step costs one more shallow backward pass."""
+    return replace(cfg, frames=0, mask_every=min(cfg.steps + 1, 100_000))
+
+
+@dataclass
+class VisPlan:
+    """The units to visualize, in chunks of one ``visualize`` call each, under one key."""
+
+    run: RunDir
+    units: list[tuple[str, int]]
+    cfg: AccentConfig  # already through vis_config
+    key: str
+    chunk: int
+    _loaded: dict[Path, list[Row]] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, run: RunDir, units: list[tuple[str, int]], accent: AccentConfig,
+             model_key: str, device: torch.device) -> VisPlan:
+        """``model_key`` changes whenever the model or the data's units do (the mine hash)."""
+        cfg = vis_config(accent)
+        key = stable_hash([model_key, asdict(cfg), sorted(units), "vis-v2"])
+        return cls(run, sorted(units), cfg, key, auto_batch(cfg.batch_size, device))
+
+    @property
+    def dir(self) -> Path:
+        return self.run.root / "checkpoints" / f"vis-{self.key}"
+
+    def chunks(self) -> list[list[tuple[str, int]]]:
+        """Chunks of units of one layer each (a ``visualize`` call targets one layer)."""
+        out: list[list[tuple[str, int]]] = []
+        for layer, unit in self.units:
+            if out and len(out[-1]) < self.chunk and out[-1][0][0] == layer:
+                out[-1].append((layer, unit))
+            else:
+                out.append([(layer, unit)])
+        return out
+
+    def path(self, chunk: list[tuple[str, int]]) -> Path:
+        return self.dir / f"{chunk[0][0]}-{chunk[0][1]:06d}.json"
+
+    def load(self, chunk: list[tuple[str, int]]) -> list[Row] | None:
+        path = self.path(chunk)
+        if path not in self._loaded:
+            if not path.exists():
+                return None
+            self._loaded[path] = [tuple(r) for r in json.loads(path.read_text())]
+        return self._loaded[path]
+
+    def publish(self) -> pd.DataFrame:
+        """Write ``vis.parquet`` from the chunks that are done; return it."""
+        rows = sorted(r for c in self.chunks() for r in (self.load(c) or []))
+        df = pd.DataFrame(rows, columns=list(schema.TABLES["vis"])) if rows else schema.empty(
+            "vis")
+        self.run.write_table("vis", df)
+        return df
+
+
+def _visualize(plan: VisPlan, model: LoadedModel, chunk: list[tuple[str, int]]) -> list[Row]:
+    layer = chunk[0][0]
+    units = [u for _, u in chunk]
+    res = visualize(model, Target(layer, torch.tensor(units), kind=plan.cfg.target), plan.cfg)
+    rows = []
+    for j, unit in enumerate(units):
+        path = f"media/vis/{layer}/{unit}.webp"
+        save_webp(plan.run.root / path, to_pil(res.images[j]))
+        rows.append((layer, unit, float(res.final_activation[j]), path))
+    return rows
+
+
+def run_vis(plan: VisPlan, model: LoadedModel, progress: bool = True, d: Dist | None = None,
+            on_chunk: Callable[[], object] | None = None) -> pd.DataFrame:
+    """Visualize every unit of ``plan`` (resuming from part files); chunks sharded over ranks.
+    ``on_chunk`` runs after each newly finished chunk (the build re-renders the site)."""
     d = d or Dist()
-    acc = run.read_table("accents")
-    units = sorted({(r.layer, int(r.unit)) for r in acc.itertuples()})
-    vcfg = replace(cfg.accent, frames=0)
-    key = stable_hash([run.stage("accentuate").get("hash"), units, "vis-v1"])
-    if run.stage_done("vis", key) and run.has("vis"):
+    run = plan.run
+    if run.stage_done("vis", plan.key) and run.has("vis"):
         return run.read_table("vis")
     d.barrier()
     if d.main:
-        run.start_stage("vis", key)
-    rows = []
-    bs = auto_batch(vcfg.batch_size, model.device)
-    starts = list(range(0, len(units), bs))[d.rank::d.world]
-    for i in tqdm(starts, disable=not progress, desc="visualize"):
-        chunk = units[i:i + bs]
-        by_layer: dict[str, list[int]] = {}
-        for layer, unit in chunk:
-            by_layer.setdefault(layer, []).append(unit)
-        for layer, us in by_layer.items():
-            res = visualize(model, Target(layer, torch.tensor(us), kind=vcfg.target), vcfg)
-            for j, unit in enumerate(us):
-                path = f"media/vis/{layer}/{unit}.webp"
-                save_webp(run.root / path, to_pil(res.images[j]))
-                rows.append((layer, unit, float(res.final_activation[j]), path))
-    rows = sorted(r for part in d.gather(rows) for r in part)
-    df = pd.DataFrame(rows, columns=["layer", "unit", "final_activation", "vis_media"])
+        run.start_stage("vis", plan.key)
+    mine = plan.chunks()[d.rank::d.world]
+    for chunk in tqdm(mine, disable=not progress, desc="visualize", dynamic_ncols=True):
+        if not plan.path(chunk).exists():
+            atomic_write_json(plan.path(chunk), _visualize(plan, model, chunk))
+            if on_chunk is not None:
+                on_chunk()
+    d.barrier()
+    df = plan.publish() if d.main else pd.DataFrame()
     if d.main:
-        run.write_table("vis", df)
-        run.finish_stage("vis", key, units=len(df))
+        run.finish_stage("vis", plan.key, units=len(df))
     d.barrier()
     return df

@@ -1,5 +1,7 @@
-"""End-to-end builds in subprocesses: determinism, SIGKILL + resume, torchrun with gloo."""
+"""End-to-end builds in subprocesses: determinism, SIGKILL + resume, the site opening early
+and filling in, torchrun with gloo."""
 
+import json
 import os
 import signal
 import subprocess
@@ -45,6 +47,12 @@ def _tables(out: Path) -> dict[str, pd.DataFrame]:
     return {t: pd.read_parquet(out / f"{t}.parquet") for t in TABLES}
 
 
+def _state(out: Path) -> str | None:
+    manifest = out / "manifest.json"
+    return json.loads(manifest.read_text()).get("build", {}).get("state") if manifest.exists() \
+        else None
+
+
 def _assert_same(a: dict, b: dict) -> None:
     for t in TABLES:
         pd.testing.assert_frame_equal(a[t], b[t], check_exact=True, obj=t)
@@ -85,9 +93,51 @@ def test_sigkill_at_two_moments_then_resume(reference, tmp_path):
         assert proc.poll() is None, f"the build ended before {marker} appeared"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        assert not (out / "embed.parquet").exists()
+        assert _state(out) != "done"
     subprocess.run(_cmd(cfg, out), env=ENV, check=True, capture_output=True)
     _assert_same(ref, _tables(out))
+
+
+@pytest.mark.slow
+def test_site_opens_early_with_every_unit_pending_then_fills_in(reference, tmp_path):
+    """Killed as soon as the first render exists (right after mining and seed selection): that
+    site already has every unit with its natural images, the chosen units marked pending and
+    the others saying why they are not accentuated. Resumed, the build ends with none pending
+    and the same tables as an uninterrupted build."""
+    cfg, _, ref = reference
+    out = tmp_path / "early"
+    site = Path(f"{out}-site")
+    cmd = [*_cmd(cfg, out), "--set", "site.refresh=1"]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (site / "index.html").exists():
+        time.sleep(0.01)
+    assert proc.poll() is None, "the build ended before its site first appeared"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "accents.parquet").exists() or pd.read_parquet(
+        out / "accents.parquet")["unit"].nunique() < 3, "killed too late to see pending units"
+    index = (site / "index.html").read_text()
+    assert index.count('class="card"') == 112 and "Build in progress" in index
+    assert index.count("accentuation pending</span>") == 3  # units 0:3
+    assert index.count(">not accentuated</span>") == 109
+    first = (site / "units/_blocks.10/0.html").read_text()
+    assert "Accentuation pending" in first and "Top images" in first
+    assert "asked for units 0:3 only" in (site / "units/_blocks.10/40.html").read_text()
+
+    done = subprocess.run(_cmd(cfg, out), env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _assert_same(ref, _tables(out))
+    assert _state(out) == "done"
+    index = (site / "index.html").read_text()
+    assert "Build in progress" not in index and "accentuation pending" not in index
+    assert index.count(">not accentuated</span>") == 109
+    page = (site / "units/_blocks.10/0.html").read_text()
+    assert "pending" not in page and "Feature visualization" in page
+    points = json.loads((site / "data/map.js").read_text().split("=", 1)[1].rstrip(";\n"))
+    flat = points["layers"]["0"]
+    units = {flat[i + 2] for i in range(0, len(flat), 4) if flat[i + 3] == -1}
+    assert len(units) == 112  # every unit on the layer map, accentuated or not
 
 
 @pytest.mark.slow
