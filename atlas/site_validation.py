@@ -130,20 +130,11 @@ def _layer(name: str, r: dict[str, Any], photo_layer: str, photo: Summary | None
     low = None if margin is None else -margin
     attr = [str(g) for g in as_list(r.get("attr_layers"))]
     groups = [g for g in attr if g in pw] + [g for g in pw if g not in attr and g != "all"]
-    rows = []
-    for g in [*groups, *(["all"] if "all" in pw else [])]:
-        p = as_dict(pw[g])
-        mn, mv = Interval.of(p.get("accent_minus_natural")), Interval.of(p.get("accent_minus_vis"))
-        rows.append(PathwayRow(g, [Interval.of(p.get(k)) for k, _ in PAIRS], mn, mv,
-                               _at_least(mn.mean, low), _at_least(mv.mean, gap)))
-    a = as_dict(pw.get("all"))
-    verdicts = [
-        _verdict("Accentuations are processed along the natural pathway: accentuation ↔ natural"
-                 f" is at least natural ↔ natural (difference ≥ {_g(low)})",
-                 cl.get("accent_ge_natural"), Interval.of(a.get("accent_minus_natural")), low),
-        _verdict("Noise-seeded visualizations are not: accentuation ↔ natural exceeds "
-                 f"visualization ↔ natural by at least {_g(gap)}",
-                 cl.get("accent_beats_vis"), Interval.of(a.get("accent_minus_vis")), gap)]
+    rows = _rows(pw, [*groups, *(["all"] if "all" in pw else [])], low, gap)
+    verdicts = _verdicts(as_dict(pw.get("all")), cl, low, gap)
+    sc = as_dict(r.get("shortcut"))
+    rows += _shortcut_rows(sc, low, gap)
+    verdicts += _shortcut_verdicts(sc, low, gap)
     close = [Summary.of(label, c[k]) for k, label in CLOSENESS if k in c]
     reg = str(c.get("reg_layer") or "")
     acc = Summary.of("", c.get("accent_distance")).median
@@ -155,6 +146,69 @@ def _layer(name: str, r: dict[str, Any], photo_layer: str, photo: Summary | None
                      units=[str(u) for u in as_list(r.get("units"))], pathway=rows,
                      verdicts=verdicts, closeness=close, reg_layer=reg, photo=photo, ratio=ratio,
                      charts=_take(charts, names))
+
+
+def _rows(pw: dict[str, Any], groups: list[str], low: float | None, gap: float | None,
+          label: str = "") -> list[PathwayRow]:
+    """Table rows of one pathway table; ``label`` names the variant after the group."""
+    rows = []
+    for g in groups:
+        p = as_dict(pw[g])
+        mn, mv = Interval.of(p.get("accent_minus_natural")), Interval.of(p.get("accent_minus_vis"))
+        rows.append(PathwayRow(g + label, [Interval.of(p.get(k)) for k, _ in PAIRS], mn, mv,
+                               _at_least(mn.mean, low), _at_least(mv.mean, gap)))
+    return rows
+
+
+def _verdicts(a: dict[str, Any], cl: dict[str, Any], low: float | None, gap: float | None,
+              variant: str = "") -> list[Verdict]:
+    """The two claims on a layer-averaged row; ``variant`` says which measure it is."""
+    return [
+        _verdict(f"{variant}Accentuations are processed along the natural pathway: "
+                 f"accentuation ↔ natural is at least natural ↔ natural (difference ≥ "
+                 f"{_g(low)})", cl.get("accent_ge_natural"),
+                 Interval.of(a.get("accent_minus_natural")), low),
+        _verdict(f"{variant}Noise-seeded visualizations are not: accentuation ↔ natural "
+                 f"exceeds visualization ↔ natural by at least {_g(gap)}",
+                 cl.get("accent_beats_vis"), Interval.of(a.get("accent_minus_vis")), gap)]
+
+
+def _own_note(own: dict[str, Any]) -> str:
+    """What the dropped channel weighed for natural images and visualizations, vs chance."""
+    share = as_dict(own.get("share"))
+    nat, vis = (Interval.of(share.get(k)).mean for k in ("natural", "vis"))
+    chance = finite(own.get("chance"))
+    if nat is None or vis is None or chance is None:
+        return ""
+    return (f"; it carried {100 * nat:.1f}% of natural images' and {100 * vis:.1f}% of "
+            f"visualizations' |attribution| (chance {100 * chance:.1f}%)")
+
+
+def _shortcut_rows(sc: dict[str, Any], low: float | None, gap: float | None) -> list[PathwayRow]:
+    """Rows of the shortcut-removed variant, after the plain ones, each saying so in its label
+    (the page's table has one label column)."""
+    pw, own = as_dict(sc.get("pathway")), as_dict(sc.get("own_channel"))
+    groups = [str(g) for g in as_list(sc.get("layers")) if str(g) in pw]
+    rows = []
+    for g in groups:
+        note = _own_note(as_dict(own.get(g)))
+        rows += _rows(pw, [g], low, gap, f", target's own channel removed (identity shortcut)"
+                      f"{note}")
+    if rows and "all" in pw:
+        rows += _rows(pw, ["all"], low, gap, " (average), own channel removed at "
+                      + ", ".join(groups))
+    return rows
+
+
+def _shortcut_verdicts(sc: dict[str, Any], low: float | None,
+                       gap: float | None) -> list[Verdict]:
+    """The claims again without the identity shortcut's channel, when a layer had one."""
+    pw, layers = as_dict(sc.get("pathway")), [str(g) for g in as_list(sc.get("layers"))]
+    if not layers or "all" not in pw:
+        return []
+    variant = (f"Shortcut removed (the target's own channel dropped at {', '.join(layers)}, "
+               "which reaches the target through identity shortcuts): ")
+    return _verdicts(as_dict(pw["all"]), as_dict(sc.get("claims")), low, gap, variant)
 
 
 def _g(v: float | None) -> str:

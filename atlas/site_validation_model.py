@@ -96,7 +96,7 @@ class Verdict:
 
 @dataclass
 class PathwayRow:
-    group: str  # an attribution layer, or "all" (their average)
+    group: str  # an attribution layer, "all" (their average), or either + the variant's name
     cells: list[Interval]
     minus_natural: Interval
     minus_vis: Interval

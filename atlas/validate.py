@@ -28,7 +28,10 @@ from atlas.validate_layer import layer_results
 from atlas.validate_sweep import run_sweep
 from atlas.validation import check_int
 
-FORMAT = 1  # bump when the JSON layout changes
+FORMAT = 1  # bump when the JSON layout changes incompatibly (readers check it)
+# Part of the cache key only: bump when what is measured changes, so an older result is not
+# returned as current. 2: the shortcut-removed pathway variant (layout only grew: FORMAT 1).
+REVISION = 2
 
 
 @dataclass
@@ -118,7 +121,7 @@ def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageS
     cfg.validate()
     run = RunDir(run) if run is not None and not isinstance(run, RunDir) else run
     key = stable_hash([model.fingerprint(), model.input_size, source.fingerprint(), asdict(cfg),
-                       FORMAT])
+                       FORMAT, REVISION])
     if run is not None:
         from atlas.validate_report import load_result
 

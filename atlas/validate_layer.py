@@ -21,6 +21,7 @@ from atlas.probe import Probe
 from atlas.sources import ImageSource
 from atlas.validate_data import UnitImages, load_images
 from atlas.validate_pathway import attributions, summarize, unit_summary
+from atlas.validate_shortcut import shortcut_result, stream_layers
 
 if TYPE_CHECKING:
     from atlas.validate import ValidateConfig
@@ -97,19 +98,20 @@ def layer_results(model: LoadedModel, source: ImageSource, ui: UnitImages,
         blocks += rows
         owner += [u] * len(rows)
     vec = attributions(model, torch.stack(blocks), torch.tensor(owner), ui.layer, attr_layers)
-    per_unit, n = [], k + 2 * s + cfg.randoms
+    per_unit, vectors, n = [], [], k + 2 * s + cfg.randoms
     cuts = {"natural": (0, k), "accent": (k, k + s), "vis": (k + s, k + 2 * s),
             "random": (k + 2 * s, n)}
     for j, u in enumerate(ui.units):
         v = {kind: {a: vec[a][j * n + lo:j * n + hi].numpy() for a in attr_layers}
              for kind, (lo, hi) in cuts.items()}
-        corr = unit_summary(v, attr_layers)
+        vectors.append(v)
         sl = slice(j * s, (j + 1) * s)
-        per_unit.append({"unit": int(u), "correlations": corr,
+        per_unit.append({"unit": int(u), "correlations": unit_summary(v, attr_layers),
                          "gain": float((acc_act[sl] / seed_act[sl]).mean()),
                          "latent_distance": float(_cat(acc, "latent_distance")[sl].mean())})
     pathway = summarize([p["correlations"] for p in per_unit], attr_layers, cfg.bootstrap,
                         cfg.seed)
+    shortcut = _shortcut(model, ui, attr_layers, vectors, per_unit, cfg)
     closeness = {
         "seed_activation": describe(seed_act.tolist()),
         "accent_activation": describe(acc_act.tolist()),
@@ -122,5 +124,19 @@ def layer_results(model: LoadedModel, source: ImageSource, ui: UnitImages,
         "reg_layer": reg,
     }
     return {"units": [int(u) for u in ui.units], "attr_layers": list(attr_layers),
-            "closeness": closeness, "pathway": pathway, "per_unit": per_unit,
-            "claims": claims(pathway["all"])}
+            "closeness": closeness, "pathway": pathway, "shortcut": shortcut,
+            "per_unit": per_unit, "claims": claims(pathway["all"])}
+
+
+def _shortcut(model: LoadedModel, ui: UnitImages, attr_layers: list[str],
+              vectors: list[dict[str, dict[str, np.ndarray]]], per_unit: list[dict],
+              cfg: ValidateConfig) -> dict:
+    """The shortcut-removed variant (atlas.validate_shortcut); adds each unit's correlations
+    to ``per_unit`` as ``correlations_no_shortcut``."""
+    stream = stream_layers(model, ui.layer, attr_layers)
+    section, rows = shortcut_result(ui.units, vectors, attr_layers, stream, cfg.bootstrap,
+                                    cfg.seed)
+    section["claims"] = None if rows is None else claims(section["pathway"]["all"])
+    for p, r in zip(per_unit, rows or [], strict=False):
+        p["correlations_no_shortcut"] = r
+    return section

@@ -7,6 +7,14 @@ choice). Two images processed along the same pathway have correlated vectors. Th
 claim (Hamblin et al. 2024, sec. "processed along the natural pathway"): accentuations
 correlate with natural top images at least as well as natural top images with each other,
 while noise-seeded feature visualizations fall far below.
+
+Residual shortcuts bias that measure. When an attribution layer lies on the target's residual
+stream (EfficientNet blocks with an identity skip, a torchvision ResNet stage after its first
+block, ViT encoder blocks), channel u of that layer reaches unit u through identity additions
+with no learned weight, so channel u carries a large share of the attribution of *anything*
+that drives the unit, noise-seeded visualizations included, and every pair correlates through
+that one coordinate. The *shortcut-removed* variant drops the target's own channel from the
+vectors at such layers before correlating (see :data:`SHORTCUT_RULE`); both are reported.
 """
 
 from __future__ import annotations
@@ -22,6 +30,34 @@ from atlas.objectives import Target, as_map
 from atlas.probe import Probe
 
 KINDS = ("accent_natural", "natural_natural", "vis_natural", "random_natural")
+VECTOR_KINDS = ("natural", "accent", "vis", "random")
+SHORTCUT_RULE = (
+    "an attribution layer whose output has the target layer's channel count and spatial grid "
+    "is taken to lie on the target's residual stream (identity shortcuts keep both unchanged, "
+    "so channel u reaches unit u without a learned weight); at such layers the target's own "
+    "channel u is dropped from every attribution vector before correlating. Other attribution "
+    "layers are unchanged, and the averages ('all') mix them in as they are. Where a layer "
+    "matches in shape without a shortcut (e.g. consecutive VGG convolutions), dropping one of "
+    "C channels changes little; own_channel reports the dropped channel's share of |attribution|"
+    " (chance 1/C) so the shortcut's weight can be read off")
+
+
+def on_residual_stream(attr_shape: Sequence[int], target_shape: Sequence[int]) -> bool:
+    """SHORTCUT_RULE on (C, H, W) map shapes: same channel count and the same spatial grid."""
+    return tuple(attr_shape) == tuple(target_shape)
+
+
+def drop_channel(vectors: np.ndarray, channel: int) -> np.ndarray:
+    """``vectors`` (n, C) without column ``channel``: the shortcut-removed attribution."""
+    return np.delete(vectors, channel, axis=1)
+
+
+def own_channel(vectors: np.ndarray, channel: int) -> dict[str, float]:
+    """How much ``channel`` dominates the rows of ``vectors`` (n, C): its mean share of the
+    total |attribution| and the fraction of rows in which it is the largest. Chance: 1/C."""
+    mag = np.abs(vectors)
+    share = mag[:, channel] / np.maximum(mag.sum(1), 1e-12)
+    return {"share": float(share.mean()), "top": float((mag.argmax(1) == channel).mean())}
 
 
 def attributions(model: LoadedModel, images: torch.Tensor, units: torch.Tensor, layer: str,
@@ -102,14 +138,21 @@ def summarize(per_unit: list[dict[str, dict[str, float]]], attr_layers: Sequence
     return out
 
 
-def unit_summary(vectors: dict[str, dict[str, np.ndarray]],
-                 attr_layers: Sequence[str]) -> dict[str, dict[str, float]]:
+def unit_summary(vectors: dict[str, dict[str, np.ndarray]], attr_layers: Sequence[str],
+                 drop: dict[str, int] | None = None) -> dict[str, dict[str, float]]:
     """One unit's correlations per attribution layer and averaged over layers ("all").
 
     ``vectors[kind][attr_layer]`` holds the rows of kind natural/accent/vis/random.
+    ``drop`` ({attr_layer: channel}) removes that channel from every row at that layer first
+    (the shortcut-removed variant); layers it does not name are used as they are.
     """
-    per = {n: unit_correlations(vectors["natural"][n], vectors["accent"][n],
-                                vectors["vis"][n], vectors["random"][n]) for n in attr_layers}
+    drop = drop or {}
+
+    def rows(kind: str, n: str) -> np.ndarray:
+        v = vectors[kind][n]
+        return drop_channel(v, drop[n]) if n in drop else v
+
+    per = {n: unit_correlations(*(rows(kind, n) for kind in VECTOR_KINDS)) for n in attr_layers}
     keys = per[attr_layers[0]].keys()
     per["all"] = {k: float(np.mean([per[n][k] for n in attr_layers])) for k in keys}
     return per

@@ -1,7 +1,8 @@
 """A small, schema-valid ``validation/validation.json`` (as ``atlas validate`` writes it) + one SVG.
 
 Numbers are random but chosen so each verdict occurs: on the first layer accentuations match
-natural images but not beat visualizations by the gap; on the second the reverse. With
+natural images but not beat visualizations by the gap; on the second the reverse. The first
+layer also has a shortcut-removed variant (both claims hold there); the second has none. With
 ``payload`` the layer names and the rule carry script-injection strings, and the chart list
 names files the site must refuse (a script-carrying SVG, a path outside ``validation/``).
 """
@@ -18,6 +19,7 @@ from atlas.validate_report import _slug as chart_slug  # the producer's own file
 KINDS = ("accent_natural", "natural_natural", "vis_natural", "random_natural", "accent_own_seed")
 MEANS = ({"accent_natural": 0.60, "natural_natural": 0.55, "vis_natural": 0.50},
          {"accent_natural": 0.40, "natural_natural": 0.50, "vis_natural": 0.10})
+SHORTCUT_MEANS = {"accent_natural": 0.58, "natural_natural": 0.54, "vis_natural": 0.20}
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="640" height="320" viewBox="0 0 640 320">'
        '<rect width="100%" height="100%" fill="white"/><rect x="60" y="80" width="40" '
        'height="200" fill="#2f6fb0"/><text x="320" y="20" font-size="14" text-anchor="middle">'
@@ -36,11 +38,11 @@ def _describe(values: np.ndarray) -> dict[str, object]:
             "values": values.tolist()}
 
 
-def _layer(rng: np.random.Generator, li: int, units: int) -> dict[str, object]:
-    attr = ["_blocks.1", "_blocks.2"]
+def _pathway(rng: np.random.Generator, groups: list[str], base: dict[str, float],
+             units: int) -> dict[str, dict]:
     pathway = {}
-    for g in [*attr, "all"]:
-        means = {k: MEANS[li % 2].get(k, float(rng.uniform(0.1, 0.9))) for k in KINDS}
+    for g in groups:
+        means = {k: base.get(k, float(rng.uniform(0.1, 0.9))) for k in KINDS}
         if g != "all":
             means = {k: v + float(rng.uniform(-0.03, 0.03)) for k, v in means.items()}
         p = {k: _ci(rng, v, units) for k, v in means.items()}
@@ -48,17 +50,42 @@ def _layer(rng: np.random.Generator, li: int, units: int) -> dict[str, object]:
                                         units)
         p["accent_minus_vis"] = _ci(rng, means["accent_natural"] - means["vis_natural"], units)
         pathway[g] = p
-    a = pathway["all"]
-    claims = {"accent_ge_natural": a["accent_minus_natural"]["mean"] >= -0.02,
-              "accent_beats_vis": a["accent_minus_vis"]["mean"] >= 0.2, "margin": 0.02,
-              "gap": 0.2}
+    return pathway
+
+
+def _claims(a: dict[str, dict]) -> dict[str, object]:
+    return {"accent_ge_natural": a["accent_minus_natural"]["mean"] >= -0.02,
+            "accent_beats_vis": a["accent_minus_vis"]["mean"] >= 0.2, "margin": 0.02, "gap": 0.2}
+
+
+def _shortcut(rng: np.random.Generator, li: int, units: int) -> dict[str, object]:
+    """The first layer has _blocks.2 on its residual stream (both claims hold without it);
+    the second has none, as for a target whose stream starts above every attribution layer."""
+    out: dict[str, object] = {"rule": "same channels and grid", "layers": [], "pathway": None,
+                              "own_channel": {}, "claims": None}
+    if li % 2:
+        return out
+    pathway = _pathway(rng, ["_blocks.2", "all"], SHORTCUT_MEANS, units)
+    share = {k: _ci(rng, v, units) for k, v in (("natural", 0.2), ("accent", 0.25),
+                                                 ("vis", 0.4), ("random", 0.1))}
+    out.update(layers=["_blocks.2"], pathway=pathway, claims=_claims(pathway["all"]),
+               own_channel={"_blocks.2": {"chance": 0.025, "channels": 40, "share": share,
+                                          "top": {k: 0.5 for k in share}}})
+    return out
+
+
+def _layer(rng: np.random.Generator, li: int, units: int) -> dict[str, object]:
+    attr = ["_blocks.1", "_blocks.2"]
+    pathway = _pathway(rng, [*attr, "all"], MEANS[li % 2], units)
+    claims = _claims(pathway["all"])
     closeness: dict[str, object] = {k: _describe(rng.uniform(lo, hi, units)) for k, lo, hi in (
         ("seed_activation", 2, 6), ("accent_activation", 8, 14), ("vis_activation", 20, 30),
         ("accent_gain", 1.5, 3), ("vis_gain", 4, 8), ("accent_distance", 0.2, 0.5),
         ("vis_distance", 1.2, 1.5), ("accent_pixel_rmse", 0.03, 0.06))}
     closeness["reg_layer"] = "_blocks.2"
     return {"units": list(range(units)), "attr_layers": attr, "closeness": closeness,
-            "pathway": pathway, "per_unit": [], "claims": claims}
+            "pathway": pathway, "shortcut": _shortcut(rng, li, units), "per_unit": [],
+            "claims": claims}
 
 
 def write_fake_validation(root: Path, layers: list[str], units: int, seed: int = 0,

@@ -44,7 +44,7 @@ def test_page_shows_the_numbers_and_verdicts(built: tuple[Path, Path, dict]) -> 
         verdicts = block.split('class="verdicts"')[1].split("</ul>")[0]
         holds = re.findall(r'class="verdict (yes|no)"', verdicts)
         want = [r["claims"]["accent_ge_natural"], r["claims"]["accent_beats_vis"]]
-        assert holds == ["yes" if w else "no" for w in want] and want[0] != want[1]
+        assert holds[:2] == ["yes" if w else "no" for w in want] and want[0] != want[1]
         assert want[0] == (layer == "_blocks.4")  # each verdict really occurs in the fixture
         for k in ("accent_gain", "accent_distance", "vis_distance"):
             assert f"{r['closeness'][k]['median']:.3g}" in block
@@ -55,6 +55,39 @@ def test_page_shows_the_numbers_and_verdicts(built: tuple[Path, Path, dict]) -> 
     assert "recommended λ</dt><dd>1.1</dd>" in sweep and "0.4 – 2.9" in sweep
     assert sweep.count('class="in-region"') == 1  # only λ=1 lies in [0.4, 2.9]
     assert res["sweep"]["rule"] in sweep
+
+
+def test_shortcut_removed_rows_and_verdicts_follow_the_plain_ones(
+        built: tuple[Path, Path, dict]) -> None:
+    """A layer with an attribution layer on its residual stream gets the variant's rows and
+    its own two verdicts; a layer without one gets neither (the plain table is the whole
+    story there)."""
+    _, site, res = built
+    html = (site / "validation.html").read_text()
+    first, second = (res["layers"][n] for n in ("_blocks.4", "_blocks.10"))
+    block = _block(html, "_blocks.4")
+    sc = first["shortcut"]
+    table = block.split("<tbody>")[1].split("</tbody>")[0]
+    plain_end = table.index("all (average)</th>")
+    own = sc["own_channel"]["_blocks.2"]
+    label = (f"_blocks.2, target&#39;s own channel removed (identity shortcut); it carried "
+             f"{100 * own['share']['natural']['mean']:.1f}% of natural images&#39; and "
+             f"{100 * own['share']['vis']['mean']:.1f}% of visualizations&#39; |attribution| "
+             "(chance 2.5%)")
+    assert plain_end < table.index(label)
+    assert "all (average), own channel removed at _blocks.2</th>" in table
+    for g in ("_blocks.2", "all"):
+        for k in ("accent_natural", "natural_natural", "vis_natural", "random_natural"):
+            c = sc["pathway"][g][k]
+            assert f"{c['mean']:.3f}" in table and f"[{c['lo']:.3f}, {c['hi']:.3f}]" in table
+    verdicts = block.split('class="verdicts"')[1].split("</ul>")[0]
+    assert re.findall(r'class="verdict (yes|no)"', verdicts)[2:] == ["yes", "yes"]
+    assert verdicts.count("Shortcut removed (the target&#39;s own channel dropped at "
+                          "_blocks.2") == 2
+    assert not second["shortcut"]["layers"]
+    other = _block(html, "_blocks.10")
+    assert "own channel removed" not in other and "Shortcut removed" not in other
+    assert len(re.findall(r'class="verdict (yes|no)"', other)) == 2
 
 
 def test_chart_is_an_img_copied_into_the_site(built: tuple[Path, Path, dict]) -> None:
@@ -126,11 +159,24 @@ def test_missing_fields_show_dashes(tmp_path: Path) -> None:
     res = write_fake_validation(tmp_path / "run", ["a"], 2)
     layer = res["layers"]["a"]
     del layer["claims"], layer["closeness"]["accent_gain"], res["sweep"]["region"]
+    del layer["shortcut"]  # results written before the variant existed
     layer["pathway"]["all"]["accent_natural"] = {"mean": None}
     (tmp_path / "run" / "validation" / "validation.json").write_text(json.dumps(res))
     html = (render_site(tmp_path / "run", tmp_path / "site") / "validation.html").read_text()
     assert html.count('class="verdict unknown"') == 2 and "not found in this grid" in html
     assert "accentuation gain" not in html and "<td>–" in html
+    assert "own channel removed" not in html
+
+
+def test_partial_shortcut_section_shows_what_is_there(tmp_path: Path) -> None:
+    res = write_fake_validation(tmp_path / "run", ["a"], 2)
+    sc = res["layers"]["a"]["shortcut"]
+    del sc["pathway"]["all"], sc["own_channel"], sc["claims"]
+    sc["pathway"]["_blocks.2"]["vis_natural"] = "x"
+    (tmp_path / "run" / "validation" / "validation.json").write_text(json.dumps(res))
+    html = (render_site(tmp_path / "run", tmp_path / "site") / "validation.html").read_text()
+    assert "_blocks.2, target&#39;s own channel removed (identity shortcut)</th>" in html
+    assert "own channel removed at" not in html and "Shortcut removed" not in html
 
 
 def test_plain_svg_screen(tmp_path: Path) -> None:

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from atlas.accentuate import AccentConfig
 from atlas.augment import AugmentConfig
 from atlas.errors import AtlasError
+from atlas.models import LoadedModel, load_model
 from atlas.objectives import Target
 from atlas.probe import Probe
 from atlas.sources import bundled
 from atlas.splitforward import split_forward
 from atlas.validate import ValidateConfig, check_layers, validate
 from atlas.validate_data import pick_units
-from atlas.validate_pathway import attributions, bootstrap_ci, pearson, unit_correlations
-from atlas.validate_report import format_table
+from atlas.validate_pathway import (
+    attributions,
+    bootstrap_ci,
+    drop_channel,
+    own_channel,
+    pearson,
+    unit_correlations,
+    unit_summary,
+)
+from atlas.validate_report import charts, format_table
+from atlas.validate_shortcut import shortcut_result, stream_layers
 from atlas.validate_sweep import recommend, sensitive_region
 
 TINY = AccentConfig(steps=2, canvas=96, augment=AugmentConfig(crops=1))
@@ -176,6 +188,19 @@ def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, 
     for rel in saved["charts"]:
         ET.fromstring((tmp_path / rel).read_text())  # well-formed SVG
     assert "pathway similarity" in format_table(res) and "recommended lambda" in format_table(res)
+    sc = lay["shortcut"]  # _blocks.9 and _blocks.10 add _blocks.8's output back unchanged
+    assert sc["layers"] == ["_blocks.8"] and set(sc["pathway"]) == {"_blocks.8", "all"}
+    assert sc["pathway"]["all"]["vis_natural"]["n"] == 2 and sc["rule"]
+    assert set(sc["claims"]) == set(lay["claims"])
+    assert sc["own_channel"]["_blocks.8"]["chance"] == pytest.approx(1 / 112)
+    for u in lay["per_unit"]:  # the "all" average mixes unchanged _blocks.4 and _blocks.6 in
+        plain, cut = u["correlations"], u["correlations_no_shortcut"]
+        assert cut["_blocks.4"] == plain["_blocks.4"] and cut["_blocks.8"] != plain["_blocks.8"]
+        want = np.mean([cut[a]["vis_natural"] for a in lay["attr_layers"]])
+        assert cut["all"]["vis_natural"] == pytest.approx(want)
+    table = format_table(res)
+    assert "shortcut removed" in table and "own channel at _blocks.8" in table
+    assert "_blocks.8 -own" in (tmp_path / "validation" / "pathway-_blocks-10.svg").read_text()
 
     def boom(*a, **k):
         raise AssertionError("recomputed a finished validation")
@@ -248,3 +273,157 @@ def test_cli_parses_and_rejects_bad_flags_before_loading_a_model():
             a.fn(a)
     e = ap.parse_args(["explain", "p.jpg", "--class", "tabby cat", "--out", "o"])
     assert (e.photo, e.class_name, e.out) == ("p.jpg", "tabby cat", "o")
+
+
+class _Residual(nn.Module):
+    """``x + scale * conv(x)``, optionally followed by a ReLU (torchvision ResNet style)."""
+
+    def __init__(self, c: int, scale: float, relu: bool):
+        super().__init__()
+        self.conv, self.scale, self.relu = nn.Conv2d(c, c, 3, padding=1, bias=False), scale, relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x + self.scale * self.conv(x)
+        return torch.relu(y) if self.relu else y
+
+
+def _tiny_resnet(scale: float, relu: bool = False) -> LoadedModel:
+    """stem (8 ch) -> pre (12 ch, no shortcut) -> b1, b2 (identity shortcuts) -> down (12 ch,
+    stride 2, no shortcut) -> b3 (identity shortcut): one stream per grid."""
+    torch.manual_seed(0)
+    m = nn.Sequential(OrderedDict(
+        stem=nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()),
+        pre=nn.Sequential(nn.Conv2d(8, 12, 3, padding=1), nn.ReLU()),
+        b1=_Residual(12, scale, relu), b2=_Residual(12, scale, relu),
+        down=nn.Conv2d(12, 12, 3, stride=2, padding=1), b3=_Residual(12, scale, relu))).eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return LoadedModel("tiny-resnet", m, 16, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
+                       channels_last=False)
+
+
+def test_stream_rule_same_channels_and_grid_on_synthetic_torchvision_and_lite0(lite0):
+    tiny = _tiny_resnet(0.1)
+    assert stream_layers(tiny, "b2", ["stem", "pre", "b1"]) == ["pre", "b1"]
+    assert stream_layers(tiny, "b3", ["pre", "b1", "down"]) == ["down"]  # 12 ch, other grid
+    r18 = load_model("resnet18", "none")
+    assert stream_layers(r18, "layer2.1", ["layer1.1", "layer2.0"]) == ["layer2.0"]
+    assert stream_layers(r18, "layer3.1", ["layer2.1", "layer3.0"]) == ["layer3.0"]
+    attr = ["_blocks.4", "_blocks.6", "_blocks.8"]
+    assert stream_layers(lite0, "_blocks.10", attr) == ["_blocks.8"]
+    assert stream_layers(lite0, "_blocks.12", attr) == []  # 192 channels from _blocks.11 on
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_pure_identity_shortcut_puts_all_attribution_in_the_own_channel(relu):
+    """With the residual branches at zero, t = mean of pre[u] (through the ReLUs): the
+    attribution at pre is exactly that mean in channel u and zero elsewhere."""
+    tiny = _tiny_resnet(0.0, relu)
+    x = torch.rand(3, 3, 16, 16)
+    v = attributions(tiny, x, torch.tensor([5, 5, 5]), "b2", ["pre"])["pre"]
+    pre = Probe(tiny, ["pre"])(x)["pre"]
+    assert torch.allclose(v[:, 5], pre[:, 5].mean((1, 2)), atol=1e-6)
+    assert drop_channel(v.numpy(), 5).shape == (3, 11) and not drop_channel(v.numpy(), 5).any()
+    assert own_channel(v.numpy(), 5) == {"share": pytest.approx(1.0), "top": 1.0}
+
+
+class _Linear1x1(nn.Module):
+    """``x + conv1x1(x)`` with given weights: a residual block whose pathways are known."""
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.conv = nn.Conv2d(w.shape[0], w.shape[0], 1, bias=False)
+        self.conv.weight.data = w[:, :, None, None].clone()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x)
+
+
+def test_removing_the_shortcut_leaves_exactly_the_branch_pathway():
+    """A linear model: pre = M x + b (channel 0 offset to stay positive), b1 = pre + W pre.
+    For unit 0 of b1 the attribution at pre is m * (e_0 + W[0]) with m the channel means:
+    the identity term m_0 swamps it, so images of unrelated colours correlate ~1. Without
+    channel 0 what is left is the branch's pathway m * W[0], whose correlation is about 0."""
+    g = torch.Generator().manual_seed(0)
+    pre = nn.Conv2d(3, 6, 1)
+    pre.weight.data = torch.randn(6, 3, 1, 1, generator=g)
+    pre.bias.data = torch.tensor([3.0, 0, 0, 0, 0, 0])
+    w = 0.1 * torch.randn(6, 6, generator=g)
+    m = nn.Sequential(OrderedDict(pre=pre, b1=_Linear1x1(w))).eval().requires_grad_(False)
+    model = LoadedModel("linear", m, 8, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0), channels_last=False)
+    x = torch.rand(8, 3, 1, 1, generator=g).expand(8, 3, 8, 8).contiguous()  # flat colours
+    v = attributions(model, x, torch.zeros(8, dtype=torch.long), "b1", ["pre"])["pre"].numpy()
+    means = Probe(model, ["pre"])(x)["pre"].mean((2, 3)).numpy()
+    np.testing.assert_allclose(v, means * (np.eye(6)[0] + w[0].numpy()), atol=1e-5)
+    np.testing.assert_allclose(drop_channel(v, 0), (means * w[0].numpy())[:, 1:], atol=1e-5)
+    off = ~np.eye(8, dtype=bool)
+    assert pearson(v, v)[off].mean() > 0.99
+    assert abs(pearson(*[drop_channel(v, 0)] * 2)[off].mean()) < 0.2
+    assert own_channel(v, 0)["top"] == 1.0 and own_channel(v, 0)["share"] > 0.9  # chance 1/6
+    vectors = {k: {"pre": v[i:i + 2]} for k, i in (("natural", 0), ("accent", 2), ("vis", 4),
+                                                  ("random", 6))}
+    section, rows = shortcut_result([0], [vectors], ["pre"], ["pre"], 200, 0)
+    assert section["layers"] == ["pre"] and set(section["pathway"]) == {"pre", "all"}
+    assert section["own_channel"]["pre"]["share"]["vis"]["mean"] > 0.9
+    plain = unit_summary(vectors, ["pre"])["pre"]
+    assert plain["vis_natural"] > 0.99 and abs(rows[0]["pre"]["vis_natural"]) < 0.6
+    assert shortcut_result([0], [vectors], ["pre"], [], 200, 0) == (
+        {"rule": section["rule"], "layers": [], "pathway": None, "own_channel": {}}, None)
+
+
+def test_drop_removes_only_the_named_layers_channel_and_changes_what_it_should():
+    """Synthetic vectors: a shared, large own-channel term on top of a natural pathway that
+    accentuations share and visualizations do not. Plain: vis<->natural looks natural;
+    shortcut removed: it falls to chance while accent<->natural stays."""
+    rng = np.random.default_rng(3)
+    c, u = 60, 7
+    path = rng.normal(size=c)
+    own = np.zeros(c)
+    own[u] = 40.0
+
+    def rows(n, shared):
+        return own + shared * path + 0.5 * rng.normal(size=(n, c))
+
+    vec = {"natural": rows(5, 1.0), "accent": rows(2, 1.0), "vis": rows(2, 0.0),
+           "random": rows(4, 0.0)}
+    vectors = {k: {"a": v, "b": v.copy()} for k, v in vec.items()}
+    plain = unit_summary(vectors, ["a", "b"])
+    cut = unit_summary(vectors, ["a", "b"], drop={"a": u})
+    assert plain["a"]["vis_natural"] > 0.8  # the shortcut alone makes them look alike
+    assert cut["a"]["vis_natural"] < 0.2 and cut["a"]["accent_natural"] > 0.6
+    assert cut["b"] == plain["b"]
+    assert cut["all"]["vis_natural"] == pytest.approx(
+        (cut["a"]["vis_natural"] + plain["b"]["vis_natural"]) / 2)
+    assert own_channel(vec["vis"], u)["top"] == 1.0
+
+
+def test_lite0_blocks8_own_channel_outweighs_chance_on_photos(lite0, photos):
+    """The premise on the real model: at _blocks.8, unit u of _blocks.10's own channel takes
+    many times its 1/112 share of the natural photos' attribution (identity shortcuts)."""
+    shares = []
+    for u in (3, 50, 99):
+        v = attributions(lite0, photos, torch.full((8,), u), "_blocks.10", ["_blocks.8"])
+        shares.append(own_channel(v["_blocks.8"].numpy(), u)["share"])
+    assert np.mean(shares) > 4 / 112
+
+
+def test_report_without_a_shortcut_section_still_formats():
+    """Results written before the variant existed have no ``shortcut``: no second table."""
+    ci = {"mean": 0.5, "lo": 0.4, "hi": 0.6, "n": 2}
+    p = {k: ci for k in ("accent_natural", "natural_natural", "vis_natural", "random_natural",
+                         "accent_own_seed", "accent_minus_natural", "accent_minus_vis")}
+    d = {"median": 1.0, "min": 0.5, "max": 2.0, "values": [0.5, 2.0]}
+    lay = {"units": [0, 1], "attr_layers": ["x"], "pathway": {"x": p, "all": p},
+           "claims": {"accent_ge_natural": True, "accent_beats_vis": False, "margin": 0.02,
+                      "gap": 0.2},
+           "closeness": {k: d for k in ("seed_activation", "accent_gain", "accent_distance",
+                                        "vis_gain", "vis_distance")} | {"reg_layer": "r"}}
+    res = {"model": "m", "source": "s", "layers": {"L": lay}, "seconds": {"total": 1},
+           "natural_pairs": {"layer": "r", "distance": [1.0, 1.2]},
+           "config": {"units": 2, "naturals": 3, "seeds": 1, "randoms": 2,
+                      "accent": {"steps": 2, "lam": 1.0, "canvas": 96, "augment": {"crops": 1},
+                                 "reg_layer": "r"}}}
+    assert "shortcut removed" not in format_table(res)
+    assert "-own" not in charts(res)["validation/pathway-L.svg"]
+    lay["shortcut"] = {"layers": [], "pathway": None, "own_channel": {}, "claims": None}
+    assert "L           no attribution layer on its residual stream" in format_table(res)
