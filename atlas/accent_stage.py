@@ -25,7 +25,15 @@ from atlas.accentuate import (
 from atlas.distributed import Dist
 from atlas.features import feature_rows, pooled
 from atlas.loader import make_loader
-from atlas.media import CHANGE_GAIN, change_image, overlay, save_animation, save_webp, to_pil
+from atlas.media import (
+    CHANGE_GAIN,
+    change_image,
+    overlay,
+    save_animation,
+    save_exact,
+    save_webp,
+    to_pil,
+)
 from atlas.models import LoadedModel
 from atlas.objectives import Target
 from atlas.probe import LOGITS, Probe
@@ -55,8 +63,8 @@ def _media(run: RunDir, batch: pd.DataFrame, seeds: torch.Tensor, res, cfg: Acce
                  "accent_media": f"{base}-accent.webp", "mask_media": f"{base}-mask.webp",
                  "overlay_media": f"{base}-overlay.webp", "change_media": f"{base}-change.webp"}
         if not (run.root / paths["seed_media"]).exists():
-            save_webp(run.root / paths["seed_media"], to_pil(seeds[i]))
-        save_webp(run.root / paths["accent_media"], to_pil(res.images[i]))
+            save_exact(run.root / paths["seed_media"], to_pil(seeds[i]))
+        save_exact(run.root / paths["accent_media"], to_pil(res.images[i]))
         save_webp(run.root / paths["mask_media"], to_pil(masks[i]))
         save_webp(run.root / paths["overlay_media"], overlay(res.images[i], masks[i]))
         save_webp(run.root / paths["change_media"], change_image(seeds[i], res.images[i]))

@@ -30,18 +30,21 @@ from atlas.validation import check_choice, check_float, check_int
 
 @dataclass
 class AccentConfig:
-    """Settings of one accentuation; defaults chosen by the time-to-quality curve (README)."""
+    """Settings of one accentuation; defaults chosen by what a person sees: the quality
+    benchmark (tests/bench_quality.py) and its curve over these levers in the README."""
 
-    steps: int = 20
-    lr: float = 0.05
-    lam: float = 1.0
+    steps: int = 30
+    lr: float = 0.15
+    lam: float = 0.3
     canvas: int = 224
-    view_size: int = 0  # side of the random views fed to the model; 0: its input size
+    view_scale: float = 0.715  # side of the random views / the model's input size (224 ->
+    #                             160 px): half the cost, and coarser edits that survive a
+    #                             blur; models that take one input size only get that size
     param: str = "fourier"
-    decay: float = 1.0
+    decay: float = 1.5  # spectrum 1/f^decay (RMS-normalized): 1.5 keeps the change smooth
     reg_layer: str = "_blocks.4"
     target: str = "mean"
-    focus: str = "all"  # "active": raise the unit where it fires (see Target.objective)
+    focus: str = "active"  # raise the unit where it fires (see Target.objective); or "all"
     schedule: str = "cosine"
     batch_size: int = 0  # (unit, seed) pairs optimized together; 0: auto (see auto_batch)
     frames: int = 0  # snapshots for the seed-to-accentuation animation
@@ -49,6 +52,7 @@ class AccentConfig:
     #                   only the seed's no-grad reference pass (see reference_precision)
     mask_every: int = 3  # attribution every k-th step: each costs a backward pass through the
     #                      shallow part; k=3 keeps floor/actual >= 0.6 on CPU (README)
+    mask_coverage: bool = True  # average the attribution over the views that saw a pixel
     mask_smooth: float = 1.0  # Gaussian sigma of the mask, in cells of the target layer's grid
     #                           (0: raw per-pixel |gradient|, which reads as grain)
     seed: int = 0
@@ -59,7 +63,7 @@ class AccentConfig:
         check_float("accent.lr", self.lr, 0.0, 10.0, open_lo=True)
         check_float("accent.lam", self.lam, 0.0, 1e6)
         check_int("accent.canvas", self.canvas, 16, 4096)
-        check_int("accent.view_size", self.view_size, 0, 4096)
+        check_float("accent.view_scale", self.view_scale, 0.1, 4.0)
         check_choice("accent.param", self.param, ["fourier", "maco", "pixel"])
         check_float("accent.decay", self.decay, 0.0, 4.0)
         check_choice("accent.target", self.target, ["mean", "max", "neuron", "direction"])
@@ -151,13 +155,14 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
              if cfg.schedule == "cosine" else None)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(cfg.seed)
-    size = cfg.view_size or model.input_size
+    size = view_side(model, cfg.view_scale)
     bank = NoiseBank(n * cfg.augment.crops, size, cfg.augment.noise, noise_gen)
     reg, reg_probe = LatentDistance(cfg.reg_layer), Probe(model, [cfg.reg_layer])
     start = p.decode(params).detach()
     x0 = seeds if seeds is not None else start
     seed_act, a_seed = measure(model, x0, target, cfg.reg_layer)
     masks = torch.zeros(n, cfg.canvas, cfg.canvas, device=dev)
+    seen = torch.zeros(n, cfg.canvas, cfg.canvas)  # how many views covered each pixel
     traj = torch.zeros(n, cfg.steps, device=dev)
     frame_at = set(torch.linspace(0, cfg.steps - 1, cfg.frames).round().long().tolist())
     frames, beta = [], torch.ones(n, device=dev)
@@ -190,6 +195,8 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
             # attribution, and the pair's weight lam * beta applies per canvas row
             (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=g_reg is not None)
             masks += g_x.detach().abs().sum(1)
+            if cfg.mask_coverage:
+                _count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
             g_total = -g_x
             if g_reg is not None:
                 (g_xr,) = torch.autograd.grad(a, x, g_reg)
@@ -213,10 +220,45 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         final_act, a_final = measure(model, final, target, cfg.reg_layer)
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
+        if cfg.mask_coverage:
+            masks = masks / seen.clamp_min(1).to(masks)
         if cfg.mask_smooth > 0 and cfg.steps:
             masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid)
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)
+
+
+_VIEW_OK: dict[tuple[int, int], bool] = {}
+
+
+def view_side(model: LoadedModel, scale: float) -> int:
+    """Side of the views fed to the model: ``scale`` times its input size, unless the model
+    refuses that size (a ViT with fixed position embeddings): then its own input size. The
+    answer is cached per model and size (one batch-1 forward pass to find out)."""
+    side = max(16, round(model.input_size * scale))
+    if side == model.input_size:
+        return side
+    key = (id(model.module), side)
+    if key not in _VIEW_OK:
+        try:
+            with torch.inference_mode():
+                model.module(model.normalize(torch.zeros(1, 3, side, side, device=model.device)))
+            _VIEW_OK[key] = True
+        except Exception:  # any refusal of the size: shape assertions, reshape errors
+            _VIEW_OK[key] = False
+    return side if _VIEW_OK[key] else model.input_size
+
+
+def _count_views(seen: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> None:
+    """Add 1 to every canvas pixel inside each view's box (image i owns boxes i*T..i*T+T-1).
+
+    Random crops inside the canvas cover its centre more often than its border, so a summed
+    gradient map is brighter in the middle whatever the unit: a vignette on every mask.
+    Dividing by this count turns the sum into a mean over the views that saw the pixel.
+    """
+    t = len(boxes) // seen.shape[0]
+    for k, (top, left, bottom, right) in enumerate(boxes):
+        seen[k // t, top:bottom, left:right] += 1
 
 
 def grid_width(a: torch.Tensor) -> int:
@@ -271,12 +313,18 @@ def visualize(model: LoadedModel, target: Target, cfg: AccentConfig) -> AccentRe
     return run_loop(model, params, None, target, cfg)
 
 
-def normalize_masks(masks: torch.Tensor, q: float = 0.995) -> torch.Tensor:
-    """Scale a set of masks by one shared value (a high quantile), so relative relevance
-    across the images shown together stays visible; result in [0, 1]."""
+def normalize_masks(masks: torch.Tensor, q: float = 0.995, floor: float = 0.5) -> torch.Tensor:
+    """Map a set of masks to [0, 1] with one shared scale, from the set's ``floor`` quantile
+    (0) to its ``q`` quantile (1), so relative relevance across the images shown together
+    stays visible.
+
+    Averaged over the views that saw each pixel and smoothed, an attribution map has little
+    dynamic range: scaled from 0 it made an overlay that showed nearly the whole image. From
+    the shared median, the less relevant half of the set's pixels is transparent.
+    """
     flat = masks.flatten().float()
     if flat.numel() > 1_000_000:
         flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))
                     [:1_000_000]]
-    scale = torch.quantile(flat, q).clamp_min(1e-12)
-    return (masks / scale).clamp(0, 1)
+    lo, hi = torch.quantile(flat, torch.tensor([floor, q], dtype=flat.dtype)).tolist()
+    return ((masks - lo) / max(hi - lo, 1e-12)).clamp(0, 1)

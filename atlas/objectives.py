@@ -76,8 +76,9 @@ class Target:
         Raising the mean everywhere also pushes positions where the unit is silent, which on
         a photo means repainting the background; ``"active"`` accentuates what is already
         there, keeps the change where the unit responds, and makes the attribution (the
-        gradient) point at those positions. A view where the unit is silent everywhere falls
-        back to uniform weights.
+        gradient) point at those positions. A view where the unit does not fire on average
+        (mean <= 0) has nothing to accentuate and falls back to uniform weights: raising a
+        few positive positions there let the mean fall on weak seeds.
         """
         check_choice("focus", focus, FOCUS)
         if focus == "all" or self.kind != "mean":
@@ -89,7 +90,8 @@ class Target:
         m = a[torch.arange(a.shape[0], device=a.device), idx].flatten(1)  # (B, HW)
         w = m.detach().float().clamp_min(0)
         total = w.sum(1, keepdim=True)
-        w = torch.where(total > 0, w / total.clamp_min(1e-12), torch.full_like(w, 1 / w.shape[1]))
+        fires = (total > 0) & (m.detach().float().mean(1, keepdim=True) > 0)
+        w = torch.where(fires, w / total.clamp_min(1e-12), torch.full_like(w, 1 / w.shape[1]))
         return (m * w.to(m.dtype)).sum(1).view(n, views).mean(1)
 
 

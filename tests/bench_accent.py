@@ -168,7 +168,7 @@ def main() -> None:
         for c in grid:
             q = quality(model, seeds, units, args.layer, c)
             print(f"{c.steps:>5} {c.augment.crops:>5} {c.lr:>5} "
-                  f"{c.view_size or model.input_size:>5} {c.lam:>5} "
+                  f"{c.view_scale:>5} {c.lam:>5} "
                   f"{q['gain']:>6.2f} {q['dist']:>6.3f} {q['s_per']:>8.2f}", flush=True)
     if not args.no_speed:
         speed(model, args.layer, cfg, [int(b) for b in args.batches.split(",")], args.reps)
@@ -180,7 +180,7 @@ def curve_grid(base: AccentConfig) -> list[AccentConfig]:
     for steps, crops, lr, view in [(8, 4, 0.05, 0), (12, 4, 0.05, 0), (16, 4, 0.05, 0),
                                    (24, 4, 0.05, 0), (32, 4, 0.05, 0), (16, 2, 0.05, 0),
                                    (24, 2, 0.05, 0), (12, 4, 0.1, 0), (16, 4, 0.05, 160)]:
-        out.append(replace(base, steps=steps, lr=lr, view_size=view,
+        out.append(replace(base, steps=steps, lr=lr, view_scale=view / 224 if view else 1.0,
                            augment=replace(base.augment, crops=crops)))
     return out
 

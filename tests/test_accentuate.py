@@ -44,8 +44,11 @@ def test_attribution_steps_do_not_change_the_optimization(small, photos):
     """On attribution steps the two loss terms go through the shallow part separately and are
     combined at the canvas; the update must equal the one-pass update of the other steps."""
     target = Target("_blocks.10", torch.tensor([5, 9]))
-    every = accentuate(small, photos[:2], target, AccentConfig(**FAST, mask_every=1))
-    once = accentuate(small, photos[:2], target, AccentConfig(**FAST, mask_every=1000))
+    # summed (not view-averaged) maps, so the number of attribution samples shows in the sum
+    every = accentuate(small, photos[:2], target,
+                       AccentConfig(**FAST, mask_every=1, mask_coverage=False))
+    once = accentuate(small, photos[:2], target,
+                      AccentConfig(**FAST, mask_every=1000, mask_coverage=False))
     moved = (once.images - to_input(photos[:2], 96)).abs().mean()
     diff = (every.images - once.images).abs()  # float rounding, which Adam's step amplifies
     assert diff.mean() < 0.01 * moved and diff.max() < 0.01
@@ -87,8 +90,12 @@ def test_reg_layer_after_target_is_an_error(small, photos):
 
 def test_normalize_masks_shares_one_scale():
     m = torch.stack([torch.full((4, 4), 1.0), torch.full((4, 4), 4.0)])
-    out = normalize_masks(m)
-    assert out.max() == 1.0 and torch.allclose(out[0], torch.full((4, 4), 0.25))
+    out = normalize_masks(m, floor=0.0)
+    assert out.max() == 1.0 and torch.allclose(out[0], torch.zeros(4, 4))
+    ramp = torch.arange(32.0).view(2, 4, 4)  # shared floor (median) and top: 15.5 .. ~31
+    out = normalize_masks(ramp)
+    assert (out[0] == 0).all() and out[1, 0, 0] < 0.05 and out[1, -1, -1] == 1
+    assert 0.4 < float(out[1, 2, 0]) < 0.6  # 24 sits halfway between 15.5 and 31
 
 
 def test_latent_distance_is_nonsquared_mean_over_positions():
@@ -104,3 +111,22 @@ def test_config_validation():
         AccentConfig(param="wavelet").validate()
     with pytest.raises(AtlasError, match="augment.crops"):
         AccentConfig(augment=AugmentConfig(crops=0)).validate()
+
+
+def test_views_are_counted_per_image_and_box():
+    from atlas.accentuate import _count_views
+
+    seen = torch.zeros(2, 6, 6)
+    _count_views(seen, [(0, 0, 6, 6), (1, 1, 3, 3), (2, 2, 4, 6), (2, 2, 4, 6)])
+    assert seen[0].sum() == 36 + 4 and seen[0, 1, 1] == 2 and seen[0, 5, 5] == 1
+    assert seen[1].sum() == 2 * 8 and seen[1, 2, 5] == 2 and seen[1, 0, 0] == 0
+
+
+def test_active_focus_weights_firing_positions_and_falls_back_when_silent():
+    a = torch.zeros(2, 1, 2, 2)
+    a[0, 0] = torch.tensor([[3.0, 1.0], [-1.0, -1.0]])  # fires on average: weights 3/4, 1/4
+    a[1, 0] = torch.tensor([[1.0, -2.0], [-2.0, -2.0]])  # mean < 0: uniform weights
+    t = Target("x", torch.tensor([0, 0]))
+    value = t.objective({"x": a}, "active")
+    assert torch.allclose(value, torch.tensor([3 * 0.75 + 1 * 0.25, -5 / 4]))
+    assert torch.allclose(t.objective({"x": a}, "all"), t({"x": a}))
