@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import torch
 
@@ -46,6 +46,7 @@ def main() -> None:
                          accent=replace(AccentConfig(), steps=a.steps))
     res = validate(a.out, model, bundled(), cfg, progress=True)
     print(format_table(res))
+    print(f"accent config: {asdict(cfg.accent)}")  # every lever, not only the table's few
     print(f"device {a.device} ({torch.cuda.get_device_name() if a.device != 'cpu' else 'cpu'}), "
           f"threads {torch.get_num_threads()}, wall {time.perf_counter() - t0:.0f} s, "
           f"parts {res['seconds']}")
