@@ -2,6 +2,7 @@
 
     python tests/bench_validate.py --steps 16 --out runs/validate-bench           # CPU, ~10 min
     python tests/bench_validate.py --units 32 --seeds 2 --device cuda               # GPU defaults
+    python tests/bench_validate.py --set lam=1 --set lr=0.05 --out runs/validate-lam1  # any field
 
 Bundled EfficientNet-Lite0 at _blocks.10 and _blocks.12, AccentConfig defaults except what the
 flags change; prints the tables and the wall time of each part.
@@ -16,11 +17,24 @@ from dataclasses import asdict, replace
 import torch
 
 from atlas.accentuate import AccentConfig
+from atlas.config import _construct, _literal, _put
 from atlas.models import load_model
 from atlas.runtime import tune_allocator
 from atlas.sources import bundled
 from atlas.validate import ValidateConfig, validate
 from atlas.validate_report import format_table
+
+
+def accent_config(steps: int | None, sets: list[str]) -> AccentConfig:
+    """AccentConfig defaults with ``FIELD=VALUE`` overrides (parsed as ``atlas build --set``)."""
+    tree: dict = {}
+    for item in sets:
+        key, eq, text = item.partition("=")
+        if not eq:
+            raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
+        _put(tree, key.strip().removeprefix("accent."), _literal(text.strip()))
+    acc = _construct(AccentConfig, tree, "accent.")
+    return acc if steps is None else replace(acc, steps=steps)
 
 
 def main() -> None:
@@ -31,7 +45,10 @@ def main() -> None:
     ap.add_argument("--naturals", type=int, default=6)
     ap.add_argument("--randoms", type=int, default=6)
     ap.add_argument("--sweep-units", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=AccentConfig().steps)
+    ap.add_argument("--steps", type=int, help="accentuation steps (default AccentConfig's)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="any AccentConfig field, e.g. lam=1 or augment.crops=2 (repeatable): "
+                         "to measure other settings, e.g. earlier defaults, with this code")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="runs/validate-bench")
     ap.add_argument("--default-malloc", action="store_true",
@@ -43,7 +60,7 @@ def main() -> None:
     model = load_model("efficientnet-lite0").to(a.device)
     cfg = ValidateConfig(layers=a.layers.split(","), units=a.units, seeds=a.seeds,
                          naturals=a.naturals, randoms=a.randoms, sweep_units=a.sweep_units,
-                         accent=replace(AccentConfig(), steps=a.steps))
+                         accent=accent_config(a.steps, a.set))
     res = validate(a.out, model, bundled(), cfg, progress=True)
     print(format_table(res))
     print(f"accent config: {asdict(cfg.accent)}")  # every lever, not only the table's few
