@@ -63,7 +63,7 @@ class AccentParts:
         if final and len(parts) != len(self.batches):
             raise AtlasError(f"accentuation incomplete: {len(parts)} of {len(self.batches)} "
                              f"batches in {self.dir}; rerun the build to resume")
-        accents = _backfill(_concat([p["accents"] for p in parts], "accents"), "accents")
+        accents = _concat([_backfill(p["accents"], "accents") for p in parts], "accents")
         self.run.write_table("accents", accents)
         labels = [p["labels"] for p in parts if len(p["labels"])]
         self.run.write_table("labels", _concat(labels, "labels"))
@@ -85,7 +85,9 @@ _MISSING = {"str": "", "float": float("nan"), "int": 0}
 def _backfill(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """Columns the schema gained after some parts were written (e.g. ``change_media``), with
     empty values, so a build resumed across such a change still writes a valid table."""
-    for col, kind in schema.TABLES[table].items():
-        if col not in df:
+    missing = {c: k for c, k in schema.TABLES[table].items() if c not in df}
+    if missing:
+        df = df.copy()
+        for col, kind in missing.items():
             df[col] = [[] for _ in range(len(df))] if kind == "list" else _MISSING[kind]
     return df

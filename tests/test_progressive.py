@@ -1,0 +1,130 @@
+"""The site during a build: the re-render throttle, pending and not-chosen notes, partial tables.
+
+The end-to-end check (a build killed at its first render, then resumed) is in test_build.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
+
+from atlas import schema
+from atlas.accent_parts import AccentParts
+from atlas.errors import AtlasError
+from atlas.progressive import Refresher, mark_build
+from atlas.runs import RunDir
+from atlas.site import render_site
+from atlas.site_status import PENDING, BuildStatus
+from atlas.vis_stage import VisPlan
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_refresher_waits_for_the_interval_and_a_bounded_share_of_the_time() -> None:
+    clock, calls = Clock(), []
+
+    def render() -> None:  # a render that costs 10 s of the clock
+        calls.append(clock.t)
+        clock.t += 10.0
+
+    r = Refresher(render, every=60, share=0.1, clock=clock)
+    assert r.maybe() and calls == [0.0]  # the first is always due
+    clock.t += 59
+    assert not r.maybe()
+    clock.t += 1  # 60 s passed, but a 10 s render may only run after 90 s more (10% share)
+    assert not r.maybe()
+    clock.t += 30
+    assert r.maybe() and r.count == 2 and r.seconds == 20.0
+    off = Refresher(render, every=0, clock=clock)
+    assert not off.maybe() and not off.due()
+
+
+def _atlas_status(tmp_path: Path, state: str, tables=MINE_TABLES) -> Path:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(units=3, tables=tables))
+    mark_build(RunDir(run), state, planned={"_blocks.10": [0, 1]}, units="0:2")
+    return render_site(run, tmp_path / f"site-{state}")
+
+
+def test_pages_mark_pending_units_while_the_build_runs(tmp_path: Path) -> None:
+    site = _atlas_status(tmp_path, "running")
+    index = (site / "index.html").read_text()
+    assert "Build in progress: 2 units still pending" in index
+    assert index.count("accentuation pending</span>") == 2
+    assert index.count(">not accentuated</span>") == 4  # unit 2 and the other layer
+    page = (site / "units/_blocks.10/0.html").read_text()
+    assert "Accentuation pending" in page and "Feature visualization pending" in page
+    assert "asked for units 0:2 only" in (site / "units/_blocks.10/2.html").read_text()
+    assert "accentuates units of _blocks.10 only" in (site / "units/_blocks.4/0.html").read_text()
+
+
+def test_finished_build_says_why_a_unit_has_no_accentuation(tmp_path: Path) -> None:
+    site = _atlas_status(tmp_path, "done")
+    index = (site / "index.html").read_text()
+    assert "pending" not in index.replace('class="pending', "") and "Build in progress" not in index
+    assert "finished without one" in (site / "units/_blocks.10/1.html").read_text()
+
+
+def test_accentuated_units_have_no_note(tmp_path: Path) -> None:
+    site = _atlas_status(tmp_path, "running", tables=FakeRunConfig().tables)
+    index = (site / "index.html").read_text()
+    assert "Build in progress: 0 units" in index and "accentuation pending</span>" not in index
+
+
+def test_build_status_reads_damaged_records_safely() -> None:
+    assert BuildStatus.of({}).state == "" and BuildStatus.of({"build": "x"}).planned == {}
+    odd = BuildStatus.of({"build": {"state": "weird", "planned": {"L": [1, "2", None]}}})
+    assert odd.state == "" and odd.planned == {"L": frozenset({1})}
+    assert PENDING.startswith("Accentuation pending")
+
+
+def _part(unit: int, with_change: bool) -> dict[str, pd.DataFrame]:
+    row = {c: None for c in schema.TABLES["accents"] if with_change or "change" not in c}
+    row.update(layer="L", unit=unit, image_id=f"im{unit}", rank=0, seed_activation=1.0,
+               final_activation=2.0, gain=2.0, latent_distance=0.1, pixel_rmse=0.1, steps=3,
+               lam=1.0, param="fourier", reg_layer="R", seed_media="s", accent_media="a",
+               mask_media="m", overlay_media="o", frames_media=[], trajectory=[1.0],
+               **({"change_media": "c", "change_gain": 4.0} if with_change else {}))
+    feats = pd.DataFrame({"layer": "L", "kind": "accent", "unit": [unit], "rank": [0],
+                          "image_id": [f"im{unit}"], "vector": [[1.0, 0.0]]})
+    return {"accents": pd.DataFrame([row]), "features": feats, "labels": pd.DataFrame()}
+
+
+def test_accent_parts_publish_what_is_done(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.write_table("features", pd.DataFrame({"layer": "L", "kind": "natural", "unit": [-1],
+                                              "rank": [-1], "image_id": ["n"],
+                                              "vector": [[0.0, 1.0]]}))
+    seeds = pd.DataFrame({"layer": "L", "unit": [0, 1, 2], "rank": 0,
+                          "image_id": ["im0", "im1", "im2"]})
+    parts = AccentParts(run, seeds, "k", batch_size=1)
+    assert len(parts.batches) == 3 and len(parts.publish(final=False)) == 0
+    for b, change in ((parts.batches[0], False), (parts.batches[2], True)):  # unit 1 not done
+        parts.path(b).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(_part(int(b["unit"].iloc[0]), change), parts.path(b))
+    acc = parts.publish(final=False)
+    assert acc["unit"].tolist() == [0, 2] and acc["change_media"].tolist() == ["", "c"]
+    assert len(run.read_table("features")) == 1  # accent features only at the final publish
+    with pytest.raises(AtlasError, match="1 of 3|2 of 3"):
+        parts.publish(final=True)
+
+
+def test_vis_chunks_hold_one_layer_and_publish_partially(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    from atlas.accentuate import AccentConfig
+
+    plan = VisPlan.make(run, [("B", 0), ("A", 2), ("A", 1)], AccentConfig(steps=5), "m",
+                        torch.device("cpu"))
+    plan.chunk = 2
+    assert plan.chunks() == [[("A", 1), ("A", 2)], [("B", 0)]]
+    assert plan.cfg.frames == 0 and plan.cfg.mask_every == 6  # attribution on step 0 only
+    assert len(plan.publish()) == 0
