@@ -21,6 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
+	$(PY) tests/bench_quality.py --sheet test-output
 	$(PY) tests/bench_mine.py
 	$(PY) tests/bench_accent.py
 	$(PY) tests/bench_site.py

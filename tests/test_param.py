@@ -24,6 +24,15 @@ def test_decay_changes_parameters_not_the_round_trip(photos):
     assert (Parameterization(decay=1.5).decode({"spectrum": b}) - photos[:2]).abs().max() < 1e-4
 
 
+def test_decay_moves_step_size_between_frequencies_at_equal_rms():
+    from atlas.param import spectrum_scale
+
+    one, smooth = spectrum_scale(64, 64, 1.0), spectrum_scale(64, 64, 1.5)
+    assert torch.allclose(one.pow(2).mean(), smooth.pow(2).mean(), rtol=1e-5)
+    # lowest frequencies step further, highest less: the change gets smoother, not larger
+    assert smooth[0, 1] > one[0, 1] and smooth[32, 32] < one[32, 32]
+
+
 def test_gradients_reach_saturated_pixels():
     img = torch.zeros(1, 3, 32, 32)
     img[..., 16:] = 1.0
