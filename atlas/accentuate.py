@@ -221,7 +221,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
         if cfg.mask_coverage:
-            masks = masks / seen.clamp_min(1).to(masks)
+            masks = coverage_mean(masks, seen.to(masks))
         if cfg.mask_smooth > 0 and cfg.steps:
             masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid)
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
@@ -259,6 +259,20 @@ def _count_views(seen: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> 
     t = len(boxes) // seen.shape[0]
     for k, (top, left, bottom, right) in enumerate(boxes):
         seen[k // t, top:bottom, left:right] += 1
+
+
+def coverage_mean(sums: torch.Tensor, seen: torch.Tensor, prior: float = 0.5) -> torch.Tensor:
+    """Per-pixel mean attribution over the views that saw each pixel, shrunk toward the
+    image's overall mean where few views did.
+
+    Corner pixels are inside a random crop only when the crop nearly fills the canvas, so a
+    plain mean there rests on a handful of samples and lit up corners at random. Adding
+    ``prior`` times the average count of pseudo-samples at the image's mean keeps well-seen
+    pixels at their own mean and pulls rarely seen ones toward the image's typical value.
+    """
+    c = prior * seen.mean((1, 2), keepdim=True)
+    mu = sums.sum((1, 2), keepdim=True) / seen.sum((1, 2), keepdim=True).clamp_min(1e-12)
+    return (sums + c * mu) / (seen + c).clamp_min(1e-12)
 
 
 def grid_width(a: torch.Tensor) -> int:

@@ -273,6 +273,22 @@ def contact_sheet(rows: list[dict], path: Path, title: str, size: int = 160) -> 
     sheet.save(path)
 
 
+def time_settings(model, pairs, cfgs: dict[str, AccentConfig], reps: int = 3) -> None:
+    """Seconds per accentuation, settings interleaved within each repetition so that drift of
+    the machine's speed hits them alike; medians and ranges over repetitions."""
+    seeds = torch.stack([p[3] for p in pairs]).to(model.device)
+    times: dict[str, list[float]] = {k: [] for k in cfgs}
+    for _ in range(reps):
+        for label, cfg in cfgs.items():
+            t0 = time.perf_counter()
+            for (layer, unit, _, _), seed in zip(pairs, seeds, strict=True):
+                accentuate(model, seed[None], Target(layer, torch.tensor([unit])), cfg)
+            times[label].append((time.perf_counter() - t0) / len(pairs))
+    for label, ts in times.items():
+        print(f"{label:<14} {statistics.median(ts):6.2f} s per accentuation "
+              f"({min(ts):.2f}-{max(ts):.2f}, {reps} x {len(pairs)} pairs)", flush=True)
+
+
 def parse_set(items: list[str]) -> dict:
     out = {}
     for item in items:
@@ -290,6 +306,8 @@ def main() -> None:
     ap.add_argument("--sheet", default="", help="folder for contact sheets")
     ap.add_argument("--jsonl", default="", help="append one summary line per setting")
     ap.add_argument("--label", default="", help="name for the printed row")
+    ap.add_argument("--time", type=int, default=0, metavar="N",
+                    help="only time the settings: N pairs each, interleaved, 3 repetitions")
     ap.add_argument("--grid", default="",
                     help="JSON file: a list of {label, base, overrides} rows to run (a curve)")
     args = ap.parse_args()
@@ -307,6 +325,11 @@ def main() -> None:
     if args.grid:
         runs = [(g["label"], g.get("base", "new"), {**extra, **g.get("overrides", {})})
                 for g in json.loads(Path(args.grid).read_text())]
+    if args.time:
+        spread = pairs[::max(1, len(pairs) // args.time)][:args.time]  # both layers
+        time_settings(model, spread, {label: with_overrides(
+            replace(presets[name], reg_layer=REG), over) for label, name, over in runs})
+        return
     results = {}
     for label, name, over in runs:
         cfg = with_overrides(replace(presets[name], reg_layer=REG), over)

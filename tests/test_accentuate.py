@@ -130,3 +130,16 @@ def test_active_focus_weights_firing_positions_and_falls_back_when_silent():
     value = t.objective({"x": a}, "active")
     assert torch.allclose(value, torch.tensor([3 * 0.75 + 1 * 0.25, -5 / 4]))
     assert torch.allclose(t.objective({"x": a}, "all"), t({"x": a}))
+
+
+def test_coverage_mean_shrinks_rarely_seen_pixels_toward_the_image_mean():
+    from atlas.accentuate import coverage_mean
+
+    seen = torch.full((1, 2, 2), 10.0)
+    seen[0, 0, 0] = 0.0  # never seen: no evidence of its own
+    sums = seen * 2.0  # every view gave 2 where seen
+    sums[0, 1, 1] = 10 * 5.0  # one well-seen pixel averaging 5
+    out = coverage_mean(sums, seen)
+    mean = float(sums.sum() / seen.sum())
+    assert abs(float(out[0, 0, 0]) - mean) < 1e-6
+    assert 4.0 < float(out[0, 1, 1]) < 5.0 and abs(float(out[0, 0, 1]) - 2.0) < 0.3
