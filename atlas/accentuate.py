@@ -328,17 +328,26 @@ def visualize(model: LoadedModel, target: Target, cfg: AccentConfig) -> AccentRe
 
 
 def normalize_masks(masks: torch.Tensor, q: float = 0.995, floor: float = 0.5) -> torch.Tensor:
-    """Map a set of masks to [0, 1] with one shared scale, from the set's ``floor`` quantile
-    (0) to its ``q`` quantile (1), so relative relevance across the images shown together
-    stays visible.
+    """Map a set of masks to [0, 1]: each from its own ``floor`` quantile (0), all by one
+    shared scale (the set's ``q`` quantile above those floors), so relative relevance across
+    the images shown together stays visible.
 
     Averaged over the views that saw each pixel and smoothed, an attribution map has little
-    dynamic range: scaled from 0 it made an overlay that showed nearly the whole image. From
-    the shared median, the less relevant half of the set's pixels is transparent.
+    dynamic range: scaled from 0 it made an overlay that showed nearly the whole image. A
+    floor shared by the set made the weaker images' masks black; each image's own median
+    shows where in it the unit looked, and the shared scale how strongly.
     """
-    flat = masks.flatten().float()
+    lo = torch.tensor([_quantile(m, floor) for m in masks], dtype=masks.dtype,
+                      device=masks.device).view(-1, *[1] * (masks.dim() - 1))
+    above = masks - lo
+    hi = _quantile(above, q)
+    return (above / max(hi, 1e-12)).clamp(0, 1)
+
+
+def _quantile(x: torch.Tensor, q: float) -> float:
+    """``q`` quantile of a tensor's values (a fixed random subset above a million values)."""
+    flat = x.flatten().float()
     if flat.numel() > 1_000_000:
         flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))
                     [:1_000_000]]
-    lo, hi = torch.quantile(flat, torch.tensor([floor, q], dtype=flat.dtype)).tolist()
-    return ((masks - lo) / max(hi - lo, 1e-12)).clamp(0, 1)
+    return float(torch.quantile(flat, q))

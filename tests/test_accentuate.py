@@ -90,12 +90,15 @@ def test_reg_layer_after_target_is_an_error(small, photos):
 
 def test_normalize_masks_shares_one_scale():
     m = torch.stack([torch.full((4, 4), 1.0), torch.full((4, 4), 4.0)])
-    out = normalize_masks(m, floor=0.0)
-    assert out.max() == 1.0 and torch.allclose(out[0], torch.zeros(4, 4))
-    ramp = torch.arange(32.0).view(2, 4, 4)  # shared floor (median) and top: 15.5 .. ~31
-    out = normalize_masks(ramp)
-    assert (out[0] == 0).all() and out[1, 0, 0] < 0.05 and out[1, -1, -1] == 1
-    assert 0.4 < float(out[1, 2, 0]) < 0.6  # 24 sits halfway between 15.5 and 31
+    m[:, 0, 0] = 0.0
+    out = normalize_masks(m, floor=0.0)  # floors at 0: the 1s sit at a quarter of the 4s
+    assert out.max() == 1.0 and torch.allclose(out[0, 1:, 1:], torch.full((3, 3), 0.25))
+    ramp = torch.arange(32.0).view(2, 4, 4)
+    weak = torch.cat([ramp[:1] * 0.5, ramp[1:] - 16])  # same shape, half the contrast
+    out = normalize_masks(weak, q=1.0)  # each from its own median, one shared scale
+    assert out[0, 0, 0] == 0 and out[1, 0, 0] == 0 and out[1, -1, -1] == 1
+    assert (out[0] > 0).sum() == (out[1] > 0).sum() == 8  # each shows its own top half
+    assert torch.allclose(out[0], out[1] * 0.5, atol=1e-3)  # the weaker stays dimmer
 
 
 def test_latent_distance_is_nonsquared_mean_over_positions():
