@@ -179,7 +179,6 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         with amp:
             a, leaf, acts = split_forward(model, views.apply(x), cfg.reg_layer, target.layers)
             value = target.objective(acts, cfg.focus if seeds is not None else "all").float()
-        grid = grid_width(acts[target.layer])
         traj[:, step] = value.detach()
         (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
         if g_leaf is None:
@@ -223,6 +222,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         if cfg.mask_coverage:
             masks = coverage_mean(masks, seen.to(masks))
         if cfg.mask_smooth > 0 and cfg.steps:
+            grid = grid_width(acts[target.layer])  # the last step's views: same layer grid
             masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid)
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)

@@ -57,8 +57,7 @@ class Target:
             d = self.direction.to(a).repeat_interleave(views, dim=0)
             per_view = torch.einsum("bchw,bc->bhw", a, d).flatten(1).mean(1)
         else:
-            idx = self.units.to(a.device).repeat_interleave(views)
-            m = a[torch.arange(a.shape[0], device=a.device), idx]  # (B, H, W)
+            m = self._unit_maps(a, views)
             if self.kind == "mean":
                 per_view = m.flatten(1).mean(1)
             elif self.kind == "max":
@@ -67,6 +66,11 @@ class Target:
                 y, x = self.position or (m.shape[1] // 2, m.shape[2] // 2)
                 per_view = m[:, y, x]
         return per_view.view(n, views).mean(1)
+
+    def _unit_maps(self, a: torch.Tensor, views: int) -> torch.Tensor:
+        """Each row's own unit's map, (B, H, W): row i*views+v reads ``units[i]``."""
+        idx = self.units.to(a.device).repeat_interleave(views)
+        return a[torch.arange(a.shape[0], device=a.device), idx]
 
     def objective(self, acts: dict[str, torch.Tensor], focus: str = "all") -> torch.Tensor:
         """What the optimizer raises: the reported value (``focus="all"``), or, for
@@ -86,8 +90,7 @@ class Target:
         a = as_map(acts[self.layer])
         n = self.units.shape[0]
         views = a.shape[0] // n
-        idx = self.units.to(a.device).repeat_interleave(views)
-        m = a[torch.arange(a.shape[0], device=a.device), idx].flatten(1)  # (B, HW)
+        m = self._unit_maps(a, views).flatten(1)  # (B, HW)
         w = m.detach().float().clamp_min(0)
         total = w.sum(1, keepdim=True)
         fires = (total > 0) & (m.detach().float().mean(1, keepdim=True) > 0)

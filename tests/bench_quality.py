@@ -33,11 +33,18 @@ import time
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from atlas.accentuate import AccentConfig, accentuate, auto_batch, normalize_masks
+from atlas.accentuate import (
+    AccentConfig,
+    accentuate,
+    auto_batch,
+    gaussian_blur,
+    normalize_masks,
+)
 from atlas.lite0 import reference_lite0
 from atlas.loader import make_loader
 from atlas.media import CHANGE_GAIN, change_image, overlay, save_exact, save_webp, to_pil
@@ -108,17 +115,12 @@ class Scorer:
 
 
 def pil_tensor(img: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(__import__("numpy").asarray(img.convert("RGB"), dtype="float32")
-                            ).permute(2, 0, 1) / 255
+    return torch.from_numpy(np.asarray(img.convert("RGB"), dtype="float32")).permute(2, 0, 1) / 255
 
 
 def blur(x: torch.Tensor) -> torch.Tensor:
-    t = torch.arange(-3, 4, dtype=torch.float32)
-    k = torch.exp(-t * t / 2)
-    k = k / k.sum()
-    x = F.pad(x[None], (3, 3, 3, 3), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, 7).repeat(3, 1, 1, 1), groups=3)
-    return F.conv2d(x, k.view(1, 1, 7, 1).repeat(3, 1, 1, 1), groups=3)[0]
+    """Gaussian blur, sigma 1 px, of a (3, H, W) image (its channels as three maps)."""
+    return gaussian_blur(x, 1.0)
 
 
 def downup(x: torch.Tensor) -> torch.Tensor:
@@ -208,8 +210,8 @@ def run_setting(model, scorer, pairs, cfg: AccentConfig, tmp: Path) -> list[dict
         save_exact(paths["accent"], to_pil(img))
         save_webp(paths["mask"], to_pil(mask))
         s, a = (pil_tensor(Image.open(paths[k])) for k in ("seed", "accent"))
-        m = torch.from_numpy(__import__("numpy").asarray(Image.open(paths["mask"]).convert("L"),
-                                                         dtype="float32")) / 255
+        m = torch.from_numpy(np.asarray(Image.open(paths["mask"]).convert("L"),
+                                        dtype="float32")) / 255
         row = {"layer": layer, "unit": unit, "image_id": image_id, "s_per": secs,
                "own_dist": own_dist}
         for name, fn in CHANGES.items():
