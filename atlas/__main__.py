@@ -1,6 +1,6 @@
 """``python -m atlas`` (and ``torchrun -m atlas``) entry point."""
 
-from atlas.cli import main
+from atlas.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

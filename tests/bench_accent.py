@@ -18,15 +18,15 @@ from dataclasses import replace
 
 import torch
 
-from atlas.accentuate import AccentConfig, accentuate, auto_batch, reference_precision
-from atlas.loader import make_loader
-from atlas.mine import MineConfig, mine
-from atlas.models import load_model
-from atlas.objectives import Target, relative_distance
-from atlas.probe import Probe
-from atlas.runs import RunDir
-from atlas.runtime import tune_allocator
-from atlas.sources import bundled
+from atlas.accent.loop import AccentConfig, accentuate, auto_batch, reference_precision
+from atlas.accent.objectives import Target, relative_distance
+from atlas.data.loader import make_loader
+from atlas.data.sources import bundled
+from atlas.models.hooks import Probe
+from atlas.models.runtime import tune_allocator
+from atlas.models.zoo import load_model
+from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.rundir import RunDir
 
 
 def top_pairs(model, layer: str, units: int, per_unit: int):

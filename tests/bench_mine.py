@@ -17,14 +17,14 @@ import time
 
 import torch
 
-from atlas.lite0 import reference_lite0
-from atlas.loader import make_loader
-from atlas.mine import MineConfig, mine, resolve_workers
-from atlas.models import LoadedModel, load_model
-from atlas.probe import Probe
-from atlas.runs import RunDir
-from atlas.runtime import tune_allocator
-from atlas.sources import bundled
+from atlas.data.loader import make_loader
+from atlas.data.sources import bundled
+from atlas.models.hooks import Probe
+from atlas.models.lite0 import reference_lite0
+from atlas.models.runtime import tune_allocator
+from atlas.models.zoo import LoadedModel, load_model
+from atlas.pipeline.mine import MineConfig, mine, resolve_workers
+from atlas.pipeline.rundir import RunDir
 
 
 def forward_only(model: LoadedModel, layer: str, images: torch.Tensor, batch: int) -> float:

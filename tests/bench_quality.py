@@ -6,7 +6,8 @@
 
 Pairs: evenly spaced units of EfficientNet-Lite0 ``_blocks.10`` and ``_blocks.12``, each on its
 top bundled photo. Each accentuation, its seed and its mask are written as the site writes them
-(WebP, :mod:`atlas.media`) and read back; everything is then scored by an independent instrument:
+(WebP, :mod:`atlas.data.media`) and read back; everything is then scored by an independent
+instrument:
 the *reference* ``efficientnet-lite-pytorch`` model (not atlas's lean re-implementation).
 
 Columns (medians over pairs):
@@ -38,22 +39,22 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from atlas.accentuate import (
+from atlas.accent.loop import (
     AccentConfig,
     accentuate,
     auto_batch,
     gaussian_blur,
     normalize_masks,
 )
-from atlas.lite0 import reference_lite0
-from atlas.loader import make_loader
-from atlas.media import CHANGE_GAIN, change_image, overlay, save_exact, save_webp, to_pil
-from atlas.mine import MineConfig, mine
-from atlas.models import load_model
-from atlas.objectives import Target
-from atlas.runs import RunDir
-from atlas.runtime import tune_allocator
-from atlas.sources import bundled
+from atlas.accent.objectives import Target
+from atlas.data.loader import make_loader
+from atlas.data.media import CHANGE_GAIN, change_image, overlay, save_exact, save_webp, to_pil
+from atlas.data.sources import bundled
+from atlas.models.lite0 import reference_lite0
+from atlas.models.runtime import tune_allocator
+from atlas.models.zoo import load_model
+from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.rundir import RunDir
 
 LAYERS = ("_blocks.10", "_blocks.12")
 REG = "_blocks.4"

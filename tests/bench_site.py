@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakerun import FakeRunConfig, make_fake_run  # noqa: E402
 
-from atlas.report import report_html  # noqa: E402
-from atlas.site import SiteConfig, render_site  # noqa: E402
-from atlas.site_data import load_atlas  # noqa: E402
-from atlas.site_env import make_env  # noqa: E402
-from atlas.site_media import InlineMedia  # noqa: E402
+from atlas.site.data import load_atlas  # noqa: E402
+from atlas.site.env import make_env  # noqa: E402
+from atlas.site.media import InlineMedia  # noqa: E402
+from atlas.site.render import SiteConfig, render_site  # noqa: E402
+from atlas.site.report import report_html  # noqa: E402
 
 
 def _mb(n: float) -> str:

@@ -16,13 +16,13 @@ from dataclasses import asdict, replace
 
 import torch
 
-from atlas.accentuate import AccentConfig
-from atlas.config import _construct, _literal, _put
-from atlas.models import load_model
-from atlas.runtime import tune_allocator
-from atlas.sources import bundled
-from atlas.validate import ValidateConfig, validate
-from atlas.validate_report import format_table
+from atlas.accent.loop import AccentConfig
+from atlas.config.tree import _construct, _literal, _put
+from atlas.data.sources import bundled
+from atlas.evaluation.report import format_table
+from atlas.evaluation.validate import ValidateConfig, validate
+from atlas.models.runtime import tune_allocator
+from atlas.models.zoo import load_model
 
 
 def accent_config(steps: int | None, sets: list[str]) -> AccentConfig:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from atlas.models import load_model
-from atlas.sources import bundled
+from atlas.data.sources import bundled
+from atlas.models.zoo import load_model
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +18,7 @@ def lite0():
 @pytest.fixture(scope="session")
 def photos():
     """Eight real bundled photos at 224 px, as the model sees them."""
-    from atlas.loader import make_loader
+    from atlas.data.loader import make_loader
 
     src = bundled()
     batch = next(iter(make_loader(src, 224, 8, 0, list(range(0, 80, 10)))))

@@ -1,7 +1,8 @@
 """A synthetic but schema-valid run directory, with real WebP images, for site tests and benches.
 
 The renderer must depend only on the run directory, so the site can be tested without a model:
-this writes every table of :mod:`atlas.schema` (or a chosen subset, e.g. only what `mine` makes)
+this writes every table of :mod:`atlas.pipeline.schema` (or a chosen subset, e.g. only what
+`mine` makes)
 plus the media those tables point at. ``payload=True`` puts script-injection strings into every
 user-supplied field (labels, file names, credits, a layer name, config text); ``validation=True``
 adds a small ``validation/`` result (:mod:`fakevalidation`).
@@ -18,12 +19,12 @@ import pandas as pd
 from fakevalidation import write_fake_validation
 from PIL import Image
 
-from atlas.runs import RunDir, atomic_write_json, atomic_write_with
+from atlas.pipeline.rundir import RunDir, atomic_write_json, atomic_write_with
 
 ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed"})
 MINE_TABLES = frozenset({"images", "topk", "stats"})
 PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
-CHANGE_GAIN = 4.0  # as atlas.media writes the change view
+CHANGE_GAIN = 4.0  # as atlas.data.media writes the change view
 CLASSES = ("tabby cat", "goldfish", "windmill", "solar dish", "hammer", "red panda", "toucan")
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from atlas.runs import atomic_write_bytes, atomic_write_json
-from atlas.validate_report import _slug as chart_slug  # the producer's own file naming
+from atlas.evaluation.report import _slug as chart_slug  # the producer's own file naming
+from atlas.pipeline.rundir import atomic_write_bytes, atomic_write_json
 
 KINDS = ("accent_natural", "natural_natural", "vis_natural", "random_natural", "accent_own_seed")
 MEANS = ({"accent_natural": 0.60, "natural_natural": 0.55, "vis_natural": 0.50},

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from atlas.accentuate import AccentConfig, accentuate, normalize_masks, to_input, visualize
-from atlas.augment import AugmentConfig
+from atlas.accent.loop import AccentConfig, accentuate, normalize_masks, to_input, visualize
+from atlas.accent.objectives import LatentDistance, Target
+from atlas.accent.views import AugmentConfig
 from atlas.errors import AtlasError
-from atlas.objectives import LatentDistance, Target
 
 FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2",
             schedule="constant")
@@ -57,8 +57,8 @@ def test_attribution_steps_do_not_change_the_optimization(small, photos):
 
 
 def test_seed_pass_precision_follows_amp_and_hardware():
-    from atlas.accentuate import reference_precision
-    from atlas.runtime import cpu_has_bf16
+    from atlas.accent.loop import reference_precision
+    from atlas.models.runtime import cpu_has_bf16
 
     cpu = torch.device("cpu")
     assert reference_precision(AccentConfig(amp=False), cpu) == "float32"
@@ -117,7 +117,7 @@ def test_config_validation():
 
 
 def test_views_are_counted_per_image_and_box():
-    from atlas.accentuate import _count_views
+    from atlas.accent.loop import _count_views
 
     seen = torch.zeros(2, 6, 6)
     _count_views(seen, [(0, 0, 6, 6), (1, 1, 3, 3), (2, 2, 4, 6), (2, 2, 4, 6)])
@@ -136,7 +136,7 @@ def test_active_focus_weights_firing_positions_and_falls_back_when_silent():
 
 
 def test_coverage_mean_shrinks_rarely_seen_pixels_toward_the_image_mean():
-    from atlas.accentuate import coverage_mean
+    from atlas.accent.loop import coverage_mean
 
     seen = torch.full((1, 2, 2), 10.0)
     seen[0, 0, 0] = 0.0  # never seen: no evidence of its own

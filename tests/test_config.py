@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from atlas.config import build_config, parse_units
+from atlas.config.tree import build_config, parse_units
 from atlas.errors import AtlasError
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlas import schema
-from atlas.embed import EmbedConfig, embed_points, run_embed
 from atlas.errors import AtlasError
-from atlas.layer_map import unit_vectors
-from atlas.runs import RunDir
+from atlas.pipeline import schema
+from atlas.pipeline.embed import EmbedConfig, embed_points, run_embed
+from atlas.pipeline.layer_map import unit_vectors
+from atlas.pipeline.rundir import RunDir
 
 
 def blobs(sizes=(30, 20, 14), dim=112, seed=2) -> tuple[np.ndarray, np.ndarray]:

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from atlas.mine import MineConfig, mine
-from atlas.pipeline import Limited
-from atlas.runs import RunDir
-from atlas.sources import bundled
-from atlas.topk import RunningMoments, RunningTopK
+from atlas.data.sources import bundled
+from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.stages import Limited
+from atlas.pipeline.topk import RunningMoments, RunningTopK
 
 
 def test_running_topk_matches_sort_and_merges_exactly():

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from atlas.errors import AtlasError
-from atlas.lite0 import LiteNet, reference_lite0
-from atlas.models import load_model
-from atlas.probe import Probe, describe_layers
+from atlas.models.hooks import Probe, describe_layers
+from atlas.models.lite0 import LiteNet, reference_lite0
+from atlas.models.zoo import load_model
 
 
 def test_lean_lite0_equals_reference(photos):
@@ -19,9 +19,9 @@ def test_lean_lite0_equals_reference(photos):
 
 def test_bundled_model_classifies_real_photos(lite0):
     """Real ImageNet weights: photos whose label is an ImageNet class get it in the top 5."""
-    from atlas.loader import make_loader
-    from atlas.models import imagenet_classes
-    from atlas.sources import bundled
+    from atlas.data.loader import make_loader
+    from atlas.data.sources import bundled
+    from atlas.models.zoo import imagenet_classes
 
     src = bundled()
     classes = [c.lower() for c in imagenet_classes()]

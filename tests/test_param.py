@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from atlas.augment import AugmentConfig, NoiseBank, draw_views
-from atlas.param import Parameterization, noise_params
+from atlas.accent.param import Parameterization, noise_params
+from atlas.accent.views import AugmentConfig, NoiseBank, draw_views
 
 
 @pytest.mark.parametrize("kind", ["fourier", "maco", "pixel"])
@@ -25,7 +25,7 @@ def test_decay_changes_parameters_not_the_round_trip(photos):
 
 
 def test_decay_moves_step_size_between_frequencies_at_equal_rms():
-    from atlas.param import spectrum_scale
+    from atlas.accent.param import spectrum_scale
 
     one, smooth = spectrum_scale(64, 64, 1.0), spectrum_scale(64, 64, 1.5)
     assert torch.allclose(one.pow(2).mean(), smooth.pow(2).mean(), rtol=1e-5)

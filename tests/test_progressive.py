@@ -12,14 +12,14 @@ import pytest
 import torch
 from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
 
-from atlas import schema
-from atlas.accent_parts import AccentParts
 from atlas.errors import AtlasError
-from atlas.progressive import Refresher, mark_build
-from atlas.runs import RunDir
-from atlas.site import render_site
-from atlas.site_status import PENDING, BuildStatus
-from atlas.vis_stage import VisPlan
+from atlas.pipeline import schema
+from atlas.pipeline.accent_parts import AccentParts
+from atlas.pipeline.progressive import Refresher, mark_build
+from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.vis import VisPlan
+from atlas.site.render import render_site
+from atlas.site.status import PENDING, BuildStatus
 
 
 class Clock:
@@ -120,7 +120,7 @@ def test_accent_parts_publish_what_is_done(tmp_path: Path) -> None:
 
 def test_vis_chunks_hold_one_layer_and_publish_partially(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
-    from atlas.accentuate import AccentConfig
+    from atlas.accent.loop import AccentConfig
 
     plan = VisPlan.make(run, [("B", 0), ("A", 2), ("A", 1)], AccentConfig(steps=5), "m",
                         torch.device("cpu"))

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlas import schema
 from atlas.errors import AtlasError
-from atlas.runs import RunDir
-from atlas.select import SelectConfig, choose_seeds, manifestation_clusters, run_select
+from atlas.pipeline import schema
+from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.select import SelectConfig, choose_seeds, manifestation_clusters, run_select
 
 
 def blobs(sizes=(30, 20, 14), dim=112, seed=1) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,9 @@ from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
 from PIL import Image
 
 from atlas.errors import AtlasError
-from atlas.runs import RunDir
-from atlas.site import SiteConfig, render_site
-from atlas.site_safe import SITE_CSP
+from atlas.pipeline.rundir import RunDir
+from atlas.site.render import SiteConfig, render_site
+from atlas.site.safe import SITE_CSP
 
 
 class Refs(HTMLParser):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
 
-from atlas.runs import RunDir
-from atlas.site import render_site
+from atlas.pipeline.rundir import RunDir
+from atlas.site.render import render_site
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent.parent / "test-output"

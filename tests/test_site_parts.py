@@ -15,12 +15,12 @@ import pytest
 from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
 
 from atlas.errors import AtlasError
-from atlas.report import parse_units, render_report
-from atlas.serve import make_server
-from atlas.site import render_site
-from atlas.site_charts import histogram, manifestation_map, sparkline
-from atlas.site_data import load_atlas
-from atlas.site_safe import http_url, js_data, safe_relpath, slug
+from atlas.site.charts import histogram, manifestation_map, sparkline
+from atlas.site.data import load_atlas
+from atlas.site.render import render_site
+from atlas.site.report import parse_units, render_report
+from atlas.site.safe import http_url, js_data, safe_relpath, slug
+from atlas.site.serve import make_server
 
 
 @pytest.fixture(scope="module")

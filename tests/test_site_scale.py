@@ -1,4 +1,4 @@
-"""Activations placed among a unit's natural ones (atlas.site_scale), and how the site uses it."""
+"""Activations placed among a unit's natural ones (atlas.site.scale), and how the site uses it."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from fakerun import FakeRunConfig, make_fake_run
 
-from atlas.runs import RunDir
-from atlas.site import render_site
-from atlas.site_data import load_atlas
-from atlas.site_scale import ordinal, percentile, standing
+from atlas.pipeline.rundir import RunDir
+from atlas.site.data import load_atlas
+from atlas.site.render import render_site
+from atlas.site.scale import ordinal, percentile, standing
 
 COUNTS, EDGES = [1, 2, 3, 4], [0.0, 1.0, 2.0, 3.0, 4.0]  # 10 images over [0, 4]
 STATS = {"hist_counts": COUNTS, "hist_edges": EDGES, "min": 0.0, "count": 10}

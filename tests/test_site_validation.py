@@ -12,10 +12,10 @@ from fakevalidation import SVG, write_fake_validation
 from test_site import refs
 
 from atlas.errors import AtlasError
-from atlas.site import render_site
-from atlas.site_safe import SITE_CSP, plain_svg
-from atlas.site_validation import chart_slug
-from atlas.validate_report import _slug as producer_slug
+from atlas.evaluation.report import _slug as producer_slug
+from atlas.site.render import render_site
+from atlas.site.safe import SITE_CSP, plain_svg
+from atlas.site.validation import chart_slug
 
 
 @pytest.fixture(scope="module")

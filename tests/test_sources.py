@@ -12,11 +12,11 @@ import torch
 from badimages import BLUE, RED, WHITE, encode, make_corpus, noise
 from PIL import Image
 
-from atlas import schema
-from atlas.decode import BadImage, DecodeConfig, crop_box, decode_rgb, preprocess, to_rgb
+from atlas.data.decode import BadImage, DecodeConfig, crop_box, decode_rgb, preprocess, to_rgb
+from atlas.data.loader import ImageDataset, make_loader
+from atlas.data.sources import FolderSource, open_source, records_frame
 from atlas.errors import AtlasError
-from atlas.loader import ImageDataset, make_loader
-from atlas.sources import FolderSource, open_source, records_frame
+from atlas.pipeline import schema
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}-[0-9a-f]{8}$")
 
@@ -246,7 +246,7 @@ def test_bad_folder_inputs(corpus, tmp_path):
 
 
 def test_colliding_ids_get_a_longer_hash(monkeypatch, corpus):
-    from atlas import sources
+    from atlas.data import sources
 
     real = sources.image_id  # 1 hex digit for 20 files: collisions are certain (pigeonhole)
     monkeypatch.setattr(sources, "image_id",

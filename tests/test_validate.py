@@ -11,17 +11,14 @@ import pytest
 import torch
 from torch import nn
 
-from atlas.accentuate import AccentConfig
-from atlas.augment import AugmentConfig
+from atlas.accent.loop import AccentConfig
+from atlas.accent.objectives import Target
+from atlas.accent.split import split_forward
+from atlas.accent.views import AugmentConfig
+from atlas.data.sources import bundled
 from atlas.errors import AtlasError
-from atlas.models import LoadedModel, load_model
-from atlas.objectives import Target
-from atlas.probe import Probe
-from atlas.sources import bundled
-from atlas.splitforward import split_forward
-from atlas.validate import ValidateConfig, check_layers, validate
-from atlas.validate_data import pick_units
-from atlas.validate_pathway import (
+from atlas.evaluation.data import pick_units
+from atlas.evaluation.pathway import (
     attributions,
     bootstrap_ci,
     drop_channel,
@@ -30,9 +27,12 @@ from atlas.validate_pathway import (
     unit_correlations,
     unit_summary,
 )
-from atlas.validate_report import charts, format_table
-from atlas.validate_shortcut import shortcut_result, stream_layers
-from atlas.validate_sweep import recommend, sensitive_region
+from atlas.evaluation.report import charts, format_table
+from atlas.evaluation.shortcut import shortcut_result, stream_layers
+from atlas.evaluation.sweep import recommend, sensitive_region
+from atlas.evaluation.validate import ValidateConfig, check_layers, validate
+from atlas.models.hooks import Probe
+from atlas.models.zoo import LoadedModel, load_model
 
 TINY = AccentConfig(steps=2, canvas=96, augment=AugmentConfig(crops=1))
 
@@ -145,7 +145,7 @@ def test_split_forward_reaches_logits(lite0, photos):
 
 
 def test_explain_predicted_and_chosen_class(lite0, tmp_path):
-    from atlas.explain import explain
+    from atlas.evaluation.explain import explain
 
     src = bundled()
     gibbon = src.root / "erase-gibbon.webp"
@@ -205,12 +205,12 @@ def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, 
     def boom(*a, **k):
         raise AssertionError("recomputed a finished validation")
 
-    monkeypatch.setattr("atlas.validate.layer_results", boom)
+    monkeypatch.setattr("atlas.evaluation.validate.layer_results", boom)
     assert validate(tmp_path, lite0, bundled(), cfg)["key"] == saved["key"]
 
 
 def test_svg_labels_are_escaped():
-    from atlas.plots import bar_chart, line_chart
+    from atlas.site.plots import bar_chart, line_chart
 
     svg = bar_chart("<b>&", "y", ["<script>"], ["s"], [[0.5]], [[0.4]], [[0.6]])
     root = ET.fromstring(svg)
@@ -220,7 +220,7 @@ def test_svg_labels_are_escaped():
 
 
 def test_claims_use_the_issue_thresholds():
-    from atlas.validate_layer import claims
+    from atlas.evaluation.layer import claims
 
     def res(an, nn_, vn):
         return {"accent_natural": {"mean": an}, "natural_natural": {"mean": nn_},
@@ -235,8 +235,8 @@ def test_claims_use_the_issue_thresholds():
 def test_unit_images_reuse_the_runs_topk(lite0, tmp_path):
     import pandas as pd
 
-    from atlas.runs import RunDir
-    from atlas.validate_data import unit_images
+    from atlas.evaluation.data import unit_images
+    from atlas.pipeline.rundir import RunDir
 
     src = bundled()
     ids = [r.image_id for r in src.records]
@@ -256,7 +256,7 @@ def test_unit_images_reuse_the_runs_topk(lite0, tmp_path):
 def test_cli_parses_and_rejects_bad_flags_before_loading_a_model():
     import argparse
 
-    from atlas import cli_validate
+    from atlas.cli import validate as cli_validate
 
     ap = argparse.ArgumentParser()
     cli_validate.add_commands(ap.add_subparsers(dest="command"))

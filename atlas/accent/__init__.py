@@ -1,0 +1,1 @@
+"""Feature accentuation: the loop, parameterizations, objectives, views and split forward."""

@@ -1,0 +1,118 @@
+"""Random box crops plus pixel noise, applied identically to the accentuation and its seed.
+
+Boxes are drawn as affine parameters (side and centre in [-1, 1]) and cut at whole pixels of
+the image they are applied to, then resized bilinearly to the model input; bilinear sampling is
+adequate for side fractions near or above input/canvas. One ``interpolate`` per crop measured
+1.75 ms forward+backward for 4 crops of a 224 px canvas on the reference CPU, against 5.1 ms for
+a single batched ``grid_sample`` (whose CPU backward is slow), a tenth of an accentuation step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from atlas.config.checks import check_float, check_int
+
+
+@dataclass
+class AugmentConfig:
+    crops: int = 4  # crops per image per step
+    min_side: float = 0.5  # crop side as a fraction of the canvas, uniform in [min, max]
+    max_side: float = 1.0
+    noise: float = 0.02  # std of additive pixel noise
+
+    def validate(self) -> None:
+        check_int("augment.crops", self.crops, 1, 256)
+        check_float("augment.min_side", self.min_side, 0.0, 1.0, open_lo=True)
+        check_float("augment.max_side", self.max_side, self.min_side, 1.0)
+        check_float("augment.noise", self.noise, 0.0, 1.0)
+
+
+@dataclass
+class Views:
+    """One step's random views: affine crop boxes (N*T, 2, 3, on the CPU: only Python reads
+    them) and pixel noise (N*T, 3, S, S) for the image being optimized and, at other pixels of
+    the same field, for its seed."""
+
+    theta: torch.Tensor
+    noise: torch.Tensor
+    seed_noise: torch.Tensor
+    size: int
+    _boxes: dict = field(default_factory=dict, repr=False)  # (h, w) -> boxes; image and seed
+
+    def boxes(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
+        """Pixel boxes (top, left, bottom, right) of the crops on an h x w image."""
+        if (h, w) in self._boxes:
+            return self._boxes[(h, w)]
+        th = self.theta.double()
+        side_x, side_y, cx, cy = th[:, 0, 0], th[:, 1, 1], th[:, 0, 2], th[:, 1, 2]
+        out = []
+        for sx, sy, x, y in zip(side_x.tolist(), side_y.tolist(), cx.tolist(), cy.tolist(),
+                                strict=True):
+            bw, bh = max(1, round(sx * w)), max(1, round(sy * h))
+            left = min(max(round((x + 1) / 2 * w - bw / 2), 0), w - bw)
+            top = min(max(round((y + 1) / 2 * h - bh / 2), 0), h - bh)
+            out.append((top, left, top + bh, left + bw))
+        self._boxes[(h, w)] = out
+        return out
+
+    def apply(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 3, H, W) -> (N*T, 3, S, S): image i's T crops are rows i*T .. i*T+T-1."""
+        t = self.theta.shape[0] // images.shape[0]
+        # per-image tensors first: a crop sliced from the whole batch would send a zero-filled
+        # batch-sized gradient back per crop (2.4 GB per step at 32 pairs x 4 crops)
+        per_image = images.unbind(0)
+        crops = [F.interpolate(per_image[k // t][None, :, top:bottom, left:right],
+                               size=(self.size, self.size), mode="bilinear",
+                               align_corners=False)
+                 for k, (top, left, bottom, right) in enumerate(self.boxes(*images.shape[-2:]))]
+        return torch.cat(crops) + (self.noise if noise is None else noise)
+
+
+class NoiseBank:
+    """Pixel noise for every step of a run, cut as windows out of one field drawn up front.
+
+    A fresh Gaussian draw per view and step cost 2.2 ms of a 50 ms step for 4 views on the
+    reference CPU (13 ms for 32 views), pure overhead. Each step instead takes a window at a
+    random offset; the seed's window sits half the margin further along (wrapping), so the two
+    never share a pixel's noise: at step 0, where image and seed are equal, identical noise
+    would make their distance exactly 0 and its gradient undefined.
+    """
+
+    def __init__(self, rows: int, size: int, std: float, generator: torch.Generator,
+                 margin: int = 32) -> None:
+        self.size, self.margin = size, margin
+        self.field = std * torch.randn(rows, 3, size + margin, size + margin,
+                                       generator=generator, device=generator.device)
+
+    def windows(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(noise, seed_noise) for one step; offsets come from the (CPU) ``generator``."""
+        span = self.margin + 1
+        dy, dx = torch.randint(0, span, (2,), generator=generator).tolist()
+        sy, sx = ((d + self.margin // 2 + 1) % span for d in (dy, dx))
+        s = self.size
+        return self.field[..., dy:dy + s, dx:dx + s], self.field[..., sy:sy + s, sx:sx + s]
+
+
+def draw_views(cfg: AugmentConfig, n: int, size: int, generator: torch.Generator,
+               bank: NoiseBank | None = None) -> Views:
+    """Draw ``cfg.crops`` boxes per image for ``n`` images; reproducible from the generator.
+
+    Boxes come from ``generator`` (CPU, tiny); the noise from ``bank``, which a loop makes
+    once on the device where it is used (a CPU draw of a 64-pair batch's noise plus its copy
+    to a GPU cost more than the model's step there); without one, a bank is drawn here.
+    """
+    m = n * cfg.crops
+    side = cfg.min_side + (cfg.max_side - cfg.min_side) * torch.rand(m, generator=generator)
+    # box centre so that the box stays inside the canvas; coordinates in [-1, 1]
+    cx = (1 - side) * (2 * torch.rand(m, generator=generator) - 1)
+    cy = (1 - side) * (2 * torch.rand(m, generator=generator) - 1)
+    theta = torch.zeros(m, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = side, side
+    theta[:, 0, 2], theta[:, 1, 2] = cx, cy
+    bank = bank or NoiseBank(m, size, cfg.noise, generator)
+    noise, seed_noise = bank.windows(generator)
+    return Views(theta, noise, seed_noise, size)

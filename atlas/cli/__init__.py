@@ -1,0 +1,1 @@
+"""Command line: the ``atlas`` entry point and its subcommands."""

@@ -1,0 +1,1 @@
+"""Configuration: one dataclass tree for every command, and its field checks."""

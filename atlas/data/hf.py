@@ -1,0 +1,149 @@
+"""Hugging Face ``datasets`` as image sources: hub datasets, ``save_to_disk`` output, imagefolder.
+
+Split out of :mod:`atlas.data.sources` to keep modules small; ``datasets`` is imported lazily,
+only when one of these sources is opened.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from atlas.data.decode import ImageInput
+from atlas.data.sources import SPEC_FORMS, ImageSource, slugify
+from atlas.errors import AtlasError, unknown
+from atlas.pipeline.rundir import stable_hash
+
+
+class HFSource(ImageSource):
+    """A Hugging Face ``datasets.Dataset``; images decoded by us (limits, reasons), not by it.
+
+    The image column is read with ``Image(decode=False)`` so a bomb or a broken file in the
+    dataset reaches :func:`atlas.data.decode.decode_rgb` as bytes instead of failing inside
+    ``datasets``. Only the image and label columns are kept (and pickled to workers).
+    """
+
+    def __init__(self, ds: Any, key: str, id_key: str, stem: str, credit_url: str = "",
+                 image_column: str | None = None, label_column: str | None = None):
+        import datasets
+
+        feats = ds.features
+        images = [c for c, f in feats.items() if isinstance(f, datasets.Image)]
+        labels = [c for c, f in feats.items() if isinstance(f, datasets.ClassLabel)]
+        self.image_column = _column(feats, image_column, images, "image")
+        self.label_column = _column(feats, label_column, labels, "label", required=False)
+        keep = [c for c in (self.image_column, self.label_column) if c]
+        self.ds = ds.select_columns(keep).cast_column(self.image_column,
+                                                      datasets.Image(decode=False))
+        self.key, self.id_key, self.stem = key, id_key, slugify(stem, 28)
+        self.credit = {"license": ds.info.license or "",
+                       "credit_url": credit_url or ds.info.homepage or ""}
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def open(self, index: int) -> ImageInput:
+        cell = self.ds[index][self.image_column] or {}
+        if cell.get("bytes"):
+            return cell["bytes"]
+        if cell.get("path"):
+            return Path(cell["path"])
+        raise ValueError("row has no image data")
+
+    @cached_property
+    def _labels(self) -> list[str]:
+        if not self.label_column:
+            return [""] * len(self)
+        feature, values = self.ds.features[self.label_column], list(self.ds[self.label_column])
+        names = getattr(feature, "names", None)
+        if names is not None:
+            return [names[v] if v is not None and 0 <= v < len(names) else "" for v in values]
+        return ["" if v is None else str(v) for v in values]
+
+    def _describe(self, index: int) -> tuple[str, str, dict[str, str]]:
+        fields = {"path": "", "label": self._labels[index], **self.credit}
+        return f"{self.stem}-{index}", f"{self.id_key}\0{index}", fields
+
+    def fingerprint(self) -> str:
+        return stable_hash([self.id_key, self.ds._fingerprint, len(self)])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_labels", None)
+        return state
+
+
+def _column(feats: Any, given: str | None, found: list[str], what: str,
+            required: bool = True) -> str | None:
+    """The column the user named (must exist) or the first of the right feature type."""
+    if given is not None:
+        if given not in feats:
+            raise unknown(f"{what} column", given, feats)
+        return given
+    if required and not found:
+        raise AtlasError(f"no {what} column (a datasets.Image feature) among: {', '.join(feats)}")
+    return found[0] if found else None
+
+
+def is_saved(path: Path) -> bool:
+    """A ``save_to_disk`` output: a Dataset (state.json + dataset_info.json) or a DatasetDict."""
+    return (path / "dataset_dict.json").is_file() or (
+        (path / "state.json").is_file() and (path / "dataset_info.json").is_file())
+
+
+def _hf_call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a datasets loader, turning its many failure types into one AtlasError line."""
+    try:
+        return fn(*args, **kwargs)
+    except AtlasError:
+        raise
+    except Exception as e:
+        msg = str(e).strip().split("\n")[0][:200]
+        raise AtlasError(f"cannot load {what}: {type(e).__name__}: {msg}") from None
+
+
+def hub_source(name: str, split: str = "train", config: str | None = None,
+               **columns: str | None) -> HFSource:
+    """A dataset on the Hugging Face Hub (downloaded and cached by ``datasets``)."""
+    import datasets
+
+    ds = _hf_call(f"Hugging Face dataset {name!r} split {split!r}", datasets.load_dataset,
+                  name, config, split=split)
+    key = f"hf:{name}:{split}" + (f":{config}" if config else "")
+    return HFSource(ds, key, key, name.rsplit("/", 1)[-1],
+                    f"https://huggingface.co/datasets/{name}", **columns)
+
+
+def disk_source(path: Path, split: str | None = None, **columns: str | None) -> HFSource:
+    """A ``save_to_disk`` dataset; for a DatasetDict, ``split`` (default: train or the only one)."""
+    import datasets
+
+    ds = _hf_call(f"saved dataset {str(path)!r}", datasets.load_from_disk, str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        names = list(ds)
+        split = split or ("train" if "train" in names or len(names) != 1 else names[0])
+        if split not in ds:
+            raise unknown("split", split, names)
+        ds = ds[split]
+    elif split is not None and split != (str(ds.split) if ds.split else split):
+        raise AtlasError(f"saved dataset {str(path)!r} holds only split {ds.split!r}, "
+                         f"not {split!r}")
+    split = split or (str(ds.split) if ds.split else "")
+    return HFSource(ds, f"hf-disk:{path}:{split}", f"hf-disk:{split}", path.name, **columns)
+
+
+def imagefolder_source(path: str | os.PathLike[str], split: str = "train",
+                       **columns: str | None) -> HFSource:
+    """A folder read by ``datasets``' imagefolder builder (class sub-folders become labels)."""
+    import datasets
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise AtlasError(f"imagefolder {str(root)!r} is not a folder; valid: {SPEC_FORMS}")
+    ds = _hf_call(f"imagefolder {str(root)!r}", datasets.load_dataset, "imagefolder",
+                  data_dir=str(root), split=split)
+    return HFSource(ds, f"imagefolder:{root}:{split}", f"imagefolder:{split}", root.name,
+                    **columns)
+

@@ -1,0 +1,219 @@
+"""Where images come from and what they are called: folders, Hugging Face datasets, bundled photos.
+
+A source lists its images in a deterministic order (``index`` = position in that order) and
+names each with a stable ``image_id`` that is the same on every run and machine, so tables,
+media files and site URLs from different runs and shards line up. Sources only *locate* images
+(``open(index)`` gives a path or bytes); decoding, with its limits and skip reasons, lives in
+:mod:`atlas.data.decode` and runs the same in DataLoader workers
+(:mod:`atlas.data.loader`) for every
+kind of source. Hugging Face datasets are in :mod:`atlas.data.hf`, imported only when used.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from atlas.data import PHOTOS
+from atlas.data.decode import ImageInput
+from atlas.data.loader import Batch, make_loader  # noqa: F401  (re-exported: the stages' entry point)
+from atlas.errors import AtlasError, closest
+from atlas.pipeline import schema
+from atlas.pipeline.rundir import stable_hash
+
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+SPEC_FORMS = "'bundled', a folder path, 'folder:PATH', 'hf:NAME[:SPLIT]' or 'imagefolder:PATH'"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of ``images.parquet`` (width/height stay 0 until the image is decoded)."""
+
+    image_id: str
+    source: str
+    path: str
+    index: int
+    label: str = ""
+    width: int = 0
+    height: int = 0
+    author: str = ""
+    license: str = ""
+    credit_url: str = ""
+
+
+def slugify(text: str, limit: int = 40) -> str:
+    """ASCII ``[A-Za-z0-9_-]`` only, at most ``limit`` chars: safe in file names, URLs and HTML."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9_]+", "-", ascii_text).strip("-_")[:limit].strip("-_")
+    return slug or "img"
+
+
+def image_id(stem: str, key: str, digits: int = 8) -> str:
+    """``slug(stem)-sha1(key)[:digits]``; ``key`` holds what makes the image unique in its source.
+
+    The key is NFC-normalized so a name stored decomposed (macOS) and composed (Linux) hashes
+    the same; it holds no absolute path, so moving the folder keeps every id.
+    """
+    digest = hashlib.sha1(unicodedata.normalize("NFC", key).encode()).hexdigest()
+    return f"{slugify(stem)}-{digest[:digits]}"
+
+
+class ImageSource(ABC):
+    """A deterministic, indexable list of images; picklable so DataLoader workers can read it."""
+
+    key: str  # the ``source`` column: "bundled", "folder:<root>", "hf:<name>:<split>", ...
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def open(self, index: int) -> ImageInput:
+        """What :func:`atlas.data.decode.decode_rgb` reads for image ``index`` (a path or bytes)."""
+
+    @abstractmethod
+    def _describe(self, index: int) -> tuple[str, str, dict[str, str]]:
+        """(name stem for the id, unique id key, Record fields) of image ``index``."""
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """A short hash that changes when the source's images change (for stage caching)."""
+
+    @cached_property
+    def records(self) -> list[Record]:
+        """Every image's record, in order. Ids that collide (a 1-in-10^9-ish event for one
+        pair of same-named files) get a longer hash, so ids are always unique in a source."""
+        parts = [self._describe(i) for i in range(len(self))]
+        ids = [image_id(stem, key) for stem, key, _ in parts]
+        counts = Counter(ids)
+        if len(counts) < len(ids):
+            ids = [image_id(s, k, 16) if counts[x] > 1 else x
+                   for x, (s, k, _) in zip(ids, parts, strict=True)]
+        return [Record(image_id=x, source=self.key, index=i, **fields)
+                for i, (x, (_, _, fields)) in enumerate(zip(ids, parts, strict=True))]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("records", None)  # workers only open(); don't ship every record to each
+        return state
+
+
+def list_images(root: Path) -> list[str]:
+    """Image files under ``root`` as relative POSIX paths, sorted (NFC) for a fixed order.
+
+    Hidden files and folders (.git, macOS ``._x.jpg`` resource forks) are ignored, and so are
+    symlinked folders (os.walk does not follow them: no loops, no escaping the root).
+    """
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel = Path(dirpath).relative_to(root)
+        found += [(rel / f).as_posix() for f in filenames
+                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found, key=lambda p: unicodedata.normalize("NFC", p))
+
+
+def read_credits(root: Path) -> dict[str, dict[str, str]]:
+    """Optional ``CREDITS.csv`` (file,label,author,license,source[,...]) -> fields per file."""
+    path = root / "CREDITS.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as f:
+        return {row["file"]: {"label": row.get("label") or "", "author": row.get("author") or "",
+                              "license": row.get("license") or "",
+                              "credit_url": row.get("source") or ""}
+                for row in csv.DictReader(f) if row.get("file")}
+
+
+class FolderSource(ImageSource):
+    """Every image file under a folder, recursively. Label: CREDITS.csv, else the parent folder."""
+
+    def __init__(self, root: str | os.PathLike[str], key: str | None = None,
+                 id_key: str = "folder"):
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise AtlasError(f"image folder {str(self.root)!r} does not exist")
+        self.files = list_images(self.root)
+        if not self.files:
+            raise AtlasError(f"no images in {str(self.root)!r} (looked for "
+                             f"{', '.join(IMAGE_SUFFIXES)})")
+        self.key = key or f"folder:{root}"
+        self.id_key = id_key
+        self.credits = read_credits(self.root)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def open(self, index: int) -> ImageInput:
+        return self.root / self.files[index]
+
+    def _describe(self, index: int) -> tuple[str, str, dict[str, str]]:
+        rel = self.files[index]
+        parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        fields = {"label": parent.rsplit("/", 1)[-1], **self.credits.get(rel, {})}
+        return Path(rel).stem, f"{self.id_key}\0{rel}", {"path": rel, **fields}
+
+    def fingerprint(self) -> str:
+        stats = [(f, (st := (self.root / f).stat()).st_size, st.st_mtime_ns) for f in self.files]
+        return stable_hash([self.id_key, stats, self.credits])
+
+
+def bundled() -> FolderSource:
+    """The 254 credited sample photos shipped inside the package (offline default)."""
+    return FolderSource(PHOTOS, key="bundled", id_key="bundled")
+
+
+def open_source(spec: str, *, image_column: str | None = None, label_column: str | None = None,
+                split: str | None = None, config: str | None = None) -> ImageSource:
+    """Open an image source from its command-line spec; see ``SPEC_FORMS`` for the forms.
+
+    A folder holding a ``datasets`` ``save_to_disk`` output is opened as that dataset. Column,
+    split and config options apply only to Hugging Face sources.
+    """
+    from atlas.data.hf import disk_source, hub_source, imagefolder_source, is_saved
+
+    spec = str(spec).strip()
+    kind, _, rest = spec.partition(":")
+    path = Path(spec).expanduser()
+    hf_opts = {"image_column": image_column, "label_column": label_column}
+    if kind == "hf" and rest:
+        name, _, spec_split = rest.partition(":")
+        return hub_source(name, spec_split or split or "train", config, **hf_opts)
+    if kind == "imagefolder" and rest:
+        return imagefolder_source(rest, split or "train", **hf_opts)
+    if spec != "bundled" and path.is_dir() and is_saved(path):
+        return disk_source(path, split, **hf_opts)
+    if any(v is not None for v in (image_column, label_column, split, config)):
+        raise AtlasError(f"image_column/label_column/split/config apply only to Hugging Face "
+                         f"sources, not {spec!r}")
+    if spec == "bundled":
+        return bundled()
+    if kind == "folder" and rest:  # explicit: a plain folder even if it holds a saved dataset
+        return FolderSource(rest)
+    if path.is_dir():
+        return FolderSource(path)
+    near = closest(spec, ["bundled"])
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    what = "is a file, not a folder" if path.exists() else "is not a folder or a known form"
+    raise AtlasError(f"image source {spec!r} {what}{hint}; valid: {SPEC_FORMS}")
+
+
+def records_frame(records: Sequence[Record], positions: Sequence[int],
+                  sizes: Sequence[tuple[int, int]]) -> pd.DataFrame:
+    """The images table for the decoded ``positions`` (with their decoded ``sizes``)."""
+    rows = [asdict(replace(records[p], width=int(w), height=int(h)))
+            for p, (w, h) in zip(positions, sizes, strict=True)]
+    frame = pd.DataFrame(rows, columns=list(schema.TABLES["images"]))
+    return schema.check(frame.astype({"index": "int64", "width": "int64", "height": "int64"}),
+                        "images")

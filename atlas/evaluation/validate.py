@@ -1,0 +1,166 @@
+"""``atlas validate``: reproduce the paper's three claims on the user's own model.
+
+Hamblin et al. (2024) claim that feature accentuations (1) raise the target while staying close
+to the seed, (2) are processed along the model's natural pathway, unlike noise-seeded feature
+visualizations, and (3) turn from seed-like to feature-like in a narrow band of λ. Users of an
+atlas should not have to take that on trust for *their* model and layer, so this stage measures
+all three with the atlas's own accentuation settings and writes ``validation/validation.json``
+plus SVG charts. It never tunes anything toward the claims; it reports what the model shows.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from atlas.accent.loop import AccentConfig
+from atlas.config.checks import check_int
+from atlas.data.sources import ImageSource
+from atlas.errors import AtlasError
+from atlas.evaluation.data import load_images, natural_pair_distances, unit_images
+from atlas.evaluation.layer import layer_results
+from atlas.evaluation.sweep import run_sweep
+from atlas.models.zoo import LoadedModel
+from atlas.pipeline.rundir import RunDir, stable_hash
+
+FORMAT = 1  # bump when the JSON layout changes incompatibly (readers check it)
+# Part of the cache key only: bump when what is measured changes, so an older result is not
+# returned as current. 2: the shortcut-removed pathway variant (layout only grew: FORMAT 1).
+REVISION = 2
+
+
+@dataclass
+class ValidateConfig:
+    """What to measure. Defaults fit a CPU in minutes; raise ``units``/``seeds`` on a GPU."""
+
+    layers: list[str] = field(default_factory=lambda: ["_blocks.10"])
+    units: int = 16  # per layer, spread evenly over its channels
+    naturals: int = 6  # natural top images per unit (the reference set)
+    seeds: int = 1  # of those, how many (the top ones) are accentuated and visualized
+    randoms: int = 6  # random other photos per unit (the chance baseline)
+    attr_layers: list[str] = field(
+        default_factory=lambda: ["_blocks.4", "_blocks.6", "_blocks.8"])
+    images: int = 512  # at most this many source images are read to find top images
+    natural_pairs: int = 64  # random photo pairs for the natural-distance yardstick
+    sweep_units: int = 2  # units of the first layer swept over λ (0: no sweep)
+    lambdas: list[float] = field(
+        default_factory=lambda: [float(f"{v:.3g}") for v in np.logspace(-2, 2, 9)])
+    bootstrap: int = 2000
+    seed: int = 0
+    accent: AccentConfig = field(default_factory=AccentConfig)
+
+    def validate(self) -> None:
+        if not self.layers or not all(isinstance(x, str) and x for x in self.layers):
+            raise AtlasError("validate.layers must be a non-empty list of layer names")
+        if not self.attr_layers:
+            raise AtlasError("validate.attr_layers must name at least one layer below the target")
+        check_int("validate.units", self.units, 2, 100_000)
+        check_int("validate.naturals", self.naturals, 2, 1000)
+        check_int("validate.seeds", self.seeds, 1, self.naturals)
+        check_int("validate.randoms", self.randoms, 1, 1000)
+        check_int("validate.images", self.images, 2)
+        check_int("validate.natural_pairs", self.natural_pairs, 1, 100_000)
+        check_int("validate.sweep_units", self.sweep_units, 0, self.units)
+        check_int("validate.bootstrap", self.bootstrap, 100, 1_000_000)
+        lams = list(self.lambdas)
+        if self.sweep_units and (len(lams) < 3 or any(v <= 0 for v in lams)
+                                 or lams != sorted(set(lams))):
+            raise AtlasError(f"validate.lambdas must be >= 3 distinct positive values in "
+                             f"ascending order, got {lams}")
+        self.accent.validate()
+
+
+def execution_order(model: LoadedModel, names: list[str]) -> list[str]:
+    """``names`` in the order the forward pass produces them (one tiny forward)."""
+    seen: list[str] = []
+    hooks = [model.layer(n).register_forward_hook(lambda *_, n=n: seen.append(n))
+             for n in dict.fromkeys(names)]
+    try:
+        with torch.no_grad():
+            model.module(model.normalize(torch.rand(1, 3, model.input_size, model.input_size,
+                                                    device=model.device)))
+    finally:
+        for h in hooks:
+            h.remove()
+    return list(dict.fromkeys(seen))
+
+
+def check_layers(model: LoadedModel, cfg: ValidateConfig) -> dict[str, list[str]]:
+    """Per target layer, the attribution layers that run before it; errors name the order."""
+    order = execution_order(model, [*cfg.layers, *cfg.attr_layers, cfg.accent.reg_layer])
+    out = {}
+    for layer in cfg.layers:
+        below = [a for a in cfg.attr_layers if order.index(a) < order.index(layer)]
+        if not below:
+            raise AtlasError(f"no attribution layer runs before {layer!r}; give layers below it "
+                             f"(got {', '.join(cfg.attr_layers)})")
+        if order.index(cfg.accent.reg_layer) >= order.index(layer):
+            raise AtlasError(f"accent.reg_layer {cfg.accent.reg_layer!r} must run before the "
+                             f"target layer {layer!r}")
+        out[layer] = below
+    return out
+
+
+def _say(progress: bool, msg: str) -> None:
+    if progress:
+        print(f"validate: {msg}", file=sys.stderr, flush=True)
+
+
+def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageSource,
+             cfg: ValidateConfig, progress: bool = False) -> dict:
+    """Measure gain/closeness, pathway similarity and the λ sweep; write ``validation/``.
+
+    ``run`` None: measure and return only. A run directory with a ``validation.json`` of the
+    same model, images and settings is returned as is (a finished part is not recomputed).
+    """
+    cfg.validate()
+    run = RunDir(run) if run is not None and not isinstance(run, RunDir) else run
+    key = stable_hash([model.fingerprint(), model.input_size, source.fingerprint(), asdict(cfg),
+                       FORMAT, REVISION])
+    if run is not None:
+        from atlas.evaluation.report import load_result
+
+        old = load_result(run)
+        if old and old.get("key") == key:
+            return old
+    attr = check_layers(model, cfg)
+    t0 = time.perf_counter()
+    out: dict = {"format": FORMAT, "key": key, "model": model.name, "source": source.key,
+                 "config": asdict(cfg), "layers": {}, "seconds": {}}
+    reg = cfg.accent.reg_layer
+    _say(progress, f"natural pair distances at {reg}")
+    d = natural_pair_distances(model, source, reg, cfg.natural_pairs, cfg.images, cfg.seed)
+    out["natural_pairs"] = {"layer": reg, "distance": d}
+    sweep_data = None
+    for layer in cfg.layers:
+        t = time.perf_counter()
+        ui = unit_images(model, source, run, layer, cfg.units, cfg.naturals, cfg.randoms,
+                         cfg.images, cfg.seed)
+        out["layers"][layer] = layer_results(model, source, ui, attr[layer], cfg,
+                                             lambda m, lay=layer: _say(progress, f"{lay}: {m}"))
+        out["seconds"][layer] = round(time.perf_counter() - t, 1)
+        if sweep_data is None:
+            sweep_data = ui
+    out["sweep"] = None
+    if cfg.sweep_units and sweep_data is not None:
+        t = time.perf_counter()
+        pick = np.linspace(0, len(sweep_data.units) - 1, cfg.sweep_units).round().astype(int)
+        units = [sweep_data.units[i] for i in dict.fromkeys(pick.tolist())]
+        tops = [sweep_data.top[sweep_data.units.index(u)][0] for u in units]
+        imgs = load_images(source, tops, cfg.accent.canvas)
+        _say(progress, f"lambda sweep: {len(units)} units x {len(cfg.lambdas)} lambdas")
+        out["sweep"] = run_sweep(model, torch.stack([imgs[p] for p in tops]), sweep_data.layer,
+                                 units, cfg.lambdas, cfg.accent)
+        out["seconds"]["sweep"] = round(time.perf_counter() - t, 1)
+    out["seconds"]["total"] = round(time.perf_counter() - t0, 1)
+    if run is not None:
+        from atlas.evaluation.report import write_result
+
+        write_result(run, out)
+    return out
+

@@ -1,0 +1,1 @@
+"""Models: the zoo, the bundled EfficientNet-Lite0, layer hooks, runtime and distributed glue."""

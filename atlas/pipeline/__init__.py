@@ -1,0 +1,1 @@
+"""The build's stages over a run directory: mine, select, visualize, accentuate, embed."""

@@ -1,0 +1,152 @@
+"""The accentuation stage: every chosen (unit, seed) pair of a run, batched, resumable.
+
+Batches hold whole units (all of a unit's seeds), so a unit's attribution masks are normalized
+collectively (one shared scale) inside its batch. Each finished batch is written as a part file
+with its media; a rerun skips the parts that exist, so an interrupted stage resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from atlas.accent.loop import (
+    AccentConfig,
+    accentuate,
+    auto_batch,
+    concat_results,
+    normalize_masks,
+    to_input,
+)
+from atlas.accent.objectives import Target
+from atlas.data.loader import make_loader
+from atlas.data.media import (
+    CHANGE_GAIN,
+    change_image,
+    overlay,
+    save_animation,
+    save_exact,
+    save_webp,
+    to_pil,
+)
+from atlas.data.sources import ImageSource
+from atlas.models.distributed import Dist
+from atlas.models.hooks import LOGITS, Probe
+from atlas.models.zoo import LoadedModel
+from atlas.pipeline.accent_parts import AccentParts
+from atlas.pipeline.features import feature_rows, pooled
+from atlas.pipeline.rundir import RunDir, atomic_write_with
+
+
+def load_seeds(source: ImageSource, ids: list[str], size: int) -> torch.Tensor:
+    pos = {r.image_id: r.index for r in source.records}
+    batch = next(iter(make_loader(source, size, len(ids), 0, [pos[i] for i in ids])))
+    if len(batch.positions) != len(ids):
+        raise RuntimeError(f"seed images failed to decode: {batch.skipped}")
+    return batch.images
+
+
+def _media(run: RunDir, batch: pd.DataFrame, seeds: torch.Tensor, res, cfg: AccentConfig):
+    """Write the batch's media; return the media columns."""
+    masks = torch.zeros_like(res.masks)
+    for _, idx in batch.reset_index(drop=True).groupby(["layer", "unit"]).groups.items():
+        masks[list(idx)] = normalize_masks(res.masks[list(idx)])
+    cols: dict[str, list] = {k: [] for k in ("seed_media", "accent_media", "mask_media",
+                                             "overlay_media", "change_media",
+                                             "frames_media")}
+    for i, row in enumerate(batch.itertuples()):
+        base = f"media/accents/{row.layer}/{row.unit}/{row.rank}"
+        paths = {"seed_media": f"media/seeds/{row.image_id}.webp",
+                 "accent_media": f"{base}-accent.webp", "mask_media": f"{base}-mask.webp",
+                 "overlay_media": f"{base}-overlay.webp", "change_media": f"{base}-change.webp"}
+        if not (run.root / paths["seed_media"]).exists():
+            save_exact(run.root / paths["seed_media"], to_pil(seeds[i]))
+        save_exact(run.root / paths["accent_media"], to_pil(res.images[i]))
+        save_webp(run.root / paths["mask_media"], to_pil(masks[i]))
+        save_webp(run.root / paths["overlay_media"], overlay(res.images[i], masks[i]))
+        save_webp(run.root / paths["change_media"], change_image(seeds[i], res.images[i]))
+        frames = []
+        if res.frames:
+            frames = [f"{base}-frames.webp"]
+            save_animation(run.root / frames[0], [f[i] for f in res.frames])
+        for k, v in paths.items():
+            cols[k].append(v)
+        cols["frames_media"].append(frames)
+    return cols
+
+
+def label_rows(model: LoadedModel, batch: pd.DataFrame, seeds: torch.Tensor,
+               images: torch.Tensor, top: int = 5) -> pd.DataFrame:
+    """The classes each unit's accentuations drive most: mean logit increase seed -> accent."""
+    if not model.class_names:
+        return pd.DataFrame()
+    probe = Probe(model, [LOGITS])
+    with torch.inference_mode():
+        s = model.input_size
+        delta = (probe(to_input(images, s).to(model.device))[LOGITS]
+                 - probe(to_input(seeds, s).to(model.device))[LOGITS]).float().cpu()
+    rows = []
+    b = batch.reset_index(drop=True)
+    for (layer, unit), idx in b.groupby(["layer", "unit"]).groups.items():
+        mean = delta[list(idx)].mean(0)
+        vals, cls = mean.topk(top)
+        rows += [(layer, int(unit), r, int(c), model.class_names[int(c)], float(v))
+                 for r, (v, c) in enumerate(zip(vals, cls, strict=False))]
+    return pd.DataFrame(rows, columns=["layer", "unit", "rank", "class_index", "class_name",
+                                       "score"])
+
+
+def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.DataFrame,
+              cfg: AccentConfig) -> dict[str, pd.DataFrame]:
+    seeds = load_seeds(source, list(batch["image_id"]), cfg.canvas)
+    layer = batch["layer"].iloc[0]
+    units = torch.tensor(batch["unit"].to_numpy())
+    size = auto_batch(cfg.batch_size, model.device)
+    chunks = [accentuate(model, seeds[i:i + size], Target(layer, units[i:i + size],
+                                                          kind=cfg.target), cfg)
+              for i in range(0, len(units), size)]
+    res = concat_results(chunks)
+    media = _media(run, batch, seeds, res, cfg)
+    accents = pd.DataFrame({
+        "layer": batch["layer"].to_numpy(), "unit": batch["unit"].to_numpy(),
+        "image_id": batch["image_id"].to_numpy(), "rank": batch["rank"].to_numpy(),
+        "seed_activation": res.seed_activation.numpy(),
+        "final_activation": res.final_activation.numpy(),
+        "gain": (res.final_activation / res.seed_activation).numpy(),
+        "latent_distance": res.latent_distance.numpy(), "pixel_rmse": res.pixel_rmse.numpy(),
+        "steps": cfg.steps, "lam": cfg.lam, "param": cfg.param, "reg_layer": cfg.reg_layer,
+        **media, "change_gain": CHANGE_GAIN, "trajectory": [t.tolist() for t in res.trajectory],
+    })
+    vec = pooled(model, to_input(res.images, model.input_size), layer)
+    feats = feature_rows(layer, "accent", list(batch["unit"]), list(batch["rank"]),
+                         list(batch["image_id"]), vec)
+    return {"accents": accents, "features": feats,
+            "labels": label_rows(model, batch, seeds, res.images)}
+
+
+def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, parts: AccentParts,
+                cfg: AccentConfig, progress: bool = True, d: Dist | None = None,
+                on_batch: Callable[[], object] | None = None) -> pd.DataFrame:
+    """Accentuate every batch of ``parts`` (resuming from part files); write accents/labels/
+    features. ``on_batch`` runs after each newly finished batch (the build re-renders the site).
+
+    Under torchrun each rank takes every world-th batch; rank 0 collects the part files.
+    """
+    d = d or Dist()
+    mine = parts.batches[d.rank::d.world]
+    bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not progress,
+               desc="accentuate", dynamic_ncols=True)
+    for b in mine:
+        path = parts.path(b)
+        if not path.exists():
+            part = run_batch(run, model, source, b, cfg)
+            atomic_write_with(path, lambda buf, p=part: torch.save(p, buf))
+            if on_batch is not None:
+                on_batch()
+        bar.update(len(b))
+    bar.close()
+    d.barrier()
+    return parts.publish(final=True) if d.main else pd.DataFrame()

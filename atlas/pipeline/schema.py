@@ -1,0 +1,152 @@
+"""The run-directory contract: every table a stage writes, its columns and their types.
+
+Stages communicate only through these files, so any stage can be re-run, resumed, distributed
+or replaced alone. Media paths are relative to the run directory and use forward slashes.
+
+    runs/NAME/
+      manifest.json     config, versions, fingerprints, stage status/timings, skipped inputs
+      images.parquet    every image read (one row per image_id)
+      topk.parquet      per unit: the top-k and bottom-k images by the unit's spatial reduction
+      stats.parquet     per unit: activation statistics over all images (site histograms)
+      seeds.parquet     per unit: the seeds chosen for accentuation (diverse or plain top-k)
+      accents.parquet   per (unit, seed): accentuation numbers and media paths
+      vis.parquet       per unit: noise-seeded feature visualization (contrast)
+      labels.parquet    per unit: ImageNet classes the unit's accentuations drive most
+      features.parquet  pooled embedding-layer vectors of natural images and accentuations
+      embed.parquet     per unit (and unit=-1 for the layer-wide map): 2-D coordinates, clusters
+      media/            WebP images
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from atlas.errors import AtlasError
+
+# column -> dtype kind: "str", "int", "float", "list" (list of numbers or strings)
+TABLES: dict[str, dict[str, str]] = {
+    "images": {
+        "image_id": "str",  # stable: derived from the source and the path / dataset index
+        "source": "str",  # "bundled", "folder:<root>", "hf:<name>:<split>"
+        "path": "str",  # file path relative to the source root, or "" for datasets
+        "index": "int",  # position in the source's deterministic order
+        "label": "str",
+        "width": "int",
+        "height": "int",
+        "author": "str",
+        "license": "str",
+        "credit_url": "str",
+    },
+    "topk": {
+        "layer": "str",
+        "unit": "int",
+        "kind": "str",  # "top" or "bottom"
+        "rank": "int",  # 0 = strongest (top) / weakest (bottom)
+        "image_id": "str",
+        "activation": "float",
+        "argmax_y": "int",  # where the unit fires most, in its feature map
+        "argmax_x": "int",
+        "map_h": "int",
+        "map_w": "int",
+    },
+    "stats": {
+        "layer": "str",
+        "unit": "int",
+        "count": "int",
+        "mean": "float",
+        "std": "float",
+        "min": "float",
+        "max": "float",
+        "q01": "float",
+        "q10": "float",
+        "q50": "float",
+        "q90": "float",
+        "q99": "float",
+        "hist_counts": "list",
+        "hist_edges": "list",
+    },
+    "seeds": {
+        "layer": "str",
+        "unit": "int",
+        "rank": "int",  # order of accentuation, 0 first
+        "image_id": "str",
+        "cluster": "int",  # manifestation cluster of the unit's top-N it was chosen from
+        "activation": "float",
+    },
+    "accents": {
+        "layer": "str",
+        "unit": "int",
+        "image_id": "str",  # the seed
+        "rank": "int",
+        "seed_activation": "float",
+        "final_activation": "float",
+        "gain": "float",
+        "latent_distance": "float",  # ||A_l(x)-A_l(x0)|| / ||A_l(x0)|| at reg_layer
+        "pixel_rmse": "float",
+        "steps": "int",
+        "lam": "float",
+        "param": "str",
+        "reg_layer": "str",
+        "seed_media": "str",
+        "accent_media": "str",
+        "mask_media": "str",  # attribution mask, collectively normalized per unit
+        "overlay_media": "str",  # accentuation with the mask as opacity
+        "change_media": "str",  # the change seed -> accentuation, amplified ("" if none)
+        "change_gain": "float",  # its amplification (mid-grey = unchanged), stated on pages
+        "frames_media": "list",  # optional seed-to-accentuation frames
+        "trajectory": "list",  # target activation per step
+    },
+    "vis": {
+        "layer": "str",
+        "unit": "int",
+        "final_activation": "float",
+        "vis_media": "str",
+    },
+    "labels": {
+        "layer": "str",
+        "unit": "int",
+        "rank": "int",
+        "class_index": "int",
+        "class_name": "str",
+        "score": "float",  # mean logit increase from seed to accentuation
+    },
+    "features": {
+        "layer": "str",  # the embedding layer (spatially pooled channel vectors)
+        "kind": "str",  # "natural" or "accent"
+        "unit": "int",  # -1 for natural images (unit-independent)
+        "rank": "int",  # accent rank; -1 for natural images
+        "image_id": "str",
+        "vector": "list",
+    },
+    "embed": {
+        "layer": "str",
+        "unit": "int",  # -1: the layer-wide map (a point per unit + its accentuations)
+        "image_id": "str",
+        "rank": "int",  # accent rank for kind=accent, top-N rank for kind=natural, -1 for unit
+        "kind": "str",  # "natural" or "accent"; "unit" on the layer map (atlas.pipeline.layer_map)
+        "x": "float",
+        "y": "float",
+        "cluster": "int",
+    },
+}
+
+
+def check(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Validate that ``df`` has exactly the columns of ``table`` and return it in column order.
+
+    Catching a missing or misnamed column here, at write time, keeps a broken stage from
+    producing a file that only fails much later in another stage.
+    """
+    if table not in TABLES:
+        raise AtlasError(f"unknown table {table!r}; valid: {', '.join(TABLES)}")
+    cols = list(TABLES[table])
+    missing = [c for c in cols if c not in df.columns]
+    extra = [c for c in df.columns if c not in TABLES[table]]
+    if missing or extra:
+        raise ValueError(f"table {table}: missing columns {missing}, unexpected columns {extra}")
+    return df[cols].reset_index(drop=True)
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty frame with the columns of ``table``."""
+    return pd.DataFrame({c: [] for c in TABLES[table]})

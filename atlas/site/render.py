@@ -1,0 +1,211 @@
+"""Render a run directory into a static, offline site (``atlas render``).
+
+The site is plain files: ``index.html`` (unit cards + the layer map), ``units/<layer>/<unit>.html``
+(stable permalinks), ``reports/...`` (self-contained per-unit reports), ``about.html`` (method,
+run, credits), ``validation.html`` (when ``atlas validate`` has run), ``data/*.js`` (page data
+as plain scripts: file:// forbids fetch), ``static/``, ``media/`` and ``thumbs/``. It never
+references a file outside its folder, loads nothing from the network and is safe to rebuild in
+place: unchanged media are not copied again and files of a previous build that no longer belong
+are removed (only in a folder marked as an atlas site).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas.errors import AtlasError
+from atlas.site.report import report_html
+from atlas.pipeline.rundir import atomic_write_bytes
+from atlas.site.data import load_atlas
+from atlas.site.env import TEMPLATES, make_env, model_name, pretty
+from atlas.site.media import InlineMedia, SiteMedia
+from atlas.site.model import Atlas, Pic
+from atlas.site.safe import SITE_CSP, js_assign
+from atlas.site.validation import PAIRS, load_validation
+
+MARKER = ".atlas-site"
+_MANAGED = ("units", "reports", "media", "thumbs", "data", "static")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """How the site is rendered. ``reports_max_units``: pre-render a shareable report for every
+    unit when the run has at most this many units (-1 always, 0 never); each report inlines its
+    images, so for big runs make reports on demand with :func:`atlas.site.report.render_report`."""
+
+    title: str = ""  # the site's title; default: the run's name
+    thumb_px: int = 128
+    report_px: int = 192
+    reports_max_units: int = 128
+
+    def __post_init__(self) -> None:
+        for name, lo, hi in (("thumb_px", 16, 1024), ("report_px", 32, 2048)):
+            v = getattr(self, name)
+            if not lo <= v <= hi:
+                raise AtlasError(f"site {name}={v} out of range; valid: {lo}–{hi}")
+        if self.reports_max_units < -1:
+            raise AtlasError(f"site reports_max_units={self.reports_max_units} out of range; "
+                             "valid: -1 (always), 0 (never) or a unit count")
+
+
+def _prepare(out: Path) -> None:
+    """Refuse to write into a non-empty folder that is not an atlas site (it may be precious).
+    Hidden files alone (the repository's ``site/.gitkeep``) do not count: nothing is ever
+    deleted outside the site's own sub-folders."""
+    if out.exists() and not out.is_dir():
+        raise AtlasError(f"site output {str(out)!r} is a file; give a folder")
+    visible = out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir())
+    if visible and not (out / MARKER).exists():
+        raise AtlasError(f"site output {str(out)!r} is not empty and not an atlas site; "
+                         "choose an empty or new folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+class _Writer:
+    def __init__(self, out: Path):
+        self.out, self.written = out, set()
+
+    def write(self, rel: str, text: str) -> None:
+        self.written.add(rel)
+        atomic_write_bytes(self.out / rel, text.encode("utf-8"))  # world-readable (0644)
+
+
+def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None = None) -> Path:
+    """Render the run at ``run_dir`` into ``out_dir`` and return ``out_dir`` (open its
+    ``index.html``)."""
+    cfg = cfg or SiteConfig()
+    atlas = load_atlas(run_dir)
+    validation = load_validation(run_dir)
+    atlas.validated = validation is not None
+    if cfg.title:
+        atlas.name = cfg.title
+    out = Path(out_dir)
+    _prepare(out)
+    env, w = make_env(), _Writer(out)
+    w.write(MARKER, json.dumps({"generator": "atlas", "run": str(Path(run_dir).resolve())}))
+    media = SiteMedia(Path(run_dir), out, thumb_px=cfg.thumb_px)
+    thumbs = media.make_thumbs([u.face for u in atlas.units])
+    for f in sorted((TEMPLATES / "static").iterdir()):
+        if f.is_file():
+            w.write(f"static/{f.name}", f.read_text(encoding="utf-8"))
+    limit = cfg.reports_max_units
+    with_reports = limit == -1 or 0 < len(atlas.units) <= limit
+    inline = InlineMedia(Path(run_dir), cfg.report_px)
+    model = model_name(atlas)
+    common = dict(atlas=atlas, csp=SITE_CSP, model=model, site=True)
+    page = env.get_template("unit.html")
+    for u in atlas.units:
+        root = "../../"
+        prev = atlas.units[u.index - 1] if u.index > 0 else None
+        nxt = atlas.units[u.index + 1] if u.index + 1 < len(atlas.units) else None
+        w.write(u.href, page.render(**common, u=u, root=root, prev=prev, next=nxt, top_limit=24,
+                                    report=with_reports, src=_src(media, root)))
+        if with_reports:
+            w.write(u.report_href, report_html(atlas, [u], inline, env))
+    w.write("data/index.js", js_assign("ATLAS_INDEX", _index_data(atlas)))
+    w.write("data/map.js", js_assign("ATLAS_MAP", _map_data(atlas, media)))
+    n_acc = sum(len(u.accents) for u in atlas.units)
+    w.write("index.html", env.get_template("index.html").render(
+        **common, root="", thumbs=thumbs, n_accents=n_acc))
+    w.write("about.html", env.get_template("about.html").render(**common, root="",
+                                                                **_about(atlas)))
+    if validation is not None:
+        w.write("validation.html", env.get_template("validation.html").render(
+            **common, root="", v=validation, pairs=PAIRS, src=_src(media, ""),
+            config_text=pretty(validation.config) if validation.config else ""))
+    else:  # a previous build's page would outlive the result it showed
+        (out / "validation.html").unlink(missing_ok=True)
+    _remove_stale(out, w.written | media.written | set(thumbs.values()))
+    return out
+
+
+def _src(media: SiteMedia, root: str) -> Callable[[str | None], str | None]:
+    """The templates' ``src()``: media path -> URL relative to the page (copied on first use)."""
+
+    def src(m: str | None) -> str | None:
+        rel = media.place(m)
+        return root + rel if rel else None
+
+    return src
+
+
+def _index_data(atlas: Atlas) -> dict:
+    li = {name: i for i, name in enumerate(atlas.layers)}
+    slugs = {u.layer: u.lslug for u in atlas.units}
+
+    def r(v: float | None) -> float | None:
+        return None if v is None else round(v, 4)
+
+    return {
+        "layers": atlas.layers,
+        "slugs": [slugs.get(name, "") for name in atlas.layers],
+        "units": [[li[u.layer], u.unit, r(u.top_activation), u.clusters, r(u.spread),
+                   ", ".join(name for name, _ in u.labels)] for u in atlas.units],
+    }
+
+
+def _map_data(atlas: Atlas, media: SiteMedia) -> dict:
+    """Layer-map points as flat [x, y, unit index, accent rank (-1: the unit's own point), ...]
+    with x, y in 0..1000 and, per unit index, the hover thumbnails (its accentuations, and its
+    top image under -1) as [prefix, suffix, {rank: middle}]: both kept compact so 1,000 units
+    x 8 accents stay well under 1 MB."""
+    index = {(u.layer, u.unit): u.index for u in atlas.units}
+    layers, pics = {}, {}
+    for i, name in enumerate(atlas.layers):
+        flat: list[int] = []
+        for x, y, unit, rank in atlas.global_map.get(name, []):
+            if (name, unit) in index:
+                flat += [round(x * 1000), round(y * 1000), index[(name, unit)], rank]
+        if flat:
+            layers[str(i)] = flat
+    for u in atlas.units:
+        placed = {str(a.rank): p for a in u.accents if (p := media.place(a.accent_media))}
+        top = next((s.pic.media for s in u.top[:1] if s.pic.media), None)
+        if top_site := media.place(top):  # the unit's own point (rank -1): its top image
+            placed["-1"] = top_site
+        if placed:
+            pics[str(u.index)] = _affixes(placed)
+    return {"layers": layers, "media": pics}
+
+
+def _affixes(paths: dict[str, str]) -> list[object]:
+    """``{k: path}`` as ``[prefix, suffix, {k: middle}]`` (``prefix + middle + suffix``)."""
+    values = list(paths.values())
+    pre = os.path.commonprefix(values)
+    rest = [v[len(pre):] for v in values]
+    suf = os.path.commonprefix([r[::-1] for r in rest])[::-1] if len(values) > 1 else ""
+    return [pre, suf, {k: v[len(pre):len(v) - len(suf)] for k, v in paths.items()}]
+
+
+def _about(atlas: Atlas) -> dict:
+    m = atlas.manifest
+    shown: dict[str, Pic] = {}
+    for u in atlas.units:
+        for p in [a.pic for a in u.accents] + [s.pic for s in u.top + u.bottom]:
+            shown.setdefault(p.image_id, p)
+    stages = m.get("stages") if isinstance(m.get("stages"), dict) else {}
+    skipped = m.get("skipped") if isinstance(m.get("skipped"), list) else []
+    return dict(
+        credits=sorted(shown.values(), key=lambda p: (p.credit.source, p.image_id)),
+        stages=sorted(stages.items()), skipped=skipped,
+        config_text=pretty(m["config"]) if m.get("config") else "",
+        versions_text=pretty(m["versions"]) if m.get("versions") else "",
+        manifest_text=pretty(m), bundled=any(p.origin == "bundled" for p in shown.values()))
+
+
+def _remove_stale(out: Path, keep: set[str]) -> None:
+    """Delete files a previous build left in the managed folders that this build did not write."""
+    for top in _MANAGED:
+        base = out / top
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*"), reverse=True):
+            rel = path.relative_to(out).as_posix()
+            if path.is_file() and rel not in keep:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()

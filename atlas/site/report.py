@@ -1,0 +1,100 @@
+"""A single self-contained HTML report of one or a few units, for sharing.
+
+Everything is inside the one file: images as data: URIs (downscaled WebP), the stylesheet inline
+and allowed by its hash in the CSP, no script at all. It opens anywhere, from a mail attachment
+or a chat, and makes no request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from jinja2 import Environment
+from markupsafe import Markup
+
+from atlas.errors import AtlasError, unknown
+from atlas.pipeline.rundir import atomic_write_bytes
+from atlas.site.data import load_atlas
+from atlas.site.env import make_env, model_name, pretty, read_static
+from atlas.site.media import InlineMedia
+from atlas.site.model import Atlas, Unit
+
+UnitSpec = str | tuple[str, int]
+_EXTRA_CSS = """
+.page-report main { max-width: 1100px; }
+.page-report .unit { border-top: 3px solid var(--accent); margin-top: 28px; padding-top: 4px; }
+.page-report .top { position: static; }
+"""
+
+
+def parse_units(spec: str | Sequence[UnitSpec]) -> list[tuple[str, int]]:
+    """``"_blocks.10:3,_blocks.10:7"`` (or a list of such strings / pairs) as (layer, unit)."""
+    items = [s for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    out: list[tuple[str, int]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            out.append((str(item[0]), int(item[1])))
+            continue
+        layer, sep, unit = str(item).strip().rpartition(":")
+        if not sep or not layer or not unit.strip().lstrip("-").isdigit():
+            raise AtlasError(f"bad unit {str(item).strip()!r}: expected LAYER:UNIT, "
+                             f"e.g. _blocks.10:3 (several separated by commas)")
+        out.append((layer, int(unit)))
+    if not out:
+        raise AtlasError("no units given: expected LAYER:UNIT, e.g. _blocks.10:3")
+    return out
+
+
+def pick_units(atlas: Atlas, spec: str | Sequence[UnitSpec]) -> list[Unit]:
+    """The chosen units, in the order given; AtlasError naming the closest valid choices."""
+    index = {(u.layer, u.unit): u for u in atlas.units}
+    chosen = []
+    for layer, unit in parse_units(spec):
+        if layer not in atlas.layers:
+            raise unknown("layer", layer, atlas.layers)
+        if (layer, unit) not in index:
+            have = sorted(u.unit for u in atlas.units if u.layer == layer)
+            span = f"{have[0]}–{have[-1]}" if have else "none"
+            raise AtlasError(f"layer {layer!r} has no unit {unit} in this run; units: {span}")
+        if index[(layer, unit)] not in chosen:
+            chosen.append(index[(layer, unit)])
+    return chosen
+
+
+def report_html(atlas: Atlas, units: list[Unit], inline: InlineMedia,
+                env: Environment | None = None) -> str:
+    """The report's HTML for ``units`` (``inline`` turns media into data: URIs, cached; pass
+    ``env`` when rendering many reports so templates compile once)."""
+    css = read_static("atlas.css") + _EXTRA_CSS
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
+    csp = (f"default-src 'none'; img-src data:; style-src 'sha256-{digest}'; "
+           "base-uri 'none'; form-action 'none'")
+    if len(units) == 1:
+        title = f"{units[0].layer} · unit {units[0].unit}"
+    else:
+        title = f"{len(units)} units of {model_name(atlas) or atlas.name}"
+    config = atlas.manifest.get("config")
+    return (env or make_env()).get_template("report.html").render(
+        atlas=atlas, units=units, title=title, csp=csp, css=Markup(css), site=False, top_limit=12,
+        src=inline.place, model=model_name(atlas), config_text=pretty(config) if config else "")
+
+
+def render_report(run_dir: str | Path, units: str | Sequence[UnitSpec], out: str | Path,
+                  max_px: int = 256) -> Path:
+    """Write a self-contained report of ``units`` (e.g. ``"_blocks.10:3,_blocks.10:7"``)."""
+    if not 32 <= max_px <= 2048:
+        raise AtlasError(f"report image size {max_px} out of range; valid: 32–2048 px")
+    atlas = load_atlas(run_dir)
+    chosen = pick_units(atlas, units)
+    out = Path(out)
+    html = report_html(atlas, chosen, InlineMedia(Path(run_dir), max_px))
+    atomic_write_bytes(out, html.encode("utf-8"))
+    return out
+
+
+def write_report(run_dir: str | Path, units: str | Sequence[UnitSpec], out: str | Path) -> Path:
+    """The CLI's name for :func:`render_report` (``atlas report RUN --units ... --out ...``)."""
+    return render_report(run_dir, units, out)

@@ -1,0 +1,54 @@
+"""Local preview of a rendered site (``atlas serve``): ``http.server`` on 127.0.0.1 only.
+
+The site works from file:// already; serving is for browsers or setups that restrict file://.
+It binds to loopback so a preview never exposes a run on the network, and sends the same CSP
+as the pages' meta tag plus ``nosniff``.
+"""
+
+from __future__ import annotations
+
+import functools
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from atlas.errors import AtlasError
+from atlas.site.safe import SITE_CSP
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", SITE_CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        pass  # quiet: a preview should not flood the terminal
+
+
+def make_server(site_dir: str | Path, port: int = 8000) -> ThreadingHTTPServer:
+    """A server for ``site_dir`` on 127.0.0.1:``port`` (0 picks a free port); not yet serving."""
+    root = Path(site_dir)
+    if not (root / "index.html").is_file():
+        raise AtlasError(f"no site at {str(root)!r}: index.html missing (run `atlas render` first)")
+    if not 0 <= port <= 65535:
+        raise AtlasError(f"port {port} out of range; valid: 0–65535")
+    handler = functools.partial(_Handler, directory=str(root))
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as e:
+        raise AtlasError(f"cannot serve on 127.0.0.1:{port}: {e.strerror}; "
+                         "try another --port") from e
+
+
+def serve(site_dir: str | Path, port: int = 8000) -> None:
+    """Serve ``site_dir`` until interrupted (Ctrl-C), printing the URL to open."""
+    server = make_server(site_dir, port)
+    host, real_port = server.server_address[:2]
+    print(f"serving {site_dir} at http://{host}:{real_port}/  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
