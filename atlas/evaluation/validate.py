@@ -25,6 +25,7 @@ from atlas.errors import AtlasError
 from atlas.evaluation.data import load_images, natural_pair_distances, unit_images
 from atlas.evaluation.layer import layer_results
 from atlas.evaluation.sweep import run_sweep
+from atlas.models.hooks import LayerHooks
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.rundir import RunDir, stable_hash
 
@@ -77,17 +78,11 @@ class ValidateConfig:
 
 def execution_order(model: LoadedModel, names: list[str]) -> list[str]:
     """``names`` in the order the forward pass produces them (one tiny forward)."""
-    seen: list[str] = []
-    hooks = [model.layer(n).register_forward_hook(lambda *_, n=n: seen.append(n))
-             for n in dict.fromkeys(names)]
-    try:
-        with torch.no_grad():
-            model.module(model.normalize(torch.rand(1, 3, model.input_size, model.input_size,
-                                                    device=model.device)))
-    finally:
-        for h in hooks:
-            h.remove()
-    return list(dict.fromkeys(seen))
+    layers = {n: model.layer(n) for n in dict.fromkeys(names)}
+    x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
+    with torch.no_grad(), LayerHooks(layers, strict=False) as hooks:
+        hooks.run(model.module, model.normalize(x))
+    return list(hooks.outputs)
 
 
 def check_layers(model: LoadedModel, cfg: ValidateConfig) -> dict[str, list[str]]:

@@ -1,15 +1,18 @@
-"""Run a model only as far as the deepest layer a stage needs, and read those layers.
+"""Read named layers of a model in one forward pass, stopping after the deepest one needed.
 
-Hooks are registered for the duration of one call and always removed, so a model is never left
-with stray hooks (a pitfall of earlier feature-visualization tools). Once every requested layer
-has produced its output the forward pass is aborted, so mining ``_blocks.10`` never computes the
-head. ``"logits"`` names the model's final output.
+Every reader goes through :class:`LayerHooks`, a context manager in the manner of lucent's
+``ModelHook`` and captum's output hooks: it registers forward hooks for the ``with`` block and
+removes them on exit, also when the forward raises, so a model is never left with stray hooks
+(a pitfall of earlier feature-visualization tools). Once every requested layer has produced its
+output the forward pass is aborted with a private exception, as captum does, so mining
+``_blocks.10`` never computes the head. A layer's first output in a forward pass is the one
+read, so a module the network calls twice reads the same everywhere. ``"logits"`` names the
+model's final output.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -17,13 +20,15 @@ from torch import nn
 from atlas.models.zoo import LoadedModel
 
 LOGITS = "logits"
+Swap = tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
 
 
-class _Done(Exception):
+class _Stop(Exception):
     """Raised from a hook to stop the forward pass once all layers are captured."""
 
 
-def _first_tensor(out: object) -> torch.Tensor:
+def first_tensor(out: object) -> torch.Tensor:
+    """The tensor a layer's output stands for (tuples and Inception's named outputs unwrapped)."""
     if isinstance(out, torch.Tensor):
         return out
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
@@ -31,6 +36,75 @@ def _first_tensor(out: object) -> torch.Tensor:
     if hasattr(out, "logits"):  # torchvision InceptionOutputs / GoogLeNetOutputs
         return out.logits
     raise TypeError(f"layer output of type {type(out).__name__} is not a tensor")
+
+
+class LayerHooks:
+    """Forward hooks on ``layers`` ({name: module}) for one ``with`` block.
+
+    ``outputs`` fills in as the forward runs. ``stop``: abort the forward once every layer has
+    run (:meth:`run` then returns None). ``swap``: (module, fn) replaces that module's output by
+    ``fn(output)``; it runs before the readers, so a reader of the same module sees the
+    replacement. ``strict=False`` skips outputs that are not tensors instead of raising.
+    """
+
+    def __init__(self, layers: Mapping[str, nn.Module], stop: bool = True,
+                 swap: Swap | None = None, strict: bool = True):
+        self.layers, self.stop, self.swap, self.strict = dict(layers), stop, swap, strict
+        self.outputs: dict[str, torch.Tensor] = {}
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _reader(self, name: str) -> Callable[[nn.Module, object, object], None]:
+        def read(_m: nn.Module, _i: object, out: object) -> None:
+            if name in self.outputs:
+                return
+            try:
+                self.outputs[name] = first_tensor(out)
+            except TypeError:
+                if self.strict:
+                    raise
+                return
+            if self.stop and len(self.outputs) == len(self.layers):
+                raise _Stop
+
+        return read
+
+    def _swapper(self, fn: Callable[[torch.Tensor], torch.Tensor]):
+        done: list[bool] = []
+
+        def swap(_m: nn.Module, _i: object, out: object) -> torch.Tensor | None:
+            if done:
+                return None
+            done.append(True)
+            return fn(first_tensor(out))
+
+        return swap
+
+    def __enter__(self) -> LayerHooks:
+        try:
+            if self.swap is not None:
+                module, fn = self.swap
+                self._handles.append(module.register_forward_hook(self._swapper(fn)))
+            for name, module in self.layers.items():
+                self._handles.append(module.register_forward_hook(self._reader(name)))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove every hook this object registered (idempotent)."""
+        while self._handles:
+            self._handles.pop().remove()
+
+    def run(self, module: nn.Module, x: torch.Tensor) -> object | None:
+        """``module(x)``; None when the forward was stopped after the last wanted layer."""
+        try:
+            return module(x)
+        except _Stop:
+            return None
 
 
 class Probe:
@@ -42,55 +116,39 @@ class Probe:
         self.modules = {n: model.layer(n) for n in self.names if n != LOGITS}
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        out: dict[str, torch.Tensor] = {}
-        want = len(self.modules)
-        stop_early = LOGITS not in self.names
-
-        def hook(name: str):
-            def fn(_m: nn.Module, _i: object, o: object) -> None:
-                out[name] = _first_tensor(o)
-                if stop_early and len(out) == want:
-                    raise _Done
-
-            return fn
-
-        handles = [m.register_forward_hook(hook(n)) for n, m in self.modules.items()]
-        try:
-            result = self.model.module(self.model.normalize(images))
-            if LOGITS in self.names:
-                out[LOGITS] = _first_tensor(result)
-        except _Done:
-            pass
-        finally:
-            for h in handles:
-                h.remove()
+        with LayerHooks(self.modules, stop=LOGITS not in self.names) as hooks:
+            result = hooks.run(self.model.module, self.model.normalize(images))
+        out = hooks.outputs
+        if LOGITS in self.names:
+            out[LOGITS] = first_tensor(result)
         missing = [n for n in self.names if n not in out]
         if missing:
             raise RuntimeError(f"layers {missing} were not run by {self.model.name}'s forward")
-        return out
+        return {n: out[n] for n in self.names}
+
+
+def unit_count(shape: Sequence[int]) -> int:
+    """Units of a layer whose output (without the batch) has ``shape``: channels of a (C, H, W)
+    map, the last dimension otherwise (a ViT's (tokens, width) gives its width), as mining
+    reads them."""
+    if not shape:
+        return 0
+    return int(shape[0] if len(shape) == 3 else shape[-1])
+
+
+def run_all(model: LoadedModel) -> dict[str, torch.Tensor]:
+    """Every layer's output (those that are tensors) for one random image, in execution order."""
+    x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
+    with torch.no_grad(), LayerHooks(model.layers, stop=False, strict=False) as hooks:
+        hooks.run(model.module, model.normalize(x))
+    return hooks.outputs
 
 
 def describe_layers(model: LoadedModel) -> list[tuple[str, str, tuple[int, ...], int]]:
-    """(name, module type, output shape, channels) of every addressable layer at input size."""
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def hook(name: str):
-        def fn(_m: nn.Module, _i: object, o: object) -> None:
-            with contextlib.suppress(TypeError):
-                shapes.setdefault(name, tuple(_first_tensor(o).shape[1:]))
-
-        return fn
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.layers.items()]
-    try:
-        x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
-        with torch.no_grad():
-            model.module(model.normalize(x))
-    finally:
-        for h in handles:
-            h.remove()
+    """(name, module type, output shape, units) of every addressable layer at input size."""
+    outs = run_all(model)
     rows = []
     for name, module in model.layers.items():
-        shape = shapes.get(name, ())
-        rows.append((name, type(module).__name__, shape, shape[0] if shape else 0))
+        shape = tuple(outs[name].shape[1:]) if name in outs else ()
+        rows.append((name, type(module).__name__, shape, unit_count(shape)))
     return rows
