@@ -20,7 +20,7 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 
     model = load_model(args.model, args.weights)
     print(f"{model.name}: input {model.input_size}x{model.input_size}")
-    print(f"{'layer':<40} {'type':<22} {'output shape':<18} channels")
+    print(f"{'layer':<40} {'type':<22} {'output shape':<18} units")
     for name, kind, shape, ch in describe_layers(model):
         print(f"{name:<40} {kind:<22} {str(list(shape)):<18} {ch or '-'}")
     return 0
