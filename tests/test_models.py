@@ -86,3 +86,14 @@ def test_describe_layers_lists_shapes(lite0):
     rows = {name: (shape, ch) for name, _t, shape, ch in describe_layers(lite0)}
     assert rows["_blocks.10"] == ((112, 14, 14), 112)
     assert rows["_blocks.15"][1] == 320
+
+
+def test_pick_device(monkeypatch):
+    from atlas.models.runtime import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu") == pick_device("cpu")
+    with pytest.raises(AtlasError, match="'cuda:1' requested but CUDA is not available"):
+        pick_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto", local_rank=1) == torch.device("cuda:1")

@@ -8,20 +8,11 @@ from dataclasses import replace
 from atlas.errors import AtlasError
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AtlasError(f"device {name!r} requested but CUDA is not available; valid: cpu, auto")
-    return name
-
-
 def _model(args: argparse.Namespace):
+    from atlas.models.runtime import pick_device
     from atlas.models.zoo import load_model
 
-    return load_model(args.model, args.weights).to(_device(args.device))
+    return load_model(args.model, args.weights).to(pick_device(args.device))
 
 
 def _floats(text: str) -> list[float]:

@@ -15,8 +15,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+from typing import TYPE_CHECKING
 
-import torch
+from atlas.errors import AtlasError
+
+if TYPE_CHECKING:
+    import torch
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
 
@@ -51,7 +55,23 @@ def cpu_has_bf16() -> bool:
 
     Without it oneDNN emulates bf16 and autocast would be slower than float32.
     """
+    import torch
+
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: this process's GPU (``local_rank`` under torchrun) when CUDA is there, else CPU.
+
+    Asking for CUDA where there is none is one clear line, not a crash deep in the first stage.
+    """
+    import torch
+
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AtlasError(f"device {name!r} requested but CUDA is not available; valid: cpu, auto")
+    return torch.device(name)
