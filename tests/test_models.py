@@ -1,3 +1,6 @@
+import re
+from urllib.error import URLError
+
 import pytest
 import torch
 
@@ -97,3 +100,45 @@ def test_pick_device(monkeypatch):
         pick_device("cuda:1")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto", local_rank=1) == torch.device("cuda:1")
+
+
+def test_state_dict_of_another_architecture_is_one_line(tmp_path):
+    path = tmp_path / "resnet18.pt"
+    torch.save(load_model("resnet18", weights="none").module.state_dict(), path)
+    with pytest.raises(AtlasError) as err:
+        load_model("efficientnet-lite0", weights=str(path))
+    msg = str(err.value)
+    assert "\n" not in msg and len(msg) < 600, msg
+    assert "do not fit efficientnet-lite0" in msg
+    assert re.search(r"\d+ missing keys \(\w[\w.]*, .*more\)", msg)
+    assert re.search(r"\d+ unexpected keys \(conv1\.weight, bn1\.weight, bn1\.bias, …", msg)
+    bad = tmp_path / "not-torch.pth"
+    bad.write_text("hello")
+    with pytest.raises(AtlasError, match=r"could not be read as a state_dict: \w+"):
+        load_model("resnet18", weights=str(bad))
+
+
+def test_shape_mismatch_is_named(tmp_path):
+    state = load_model("resnet18", weights="none").module.state_dict()
+    state["fc.weight"] = torch.zeros(10, 512)
+    path = tmp_path / "w.pt"
+    torch.save(state, path)
+    with pytest.raises(AtlasError, match=r"1 of another shape \(fc\.weight \(10, 512\) vs "
+                                         r"\(1000, 512\)\)"):
+        load_model("resnet18", weights=str(path))
+
+
+def test_default_weights_without_network_say_how_to_pass_a_file(tmp_path, monkeypatch):
+    import torch.hub
+
+    def offline(*_a: object, **_k: object) -> None:
+        raise URLError("no network")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # nothing cached: it must download
+    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    with pytest.raises(AtlasError) as err:
+        load_model("resnet18")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "could not download the default weights of resnet18 (no network)" in msg
+    assert "--weights path/to/file.pth" in msg

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from atlas.errors import AtlasError, unknown
+from atlas.models.weights import fetch_default, load_state
 
 BUNDLED = "efficientnet-lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -89,7 +90,7 @@ def _bundled(weights: str) -> LoadedModel:
 
     ref = reference_lite0()
     if weights not in ("default", "none"):
-        ref.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        load_state(ref, weights, BUNDLED)
     # Its input convention: (x*255 - 127) / 128, i.e. mean 127/255 and std 128/255.
     return LoadedModel(
         BUNDLED, LiteNet(ref).eval(), 224, (127 / 255,) * 3, (128 / 255,) * 3,
@@ -113,9 +114,10 @@ def _torchvision(arch: str, weights: str) -> LoadedModel:
     kwargs = {"aux_logits": True, "init_weights": False} if arch == "inception_v3" else {}
     if arch == "googlenet":
         kwargs = {"aux_logits": False, "init_weights": False}
-    module = torchvision.models.get_model(arch, weights=wenum, **kwargs)
+    module = fetch_default(
+        arch, lambda: torchvision.models.get_model(arch, weights=wenum, **kwargs))
     if weights not in ("default", "none"):
-        module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        load_state(module, weights, arch)
     return LoadedModel(arch, module.eval(), size, IMAGENET_MEAN, IMAGENET_STD, classes, weights)
 
 
@@ -126,9 +128,9 @@ def _timm(arch: str, weights: str) -> LoadedModel:
         raise AtlasError("timm models need timm: pip install 'atlas-accent[timm]'") from e
     if arch not in timm.list_models():
         raise unknown("timm model", arch, timm.list_models())
-    module = timm.create_model(arch, pretrained=weights == "default")
+    module = fetch_default(arch, lambda: timm.create_model(arch, pretrained=weights == "default"))
     if weights not in ("default", "none"):
-        module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        load_state(module, weights, arch)
     cfg = timm.data.resolve_data_config({}, model=module)
     size = int(cfg["input_size"][-1])
     classes = imagenet_classes() if getattr(module, "num_classes", 0) == 1000 else None
