@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atlas.evaluation.report import _slug as chart_slug  # the producer's own file naming
+from atlas.names import slug  # the producer's own file naming
 from atlas.pipeline.rundir import atomic_write_bytes, atomic_write_json
 
 KINDS = ("accent_natural", "natural_natural", "vis_natural", "random_natural", "accent_own_seed")
@@ -102,7 +102,7 @@ def write_fake_validation(root: Path, layers: list[str], units: int, seed: int =
              "unit_mid": [1.0, 1.2], "recommended_lambda": 1.1,
              "rule": "recommended lambda = the halfway crossing" + (
                  " <script>alert(1)</script>" if payload else "")}
-    first = f"validation/pathway-{chart_slug(layers[0])}.svg"
+    first = f"validation/pathway-{slug(layers[0])}.svg"
     charts = [first] + (["validation/evil.svg", "../outside.svg"] if payload else [])
     atomic_write_bytes(root / first, SVG.encode())
     if payload:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from atlas.data.decode import ImageInput
-from atlas.data.sources import SPEC_FORMS, ImageSource, slugify
+from atlas.data.sources import SPEC_FORMS, ImageSource
 from atlas.errors import AtlasError, unknown
+from atlas.names import readable
 from atlas.pipeline.rundir import stable_hash
 
 
@@ -37,7 +38,7 @@ class HFSource(ImageSource):
         keep = [c for c in (self.image_column, self.label_column) if c]
         self.ds = ds.select_columns(keep).cast_column(self.image_column,
                                                       datasets.Image(decode=False))
-        self.key, self.id_key, self.stem = key, id_key, slugify(stem, 28)
+        self.key, self.id_key, self.stem = key, id_key, readable(stem, 28)
         self.credit = {"license": ds.info.license or "",
                        "credit_url": credit_url or ds.info.homepage or ""}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import re
 import unicodedata
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -30,6 +29,7 @@ from atlas.data import PHOTOS
 from atlas.data.decode import ImageInput
 from atlas.data.loader import Batch, make_loader  # noqa: F401  (re-exported: the stages' entry point)
 from atlas.errors import AtlasError, closest
+from atlas.names import readable
 from atlas.pipeline import schema
 from atlas.pipeline.rundir import stable_hash
 
@@ -53,21 +53,15 @@ class Record:
     credit_url: str = ""
 
 
-def slugify(text: str, limit: int = 40) -> str:
-    """ASCII ``[A-Za-z0-9_-]`` only, at most ``limit`` chars: safe in file names, URLs and HTML."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9_]+", "-", ascii_text).strip("-_")[:limit].strip("-_")
-    return slug or "img"
-
-
 def image_id(stem: str, key: str, digits: int = 8) -> str:
-    """``slug(stem)-sha1(key)[:digits]``; ``key`` holds what makes the image unique in its source.
+    """``readable(stem)-sha1(key)[:digits]``; ``key`` holds what makes the image unique in its
+    source.
 
     The key is NFC-normalized so a name stored decomposed (macOS) and composed (Linux) hashes
     the same; it holds no absolute path, so moving the folder keeps every id.
     """
     digest = hashlib.sha1(unicodedata.normalize("NFC", key).encode()).hexdigest()
-    return f"{slugify(stem)}-{digest[:digits]}"
+    return f"{readable(stem)}-{digest[:digits]}"
 
 
 class ImageSource(ABC):

@@ -19,10 +19,10 @@ from atlas.accent.loop import AccentConfig, accentuate, to_input
 from atlas.accent.objectives import Target
 from atlas.data.decode import BadImage, ImageInput, decode_rgb, preprocess
 from atlas.data.media import to_pil
-from atlas.data.sources import slugify
 from atlas.errors import AtlasError, unknown
 from atlas.models.hooks import LOGITS, Probe
 from atlas.models.zoo import LoadedModel
+from atlas.names import slug
 from atlas.pipeline.rundir import atomic_write_json, atomic_write_with
 
 PANEL, LINE = 224, 16
@@ -89,7 +89,7 @@ def explain(model: LoadedModel, photo: ImageInput | torch.Tensor, class_name: st
               "images": res.images}
     if out is not None:
         stem = Path(photo).stem if isinstance(photo, (str, Path)) else "photo"
-        base = Path(out) / f"explain-{slugify(stem)}"
+        base = Path(out) / f"explain-{slug(stem)}"
         sheet = side_by_side(x, res.images, result)
         atomic_write_with(base.with_suffix(".png"), lambda b: sheet.save(b, "PNG"))
         atomic_write_json(base.with_suffix(".json"),

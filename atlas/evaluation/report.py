@@ -7,8 +7,8 @@ slashes), so the site's Validation page reads them instead of guessing file name
 from __future__ import annotations
 
 import json
-import re
 
+from atlas.names import slug
 from atlas.pipeline.rundir import RunDir, atomic_write_bytes, atomic_write_json
 from atlas.site.plots import bar_chart, line_chart, strip_chart
 
@@ -24,10 +24,6 @@ def result_path(run: RunDir):
 def load_result(run: RunDir) -> dict | None:
     path = result_path(run)
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def _slug(layer: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", layer)
 
 
 def _chart_groups(r: dict) -> tuple[list[str], list[list[dict]]]:
@@ -56,17 +52,17 @@ def charts(res: dict) -> dict[str, str]:
     pairs = res["natural_pairs"]["distance"]
     for layer, r in res["layers"].items():
         groups, stats = _chart_groups(r)
-        out[f"{FOLDER}/pathway-{_slug(layer)}.svg"] = bar_chart(
+        out[f"{FOLDER}/pathway-{slug(layer)}.svg"] = bar_chart(
             _pathway_title(layer, len(r["units"]), len(groups) > len(r["attr_layers"]) + 1),
             "Pearson r of attributions", groups, list(NAMES.values()),
             [[c["mean"] for c in row] for row in stats], [[c["lo"] for c in row] for row in stats],
             [[c["hi"] for c in row] for row in stats])
         c = r["closeness"]
-        out[f"{FOLDER}/closeness-{_slug(layer)}.svg"] = strip_chart(
+        out[f"{FOLDER}/closeness-{slug(layer)}.svg"] = strip_chart(
             f"Latent distance at {c['reg_layer']}, target {layer}", "relative distance",
             {"accentuation-seed": c["accent_distance"]["values"],
              "visualization-seed": c["vis_distance"]["values"], "photo-photo": pairs})
-        out[f"{FOLDER}/gain-{_slug(layer)}.svg"] = strip_chart(
+        out[f"{FOLDER}/gain-{slug(layer)}.svg"] = strip_chart(
             f"Activation gain over the seed, target {layer}", "final / seed activation",
             {"accentuation": c["accent_gain"]["values"],
              "visualization": c["vis_gain"]["values"]})

@@ -7,11 +7,12 @@ module covers the places autoescaping cannot: path components, links and script 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any
+
+from atlas.names import slug  # the one slug; the site's modules import it from here too
 
 # The site loads only its own files (scripts, styles, images) and data: URIs; nothing inline may
 # run. Chromium treats 'self' on a file:// page as "files of the file: scheme", which is exactly
@@ -21,24 +22,8 @@ SITE_CSP = (
     "base-uri 'none'; form-action 'none'"
 )
 
-_UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 _JS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
                "\u2029": "\\u2029"}
-
-
-def slug(name: str) -> str:
-    """A file-name-safe, collision-free form of ``name`` (a layer name or an image id).
-
-    Names made only of ``[A-Za-z0-9._-]`` (like ``_blocks.10``) stay as they are so URLs stay
-    readable and stable; anything else is replaced and suffixed with a short hash of the original,
-    so two different names can never map to the same page.
-    """
-    name = str(name)
-    clean = _UNSAFE_PATH_CHARS.sub("_", name)[:60]
-    if clean == name and not name.startswith("."):
-        return name
-    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{clean.lstrip('.') or 'x'}-{digest}"
 
 
 def safe_relpath(rel: str) -> str:

@@ -83,11 +83,6 @@ def load_validation(run_root: str | Path) -> ValidationView | None:
         sweep=sweep, other_charts=list(charts.values()))
 
 
-def chart_slug(layer: str) -> str:
-    """The layer's part of a chart's file name, as :mod:`atlas.evaluation.report` makes it."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", layer)
-
-
 def _chart(root: Path, rel: object) -> Chart:
     name = str(rel)
     chart = Chart(None, _ALT.get(re.split(r"[-.]", name.rsplit("/", 1)[-1])[0],
@@ -141,7 +136,7 @@ def _layer(name: str, r: dict[str, Any], photo_layer: str, photo: Summary | None
     ratio = None
     if acc is not None and photo and photo.median and photo_layer == reg:
         ratio = acc / photo.median  # only comparable when measured at the same layer
-    names = [f"{k}-{chart_slug(name)}.svg" for k in ("pathway", "closeness", "gain")]
+    names = [f"{k}-{slug(name)}.svg" for k in ("pathway", "closeness", "gain")]
     return LayerView(name=name, anchor="v-" + slug(name),
                      units=[str(u) for u in as_list(r.get("units"))], pathway=rows,
                      verdicts=verdicts, closeness=close, reg_layer=reg, photo=photo, ratio=ratio,
