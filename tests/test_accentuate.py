@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -12,9 +14,8 @@ FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_bloc
 
 @pytest.fixture(scope="module")
 def small(lite0):
-    lite0.input_size = 96  # a small input keeps these tests fast; restored below
-    yield lite0
-    lite0.input_size = 224
+    """The session's model at a small input (fast tests); a copy, so the shared one keeps 224."""
+    return replace(lite0, input_size=96)
 
 
 def test_accentuation_raises_target_and_stays_close(small, photos):
@@ -30,14 +31,19 @@ def test_accentuation_raises_target_and_stays_close(small, photos):
     assert res.trajectory.shape == (4, 12) and (res.masks >= 0).all() and res.masks.sum() > 0
 
 
-def test_batched_equals_one_pair_at_a_time(small, photos):
+def test_a_pair_does_not_depend_on_the_rest_of_its_batch(small, photos):
+    """Pairs optimized together stay independent: the first pair's result is the same whoever
+    shares its batch (a batch of one draws other views, so equal-sized batches are compared;
+    the differences allowed are float rounding, which Adam's step amplifies)."""
     cfg = AccentConfig(**FAST)
-    both = accentuate(small, photos[:2], Target("_blocks.10", torch.tensor([5, 9])), cfg)
-    one = accentuate(small, photos[1:2], Target("_blocks.10", torch.tensor([9])), cfg)
-    # views differ by draw order, so compare only that each pair moved its own unit up
-    assert both.final_activation[1] > both.seed_activation[1]
-    assert one.final_activation[0] > one.seed_activation[0]
-    assert torch.allclose(both.seed_activation[1], one.seed_activation[0], atol=1e-4)
+    a = accentuate(small, photos[:2], Target("_blocks.10", torch.tensor([5, 9])), cfg)
+    b = accentuate(small, photos[[0, 5]], Target("_blocks.10", torch.tensor([5, 40])), cfg)
+    moved = (a.images[0] - to_input(photos[:1], 96)[0]).abs().mean()
+    diff = (a.images[0] - b.images[0]).abs()
+    assert moved > 0.01 and diff.mean() < 0.01 * moved and diff.max() < 0.01
+    assert torch.allclose(a.trajectory[0], b.trajectory[0], rtol=1e-3, atol=1e-3)
+    assert torch.allclose(a.seed_activation[0], b.seed_activation[0], atol=1e-4)
+    assert not torch.allclose(a.images[1], b.images[1], atol=0.05)  # the partners differ
 
 
 def test_attribution_steps_do_not_change_the_optimization(small, photos):
@@ -84,7 +90,7 @@ def test_frames_and_visualization(small):
 
 def test_reg_layer_after_target_is_an_error(small, photos):
     cfg = AccentConfig(**{**FAST, "reg_layer": "_blocks.12"})
-    with pytest.raises((AtlasError, RuntimeError)):
+    with pytest.raises(AtlasError, match="'_blocks.12' does not run before"):
         accentuate(small, photos[:1], Target("_blocks.10", torch.tensor([0])), cfg)
 
 
@@ -146,3 +152,7 @@ def test_coverage_mean_shrinks_rarely_seen_pixels_toward_the_image_mean():
     mean = float(sums.sum() / seen.sum())
     assert abs(float(out[0, 0, 0]) - mean) < 1e-6
     assert 4.0 < float(out[0, 1, 1]) < 5.0 and abs(float(out[0, 0, 1]) - 2.0) < 0.3
+
+
+def test_small_model_is_a_copy(small, lite0):
+    assert small.input_size == 96 and lite0.input_size == 224 and small.module is lite0.module

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from atlas.accent.split import split_forward
+from atlas.errors import AtlasError
 from atlas.models.hooks import LayerHooks, Probe, describe_layers, unit_count
 from atlas.models.zoo import LoadedModel
 
@@ -66,7 +67,7 @@ def test_probe_and_split_forward_leave_no_hooks(lite0, photos):
     a, leaf, acts = split_forward(lite0, x, "_blocks.2", ["_blocks.4"])
     assert out["logits"].shape == (1, 1000) and acts["_blocks.4"].shape == (1, 40, 28, 28)
     assert leaf.requires_grad and not leaf.grad_fn and a.shape[1] == leaf.shape[1]
-    with pytest.raises(RuntimeError, match="not reached"):
+    with pytest.raises(AtlasError, match="'_blocks.8' does not run before"):
         split_forward(lite0, x, "_blocks.8", ["_blocks.4"])  # split below the deepest layer
     assert _hook_count(lite0.module) == 0
 
@@ -75,8 +76,6 @@ def test_describe_layers_reports_the_units_mining_uses():
     """A ViT's blocks output (tokens, width): the units are the width, not the token count."""
     from torchvision.models.vision_transformer import VisionTransformer
 
-    from atlas.pipeline.mine import layer_units
-
     vit = VisionTransformer(image_size=32, patch_size=16, num_layers=1, num_heads=2,
                             hidden_dim=24, mlp_dim=48).eval()
     model = LoadedModel("tiny-vit", vit, 32, (0.5,) * 3, (0.5,) * 3, channels_last=False)
@@ -84,6 +83,6 @@ def test_describe_layers_reports_the_units_mining_uses():
     block = "encoder.layers.encoder_layer_0"
     assert rows[block] == ((5, 24), 24)  # 4 patches + class token, width 24
     assert rows["conv_proj"] == ((24, 2, 2), 24)
-    mined = layer_units(model, [block, "conv_proj", "heads"])
-    assert mined == {n: rows[n][1] for n in mined}
+    acts = Probe(model, [block])(torch.rand(2, 3, 32, 32))[block]
+    assert acts.shape == (2, 5, 24)  # mining's statistics run over the last dimension
     assert unit_count(()) == 0 and _hook_count(vit) == 0

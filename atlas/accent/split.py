@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from atlas.errors import AtlasError
 from atlas.models.hooks import LOGITS, LayerHooks, first_tensor
 from atlas.models.zoo import LoadedModel
 
@@ -38,5 +39,7 @@ def split_forward(model: LoadedModel, images: torch.Tensor, split: str, layers: 
     if LOGITS in layers:
         acts[LOGITS] = first_tensor(result)
     if "a" not in cut:
-        raise RuntimeError(f"split layer {split!r} was not reached before {layers}")
+        raise AtlasError(f"layer {split!r} does not run before {layers} in {model.name}, so "
+                         "the pass cannot be cut there: the regularization layer must come "
+                         "before the target")
     return cut["a"], cut["leaf"], acts
