@@ -39,6 +39,8 @@ def test_folder_lists_images_in_sorted_order_and_skips_the_rest(corpus):
     assert [r.index for r in src.records] == list(range(len(want)))
     labels = {r.path: r.label for r in src.records}
     assert labels["sub/deeper/nested.png"] == "deeper" and labels["plain.bmp"] == ""
+    groups = {r.path: r.group for r in src.records}  # the top folder, when not the label
+    assert groups["sub/deeper/nested.png"] == "sub" and groups["plain.bmp"] == ""
 
 
 def test_each_file_loads_or_is_skipped_with_its_reason(corpus):
@@ -151,11 +153,14 @@ def test_bundled_photos_have_labels_and_credits():
     recs = src.records
     assert len(recs) == 254 and src.key == "bundled"
     assert all(r.label and r.author and r.license and r.path.endswith(".webp") for r in recs)
+    groups = {r.path: r.group for r in recs}  # CREDITS.csv's category
+    assert groups["tools-scissors2.webp"] == "tools" and all(groups.values())
     assert sum(r.credit_url.startswith("https://") for r in recs) > 100
     batch = next(iter(make_loader(src, 64, 3, 0, [0, 100, 253])))
     assert batch.positions == [0, 100, 253] and not batch.skipped
     frame = records_frame(recs, batch.positions, batch.sizes)
     assert list(frame.columns) == list(schema.TABLES["images"]) and (frame.width > 0).all()
+    assert frame.group.tolist() == [recs[p].group for p in (0, 100, 253)]
     assert frame.image_id.tolist() == [recs[p].image_id for p in (0, 100, 253)]
 
 
@@ -193,15 +198,36 @@ def test_saved_hf_dataset_is_detected_and_loads_in_workers(tmp_path):
         open_source(str(tmp_path / "ds"), image_column="img")
 
 
-def test_imagefolder_labels_from_class_folders(tmp_path, monkeypatch):
+def test_saved_dataset_takes_its_only_string_column_as_the_label(tmp_path):
+    import datasets
+
+    images = [noise(20, 16, i) for i in range(3)]
+    datasets.Dataset.from_dict({"image": images, "kind": ["fish", "tool", "fish"],
+                                "n": [1, 2, 3]}).save_to_disk(str(tmp_path / "one"))
+    assert [r.label for r in open_source(str(tmp_path / "one")).records] == \
+        ["fish", "tool", "fish"]
+    datasets.Dataset.from_dict({"image": images, "kind": ["a"] * 3, "note": ["b"] * 3}) \
+        .save_to_disk(str(tmp_path / "two"))  # two candidates: ambiguous, none is taken
+    assert [r.label for r in open_source(str(tmp_path / "two")).records] == [""] * 3
+    assert [r.label for r in open_source(str(tmp_path / "two"), label_column="note").records] \
+        == ["b"] * 3
+
+
+def test_imagefolder_labels_from_class_folders(tmp_path, monkeypatch, capfd):
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
     for i, cls in enumerate(["cat", "cat", "dog"]):
         (tmp_path / "imf" / cls).mkdir(parents=True, exist_ok=True)
         noise(16, 16, i).save(tmp_path / "imf" / cls / f"{i}.png")
+    capfd.readouterr()
     src = open_source(f"imagefolder:{tmp_path / 'imf'}")
+    err = capfd.readouterr().err  # local files: no "Downloading data" / "Generating" bars
+    assert "Downloading" not in err and "Generating" not in err
+    assert datasets.is_progress_bar_enabled()  # switched back on for everything else
     assert sorted(r.label for r in src.records) == ["cat", "cat", "dog"]
+    assert sorted(r.path for r in src.records) == ["cat/0.png", "cat/1.png", "dog/2.png"]
+    assert all(r.group == "" for r in src.records)  # class folders at the top: no coarser group
     batch = next(iter(make_loader(src, 8, 4, 0)))
     assert len(batch.positions) == 3 and not batch.skipped
 

@@ -6,13 +6,15 @@ only when one of these sources is opened.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from atlas.data.decode import ImageInput
-from atlas.data.sources import SPEC_FORMS, ImageSource
+from atlas.data.sources import SPEC_FORMS, ImageSource, folder_group
 from atlas.errors import AtlasError, unknown
 from atlas.names import readable
 from atlas.pipeline.rundir import stable_hash
@@ -27,18 +29,24 @@ class HFSource(ImageSource):
     """
 
     def __init__(self, ds: Any, key: str, id_key: str, stem: str, credit_url: str = "",
-                 image_column: str | None = None, label_column: str | None = None):
+                 image_column: str | None = None, label_column: str | None = None,
+                 root: Path | None = None):
         import datasets
 
         feats = ds.features
         images = [c for c, f in feats.items() if isinstance(f, datasets.Image)]
         labels = [c for c, f in feats.items() if isinstance(f, datasets.ClassLabel)]
+        if not labels:  # exactly one string column (not the image's) is taken as the label
+            text = [c for c, f in feats.items() if c != image_column
+                    and isinstance(f, datasets.Value) and f.dtype in ("string", "large_string")]
+            labels = text if len(text) == 1 else []
         self.image_column = _column(feats, image_column, images, "image")
         self.label_column = _column(feats, label_column, labels, "label", required=False)
         keep = [c for c in (self.image_column, self.label_column) if c]
         self.ds = ds.select_columns(keep).cast_column(self.image_column,
                                                       datasets.Image(decode=False))
         self.key, self.id_key, self.stem = key, id_key, readable(stem, 28)
+        self.root = root  # imagefolder: paths relative to it, groups from its folders
         self.credit = {"license": ds.info.license or "",
                        "credit_url": credit_url or ds.info.homepage or ""}
 
@@ -63,8 +71,30 @@ class HFSource(ImageSource):
             return [names[v] if v is not None and 0 <= v < len(names) else "" for v in values]
         return ["" if v is None else str(v) for v in values]
 
+    @cached_property
+    def _paths(self) -> list[str]:
+        """The file each row came from, where the dataset exposes it: relative to an
+        imagefolder's root, else only the file name (an absolute path of the machine that
+        saved the dataset says nothing to a reader). Read from the path field alone, so
+        embedded image bytes are never loaded."""
+        import pyarrow.compute as pc
+
+        paths = pc.struct_field(self.ds.data.column(self.image_column), "path")
+        if self.ds._indices is not None:  # a select()ed or shuffled dataset
+            paths = paths.take(self.ds._indices.column(0))
+        out = []
+        for p in paths.to_pylist():
+            rel = Path(p or "")
+            if self.root is not None and p and not rel.is_relative_to(self.root):
+                rel = rel.resolve()  # the root was resolved; the dataset's paths may not be
+            inside = self.root is not None and rel.is_relative_to(self.root)
+            out.append(rel.relative_to(self.root).as_posix() if inside else rel.name)
+        return out
+
     def _describe(self, index: int) -> tuple[str, str, dict[str, str]]:
-        fields = {"path": "", "label": self._labels[index], **self.credit}
+        path, label = self._paths[index], self._labels[index]
+        group = folder_group(path, label) if self.root is not None else ""
+        fields = {"path": path, "label": label, "group": group, **self.credit}
         return f"{self.stem}-{index}", f"{self.id_key}\0{index}", fields
 
     def fingerprint(self) -> str:
@@ -73,6 +103,7 @@ class HFSource(ImageSource):
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_labels", None)
+        state.pop("_paths", None)
         return state
 
 
@@ -143,8 +174,21 @@ def imagefolder_source(path: str | os.PathLike[str], split: str = "train",
     root = Path(path).expanduser()
     if not root.is_dir():
         raise AtlasError(f"imagefolder {str(root)!r} is not a folder; valid: {SPEC_FORMS}")
-    ds = _hf_call(f"imagefolder {str(root)!r}", datasets.load_dataset, "imagefolder",
-                  data_dir=str(root), split=split)
+    with _quiet(datasets):  # local files: no "Downloading data" / "Generating" bars
+        ds = _hf_call(f"imagefolder {str(root)!r}", datasets.load_dataset, "imagefolder",
+                      data_dir=str(root), split=split)
     return HFSource(ds, f"imagefolder:{root}:{split}", f"imagefolder:{split}", root.name,
-                    **columns)
+                    root=root.resolve(), **columns)
+
+
+@contextlib.contextmanager
+def _quiet(datasets: Any) -> Iterator[None]:
+    """``datasets``' progress bars off for the block, restored after (a global switch)."""
+    was = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was:
+            datasets.enable_progress_bars()
 

@@ -46,6 +46,7 @@ class Record:
     path: str
     index: int
     label: str = ""
+    group: str = ""
     width: int = 0
     height: int = 0
     author: str = ""
@@ -119,15 +120,24 @@ def list_images(root: Path) -> list[str]:
 
 
 def read_credits(root: Path) -> dict[str, dict[str, str]]:
-    """Optional ``CREDITS.csv`` (file,label,author,license,source[,...]) -> fields per file."""
+    """Optional ``CREDITS.csv`` (file,label,author,license,source[,category,...]) -> fields per
+    file; ``category`` becomes the coarser ``group``."""
     path = root / "CREDITS.csv"
     if not path.is_file():
         return {}
     with path.open(newline="", encoding="utf-8") as f:
-        return {row["file"]: {"label": row.get("label") or "", "author": row.get("author") or "",
+        return {row["file"]: {"label": row.get("label") or "", "group": row.get("category") or "",
+                              "author": row.get("author") or "",
                               "license": row.get("license") or "",
                               "credit_url": row.get("source") or ""}
                 for row in csv.DictReader(f) if row.get("file")}
+
+
+def folder_group(rel: str, label: str) -> str:
+    """The coarser class of a file from its folders: the top folder under the root when it
+    differs from the label (``animals/dogs/x.jpg`` labelled dogs: animals), else ""."""
+    top = rel.split("/", 1)[0] if "/" in rel else ""
+    return top if top != label else ""
 
 
 class FolderSource(ImageSource):
@@ -156,6 +166,7 @@ class FolderSource(ImageSource):
         rel = self.files[index]
         parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
         fields = {"label": parent.rsplit("/", 1)[-1], **self.credits.get(rel, {})}
+        fields["group"] = fields.get("group") or folder_group(rel, fields["label"])
         return Path(rel).stem, f"{self.id_key}\0{rel}", {"path": rel, **fields}
 
     def fingerprint(self) -> str:

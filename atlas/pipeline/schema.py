@@ -14,6 +14,9 @@ or replaced alone. Media paths are relative to the run directory and use forward
       labels.parquet    per unit: ImageNet classes the unit's accentuations drive most
       features.parquet  pooled embedding-layer vectors of natural images and accentuations
       embed.parquet     per unit (and unit=-1 for the layer-wide map): 2-D coordinates, clusters
+      where.parquet     per topk row: the unit's activation map on that image, view and peak box
+      classes.parquet   per unit: data-set classes over-represented among its top images
+      causal.parquet    per unit: model classes whose logits drop most when it is ablated
       media/            WebP images
 """
 
@@ -31,6 +34,7 @@ TABLES: dict[str, dict[str, str]] = {
         "path": "str",  # file path relative to the source root, or "" for datasets
         "index": "int",  # position in the source's deterministic order
         "label": "str",
+        "group": "str",  # a coarser class ("" = unknown): CREDITS.csv category, top folder
         "width": "int",
         "height": "int",
         "author": "str",
@@ -127,6 +131,42 @@ TABLES: dict[str, dict[str, str]] = {
         "x": "float",
         "y": "float",
         "cluster": "int",
+    },
+    "where": {  # one row per topk row (atlas.pipeline.where)
+        "layer": "str",
+        "unit": "int",
+        "kind": "str",  # "top" or "bottom"
+        "rank": "int",
+        "image_id": "str",
+        "map": "list",  # map_h * map_w raw activations, row-major, pooled to <= 16 per side
+        "map_h": "int",
+        "map_w": "int",
+        "view": "list",  # [x0, y0, x1, y1] the region the model saw, fractions of the original
+        "box": "list",  # [x0, y0, x1, y1] rf_px square at the map's peak, clipped to the view
+        "rf_px": "int",  # the layer's receptive field side in model-input pixels
+        "scale": "float",  # the unit's heat scale: max of its top maps; colour clip(map/scale)
+    },
+    "classes": {  # atlas.pipeline.classes
+        "layer": "str",
+        "unit": "int",
+        "rank": "int",  # 0 = smallest p-value within (unit, field)
+        "field": "str",  # "label" or "group"
+        "name": "str",
+        "count": "int",  # top images with it
+        "top_n": "int",  # top images considered
+        "data_count": "int",  # images in the data with it
+        "data_total": "int",
+        "p_value": "float",  # hypergeometric upper tail
+        "enrichment": "float",  # (count / top_n) / (data_count / data_total)
+    },
+    "causal": {  # atlas.pipeline.causal
+        "layer": "str",
+        "unit": "int",
+        "rank": "int",
+        "class_index": "int",
+        "class_name": "str",
+        "drop": "float",  # mean logit drop over the images when the unit is set to its mean
+        "images": "int",  # top images used
     },
 }
 
