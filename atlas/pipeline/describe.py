@@ -1,0 +1,152 @@
+"""The ``describe`` stage: where each unit fires on its top and bottom images, and what honest
+labels describe it (dataset classes over-represented among its top images; model classes whose
+logits drop when it is ablated).
+
+One extra pass over the images that ``topk.parquet`` lists, never the whole data set: each is
+decoded once, run to the mined layer, and only the maps of the units that list it are kept, so
+memory grows with the topk table, not with units x images. The ablations ride on the same
+forward (:mod:`atlas.pipeline.causal`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from types import SimpleNamespace
+
+import torch
+from tqdm import tqdm
+
+from atlas.config.checks import check_int
+from atlas.data.loader import Batch, make_loader
+from atlas.data.sources import ImageSource
+from atlas.models.distributed import Dist
+from atlas.models.hooks import Probe
+from atlas.models.receptive import receptive_field
+from atlas.models.zoo import LoadedModel
+from atlas.pipeline.causal import CutForward, Drops, class_head, class_names
+from atlas.pipeline.classes import enriched_classes
+from atlas.pipeline.describe_plan import Plan
+from atlas.pipeline.mine import resolve_workers
+from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.runlock import RunLock
+from atlas.pipeline.stage import Context, Stage, run_stage
+from atlas.pipeline.where import WhereMaps
+
+
+@dataclass
+class DescribeConfig:
+    """``top_n``: the top images per unit that dataset classes and causal labels are computed
+    on (16: enough for a class to reach p < 0.05 at a few hits, few enough to stay among the
+    images that really drive the unit). ``map_side``: maps larger than this per side are
+    average-pooled. ``rows_per_pass``: the most ablation rows in one rest-of-network batch."""
+
+    top_n: int = 16
+    map_side: int = 16
+    causal: bool = True
+    batch_size: int = 32
+    rows_per_pass: int = 256
+
+    def __post_init__(self) -> None:
+        self.validate()  # bad values fail when the config is read, not after mining
+
+    def validate(self) -> None:
+        check_int("describe.top_n", self.top_n, 1, 10_000)
+        check_int("describe.map_side", self.map_side, 1, 256)
+        check_int("describe.batch_size", self.batch_size, 1, 4096)
+        check_int("describe.rows_per_pass", self.rows_per_pass, 2, 1 << 20)
+
+    def result_key(self) -> dict:
+        d = asdict(self)
+        for k in ("batch_size", "rows_per_pass"):
+            d.pop(k)
+        return d
+
+
+def causal_skip_reason(model: LoadedModel, cfg: DescribeConfig) -> str:
+    """Why causal labels are not computed ("" when they are)."""
+    if not cfg.causal:
+        return "describe.causal is off"
+    if model.weights == "none":
+        return "random weights (model.weights = none): its classes mean nothing"
+    if not class_head(model):
+        return "the model's output is not a (batch, classes) class head"
+    return ""
+
+
+def _settings(ctx: Context) -> list:
+    return [ctx.cfg.describe.result_key(), ctx.model.weights]
+
+
+def _compute(ctx: Context, key: str) -> dict:
+    """The pass, then the three tables; returns what the manifest records (the causal entry
+    says why there are no causal labels when there are none)."""
+    run, model, source, cfg = ctx.run, ctx.model, ctx.source, ctx.cfg.describe
+    t0 = time.perf_counter()
+    topk, stats = run.read_table("topk"), run.read_table("stats")
+    reason = causal_skip_reason(model, cfg)
+    plan = Plan.make(topk, source, cfg.top_n, causal=not reason)
+    rf = {layer: receptive_field(model, layer) for layer in plan.layers}
+    maps, drops, skipped = WhereMaps(rf, model.input_size, cfg.map_side), Drops(), 0
+    cuts = {layer: CutForward(model, layer, plan.means(stats, layer)) for layer in plan.layers}
+    probe = Probe(model, plan.layers) if len(plan.layers) > 1 else None
+    loader = make_loader(source, model.input_size, cfg.batch_size,
+                         resolve_workers(-1, model.device), plan.positions)
+    bar = tqdm(total=len(plan.positions), unit="img", disable=not ctx.bar,
+               desc="describe", dynamic_ncols=True)
+    for batch in loader:
+        if len(batch.positions):
+            images = batch.images.to(model.device)
+            _describe_batch(maps, drops, plan, cuts, probe, images, batch, cfg.rows_per_pass)
+        skipped += len(batch.skipped)
+        bar.update(len(batch.positions) + len(batch.skipped))
+    bar.close()
+    run.write_table("where", maps.frame(topk))
+    run.write_table("classes", enriched_classes(run.read_table("images"), topk, cfg.top_n))
+    run.write_table("causal", drops.frame(class_names(model, drops.classes)))
+    return {"images": len(plan.positions), "skipped": skipped, "rf_px": rf,
+            "top_n": cfg.top_n, "causal": reason or "done",
+            "pass_seconds": round(time.perf_counter() - t0, 3)}
+
+
+DESCRIBE = Stage("describe", inputs=("mine",), outputs=("where", "classes", "causal"),
+                 settings=_settings, compute=_compute)
+
+
+def run_describe(run: RunDir, model: LoadedModel, source: ImageSource, cfg: DescribeConfig,
+                 progress: bool = True) -> dict:
+    """The describe stage alone: skipped when done under the same mining and settings, else
+    run in full (one pass over the top and bottom images: seconds to minutes, so no
+    mid-stage checkpoint)."""
+    cfg.validate()
+    ctx = Context(run, SimpleNamespace(describe=cfg), Dist(), progress, model, source)
+    with RunLock(run.root):
+        out = run_stage(DESCRIBE, ctx)
+    return {"cached": out.cached, **out.info}
+
+
+def _describe_batch(maps: WhereMaps, drops: Drops, plan: Plan, cuts: dict[str, CutForward],
+                    probe: Probe | None, images: torch.Tensor, batch: Batch, limit: int) -> None:
+    """One batch: the maps of the units listing each image, and the ablations in chunks of at
+    most ``limit`` rows. With one layer its first chunk also yields the layer's output (one
+    forward in all); with several, one early-stopping forward reads them all first."""
+    ids = [plan.ids[p] for p in batch.positions]
+    with torch.inference_mode():
+        acts = probe(images) if probe is not None else {}
+    for layer, cut in cuts.items():
+        chunks = plan.ablation_chunks(layer, ids, limit)
+        if layer not in acts:
+            chunks = chunks or [[]]
+        for n, rows in enumerate(chunks):
+            whole = n == 0 and layer not in acts
+            keep = list(range(len(ids))) if whole else sorted({i for i, _ in rows})
+            local = {i: j for j, i in enumerate(keep)}
+            a, logits = cut(images[keep], [(local[i], u) for i, u in rows])
+            if whole:
+                acts[layer] = a
+            if logits is not None:  # rows in batch positions: keep[local] == batch index
+                drops.add(layer, rows, logits.float().cpu())
+        for i, image_id in enumerate(ids):
+            rows_units = plan.listing[layer].get(image_id)
+            if rows_units:
+                maps.add(layer, *rows_units, acts[layer][i], batch.sizes[i])

@@ -1,0 +1,265 @@
+"""The describe stage: where units fire (maps, views, receptive-field boxes), dataset classes
+over-represented among top images, and causal labels from mean ablation."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import hypergeom
+from torch import nn
+
+from atlas.data.sources import ImageSource, bundled
+from atlas.errors import AtlasError
+from atlas.models.receptive import receptive_field
+from atlas.models.zoo import LoadedModel, imagenet_classes
+from atlas.pipeline.causal import BASELINE, CutForward
+from atlas.pipeline.classes import enriched_classes
+from atlas.pipeline.describe import DescribeConfig, run_describe
+from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.where import peak_box, pool_map, view_box
+
+LAYERS = ["_blocks.3", "_blocks.10"]  # 14x14 and 7x7 maps at 112 px; fields 35 px and all
+
+
+class First(ImageSource):
+    """The first ``n`` bundled photos."""
+
+    def __init__(self, n: int):
+        self.inner, self.n, self.key = bundled(), n, "bundled"
+
+    def __len__(self) -> int:
+        return self.n
+
+    def open(self, index: int):
+        return self.inner.open(index)
+
+    def _describe(self, index: int):
+        return self.inner._describe(index)
+
+    def fingerprint(self) -> str:
+        return f"{self.inner.fingerprint()}-{self.n}"
+
+
+def _tiny(module: nn.Module, size: int = 32) -> LoadedModel:
+    return LoadedModel("tiny", module.eval(), size, (0.0,) * 3, (1.0,) * 3, channels_last=False)
+
+
+@pytest.fixture(scope="module")
+def small(lite0):
+    return dataclasses.replace(lite0, input_size=112)
+
+
+@pytest.fixture(scope="module")
+def mined(small, tmp_path_factory):
+    root = tmp_path_factory.mktemp("describe") / "mined"
+    mine(RunDir(root), small, First(24), MineConfig(layers=LAYERS, k=8, bottom_k=2,
+                                                   batch_size=8, workers=0), progress=False)
+    return root
+
+
+def _copy(root, tmp_path, name="run") -> RunDir:
+    shutil.copytree(root, tmp_path / name)
+    return RunDir(tmp_path / name)
+
+
+@pytest.fixture(scope="module")
+def described(mined, small, tmp_path_factory):
+    run = _copy(mined, tmp_path_factory.mktemp("described"))
+    info = run_describe(run, small, First(24), DescribeConfig(top_n=4), progress=False)
+    return run, info
+
+
+def test_receptive_field_of_known_conv_stacks():
+    torch.manual_seed(0)
+    plain = nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1) for i in range(3)])
+    assert receptive_field(_tiny(plain), "2") == 7  # 1 + 3 * (3 - 1)
+    strided = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
+                            nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    assert receptive_field(_tiny(strided), "4") == 11  # 3 + 2 * 2 + 2 * 2
+    assert receptive_field(_tiny(strided), "0") == 3
+    assert receptive_field(_tiny(strided, 8), "4") == 8  # larger than the input: all of it
+
+
+def test_where_rows_match_topk_one_to_one(described, small):
+    run, info = described
+    topk, where = run.read_table("topk"), run.read_table("where")
+    keys = ["layer", "unit", "kind", "rank", "image_id"]
+    assert where[keys].equals(topk[keys]) and len(where) == (112 + 40) * (8 + 2)
+    assert info["rf_px"] == {"_blocks.3": 35, "_blocks.10": 112}
+    assert (where["rf_px"] == where["layer"].map(info["rf_px"])).all()
+    for (_, t), (_, w) in zip(topk.iterrows(), where.iterrows(), strict=True):
+        m = np.asarray(w["map"]).reshape(w["map_h"], w["map_w"])
+        assert (w["map_h"], w["map_w"]) == (t["map_h"], t["map_w"])  # 14 and 7: not pooled
+        assert divmod(int(m.argmax()), w["map_w"]) == (t["argmax_y"], t["argmax_x"])
+        # the map is the unit's map: its mean is the mined (mean-reduced) activation
+        assert m.mean() == pytest.approx(t["activation"], rel=1e-3, abs=1e-3)
+
+
+def test_boxes_sit_on_the_peak_at_the_receptive_field(described):
+    run, _ = described
+    where = run.read_table("where").merge(run.read_table("images"), on="image_id")
+    for _, w in where.iterrows():
+        vx0, vy0, vx1, vy1 = w["view"]
+        x0, y0, x1, y1 = w["box"]
+        assert vx0 <= x0 < x1 <= vx1 + 1e-9 and vy0 <= y0 < y1 <= vy1 + 1e-9
+        side = min(w["width"], w["height"])  # the view: the centre square
+        assert (vx1 - vx0) * w["width"] == pytest.approx(side)
+        m = np.asarray(w["map"]).reshape(w["map_h"], w["map_w"])
+        py, px = divmod(int(m.argmax()), w["map_w"])
+        cx = vx0 + (px + 0.5) / w["map_w"] * (vx1 - vx0)
+        cy = vy0 + (py + 0.5) / w["map_h"] * (vy1 - vy0)
+        assert x0 <= cx <= x1 and y0 <= cy <= y1
+        to_input = 112 / side  # model-input pixels per original pixel
+        bw, bh = (x1 - x0) * w["width"] * to_input, (y1 - y0) * w["height"] * to_input
+        assert bw <= w["rf_px"] + 1e-6 and bh <= w["rf_px"] + 1e-6
+        if w["layer"] == "_blocks.3" and 3 <= px <= 10 and 3 <= py <= 10:  # not clipped
+            assert bw == pytest.approx(35) and bh == pytest.approx(35)
+
+
+def test_map_helpers():
+    m = torch.arange(2 * 20 * 20, dtype=torch.float32).reshape(2, 20, 20)
+    p = pool_map(m, 10)
+    assert p.shape == (2, 10, 10) and p[0, 0, 0] == m[0, :2, :2].mean()
+    assert pool_map(m, 32) is m
+    assert view_box(300, 100) == [1 / 3, 0.0, 2 / 3, 1.0]
+    # cell (0, 0) of 4x4 on a 16-px input: centre 2 px, an 8-px field clipped to [0, 6] px;
+    # the view is x 100..200 of 300 at 0.16 input px per original px: 6 px = 37.5 px there
+    assert peak_box(0, 0, 4, 4, 8, 16, 300, 100) == pytest.approx([1 / 3, 0, 137.5 / 300,
+                                                                   0.375])
+
+
+def test_scale_is_the_largest_top_map_of_the_unit(described):
+    where = described[0].read_table("where")
+    top = where[where["kind"] == "top"]
+    peak = top.groupby(["layer", "unit"])["map"].agg(lambda ms: max(max(m) for m in ms))
+    got = where.groupby(["layer", "unit"])["scale"].agg(["min", "max"])
+    assert np.allclose(got["min"], got["max"])
+    assert np.allclose(got["max"], peak.clip(lower=1e-6).loc[got.index])
+
+
+def test_causal_labels_on_top_images(described):
+    run, info = described
+    causal = run.read_table("causal")
+    assert info["causal"] == "done" and set(causal["layer"]) == set(LAYERS)
+    assert (causal["drop"] > 0).all() and (causal["images"] == 4).all()
+    assert set(causal["class_name"]) <= set(imagenet_classes())
+    ranks = causal.groupby(["layer", "unit"])["rank"].agg(list)
+    assert all(r == list(range(len(r))) for r in ranks)
+    assert causal.groupby(["layer", "unit"])["drop"].is_monotonic_decreasing.all()
+
+
+def _manual(model: LoadedModel, layer: str, image: torch.Tensor, unit: int, value: float):
+    def hook(_m, _i, out):
+        out = out.clone()
+        if unit >= 0:
+            out[:, unit] = value
+        return out
+
+    h = model.layer(layer).register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            return model.module(model.normalize(image[None]))[0]
+    finally:
+        h.remove()
+
+
+def test_ablation_rows_equal_one_forward_each(small, photos):
+    images = torch.nn.functional.interpolate(photos[:3], size=112, mode="area")
+    means = torch.linspace(-1, 1, 112)
+    seen = {"first": 0, "head": 0}
+    hooks = [small.layer("_blocks.0").register_forward_hook(
+                 lambda _m, i, _o: seen.__setitem__("first", seen["first"] + len(i[0]))),
+             small.layer("_fc").register_forward_hook(
+                 lambda _m, i, _o: seen.__setitem__("head", seen["head"] + len(i[0])))]
+    rows = [(0, BASELINE), (0, 5), (0, 9), (2, BASELINE), (2, 5)]
+    try:
+        acts, logits = CutForward(small, "_blocks.10", means)(images, rows)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert seen == {"first": 3, "head": 5}  # the prefix once per image, the rest per row
+    assert acts.shape == (3, 112, 7, 7)
+    for r, (i, u) in enumerate(rows):
+        want = _manual(small, "_blocks.10", images[i], u, float(means[u]) if u >= 0 else 0)
+        assert torch.allclose(logits[r], want, atol=1e-4)
+    assert (logits[0] - logits[1]).abs().max() > 1e-3  # ablating a unit changes the logits
+
+
+class _Skip(nn.Module):
+    """A skip connection around the cut: the expanded batch cannot meet it."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.fc = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), \
+            nn.Linear(4, 5)
+
+    def forward(self, x):
+        a = self.a(x)
+        return self.fc((a + self.b(a)).mean((2, 3)))
+
+
+def test_ablation_falls_back_to_repeated_inputs_around_a_skip():
+    torch.manual_seed(0)
+    model = _tiny(_Skip(), 8)
+    images = torch.rand(2, 3, 8, 8)
+    cut = CutForward(model, "b", torch.tensor([0.5, -0.5, 1.0, 2.0]))
+    for rows in ([(0, BASELINE), (0, 1), (1, BASELINE), (1, 3)], [(1, BASELINE), (1, 2)]):
+        _, logits = cut(images, rows)
+        for r, (i, u) in enumerate(rows):
+            want = _manual(model, "b", images[i], u, float(cut.means[u]) if u >= 0 else 0)
+            assert torch.allclose(logits[r], want, atol=1e-5)
+    assert cut.expand is False
+
+
+def test_one_pass_over_topk_images_and_no_stray_hooks(mined, small, tmp_path):
+    run = _copy(mined, tmp_path)
+    seen = []
+    h = small.layer("_conv_stem").register_forward_hook(lambda _m, i, _o: seen.append(len(i[0])))
+    try:
+        run_describe(run, small, First(24), DescribeConfig(causal=False), progress=False)
+        assert sum(seen) == run.read_table("topk")["image_id"].nunique()  # two layers, one pass
+        assert run.stage("describe")["causal"] == "describe.causal is off"
+        seen.clear()
+        assert run_describe(run, small, First(24), DescribeConfig(causal=False),
+                            progress=False)["cached"]
+        assert seen == []  # resumed: nothing recomputed
+        assert not run_describe(run, small, First(24), DescribeConfig(causal=False, top_n=3),
+                                progress=False)["cached"]
+    finally:
+        h.remove()
+    assert not any(m._forward_hooks for m in small.module.modules())
+
+
+def test_random_weights_give_no_causal_labels(mined, small, tmp_path):
+    run = _copy(mined, tmp_path)
+    info = run_describe(run, dataclasses.replace(small, weights="none"), First(24),
+                        DescribeConfig(top_n=4), progress=False)
+    assert "random weights" in info["causal"] and run.has("causal")
+    assert run.read_table("causal").empty and len(run.read_table("where")) > 0
+
+
+def test_enriched_classes_on_a_crafted_table():
+    ids = [f"i{n}" for n in range(100)]
+    label = ["fish"] * 10 + ["common"] * 50 + ["rare"] * 2 + [""] * 38
+    images = pd.DataFrame({"image_id": ids, "label": label, "group": ["g"] * 100})
+    top = ["i0", "i1", "i2", "i3", "i4", "i60", "i10", "i11", "i12", "i13"]  # 5 fish, 1 rare
+    topk = pd.DataFrame({"layer": "L", "unit": 3, "kind": "top", "rank": range(10),
+                         "image_id": top})
+    got = enriched_classes(images, topk, n=8)
+    assert got[["field", "name", "count", "top_n", "data_count", "data_total"]].values.tolist() \
+        == [["label", "fish", 5, 8, 10, 100]]  # common (2 of 8) and rare (1) do not qualify
+    assert got["p_value"][0] == pytest.approx(hypergeom.sf(4, 100, 10, 8))
+    assert got["enrichment"][0] == pytest.approx((5 / 8) / (10 / 100)) and got["rank"][0] == 0
+    assert enriched_classes(images.drop(columns="group"), topk, n=8)["field"].tolist() == \
+        ["label"]  # an older run without groups
+
+
+def test_describe_config_names_bad_values():
+    with pytest.raises(AtlasError, match=r"describe.top_n must be an integer in \[1, 10000\]"):
+        DescribeConfig(top_n=0)
