@@ -16,9 +16,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/atlas build bundled
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m ruff check atlas tests
 	$(PY) -m pytest -q
+
+# The browser tests need Chromium: Debian's package when root, else Playwright's own download.
+browser: $(STAMP)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else $(PY) -m playwright install chromium; fi
 
 bench: $(STAMP)
 	$(PY) tests/bench_quality.py --sheet test-output

@@ -23,6 +23,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOWN = "[...document.images].filter(i => i.getClientRects().length)"  # rendered images only
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+CHROMIUM = shutil.which("chromium")  # Debian's; None: Playwright's own (make browser)
 
 
 @dataclass
@@ -44,7 +45,7 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as p:
         try:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         except Exception as e:  # noqa: BLE001 - any launch failure is a test failure
             pytest.fail(f"Chromium could not be launched: {e}")
         yield b
