@@ -20,12 +20,17 @@ from fakevalidation import write_fake_validation
 from PIL import Image
 
 from atlas.pipeline.rundir import RunDir, atomic_write_json, atomic_write_with
+from atlas.pipeline.schema import TABLES
 
-ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed"})
+ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed",
+                        "where", "classes", "causal"})
 MINE_TABLES = frozenset({"images", "topk", "stats"})
 PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
 CHANGE_GAIN = 4.0  # as atlas.data.media writes the change view
 CLASSES = ("tabby cat", "goldfish", "windmill", "solar dish", "hammer", "red panda", "toucan")
+GROUPS = ("animals", "fish", "monuments", "tools")  # images' coarser `group` (bundled: category)
+CAUSAL = ("tench", "lighthouse", "screwdriver", "agama", "volcano")  # ablation's classes
+MAP = 7  # activation map side, as a 224-px model's layer at stride 32 would have
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class FakeRunConfig:
     payload: bool = False
     seed: int = 0
     validation: bool = False  # also write validation/ as `atlas validate` does (fakevalidation)
+    weights: str = "default"  # the manifest's config model.weights ("none": random weights)
+    name: str = "fake"  # the manifest's run name
 
 
 def _webp(path: Path, img: Image.Image) -> None:
@@ -97,8 +104,9 @@ def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> pd.Dat
             image_id = 'x"onerror=alert(1)'  # ids should be safe; the site must not rely on it
         _webp(run.media / "images" / f"{image_id}.webp", _natural(rng, cfg.image_size))
         rows.append(dict(image_id=image_id, source="folder:/data/photos", path=path, index=i,
-                         label=label, width=cfg.image_size, height=cfg.image_size, author=author,
-                         license="CC-BY-SA-4.0", credit_url=url))
+                         label=label, width=cfg.image_size, height=cfg.image_size,
+                         author=author, license="CC-BY-SA-4.0", credit_url=url,
+                         group=GROUPS[i % len(GROUPS)]))
     return pd.DataFrame(rows)
 
 
@@ -118,16 +126,28 @@ def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
     for li, layer in enumerate(_layers(cfg)):
         for u in range(cfg.units):
             _unit(run, cfg, rng, t, pool, ids, layer, u, li)
+            _describe(cfg, rng, t, layer, u, li)
         _global_map(cfg, rng, t, layer)
     if "images" in cfg.tables:
-        run.write_table("images", images)
+        _write(run, "images", images)
     for name, rows in t.items():
-        if name in cfg.tables and rows:
-            run.write_table(name, pd.DataFrame(rows))
+        if name in cfg.tables and rows and not (name == "causal" and cfg.weights == "none"):
+            _write(run, name, pd.DataFrame(rows))
     atomic_write_json(run.manifest_path, _manifest(cfg))
     if cfg.validation:
         write_fake_validation(run.root, _layers(cfg), cfg.units, cfg.seed, cfg.payload)
     return run.root
+
+
+def _write(run: RunDir, name: str, df: pd.DataFrame) -> None:
+    """Through the schema when it knows the table and its columns (else as the describe stage's
+    contract has it, for a schema that has not caught up: `group`, where/classes/causal)."""
+    if name in TABLES and set(df.columns) == set(TABLES[name]):
+        run.write_table(name, df)
+    elif name in TABLES:
+        run.write_table(name, df[[c for c in TABLES[name] if c in df.columns]])
+    else:
+        atomic_write_with(run.table_path(name), lambda buf: df.to_parquet(buf, index=False))
 
 
 def _pool(run: RunDir, cfg: FakeRunConfig, ids: list[str]) -> list[dict[str, object]]:
@@ -223,6 +243,45 @@ def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str
                            "x": float(rng.random()), "y": float(rng.random()), "cluster": r % 2})
 
 
+def _describe(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
+              layer: str, u: int, li: int) -> None:
+    """The describe stage's tables for one unit (where / classes / causal, per the contract):
+    each map a blob at the row's argmax, the unit's top maps sharing one scale."""
+    key = {"layer": layer, "unit": u}
+    rows = [r for r in t["topk"] if r["layer"] == layer and r["unit"] == u]
+    yy, xx = np.mgrid[0:MAP, 0:MAP]
+    maps = []
+    for r in rows:
+        cy, cx = (r["rank"] * 2 + u) % MAP, (r["rank"] * 3 + li) % MAP
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 2.0)
+        maps.append(blob * r["activation"] + rng.normal(0, 0.05, (MAP, MAP)))
+    scale = max((float(m.max()) for m, r in zip(maps, rows, strict=True) if r["kind"] == "top"),
+                default=1.0)
+    for m, r in zip(maps, rows, strict=True):  # square photos: the model saw all of each
+        cy, cx = np.unravel_index(int(np.argmax(m)), m.shape)
+        box = [max(0.0, (cx + 0.5) / MAP - 0.3), max(0.0, (cy + 0.5) / MAP - 0.3),
+               min(1.0, (cx + 0.5) / MAP + 0.3), min(1.0, (cy + 0.5) / MAP + 0.3)]
+        t["where"].append({**key, "kind": r["kind"], "rank": r["rank"], "image_id": r["image_id"],
+                           "map": m.ravel().tolist(), "map_h": MAP, "map_w": MAP,
+                           "view": [0.0, 0.0, 1.0, 1.0], "box": box, "rf_px": 134,
+                           "scale": scale})
+    total = cfg.images
+    for r, (fld, name) in enumerate((("group", GROUPS[(u + li) % len(GROUPS)]),
+                                     ("label", CLASSES[(u * 2 + li) % len(CLASSES)]))):
+        if cfg.payload and fld == "label":
+            name = PAYLOADS[0]
+        count, data_count = min(cfg.topk, 4 + u % 3 - r), max(1, total // (4 + 3 * r))
+        t["classes"].append({**key, "rank": r, "field": fld, "name": name, "count": count,
+                             "top_n": cfg.topk, "data_count": data_count, "data_total": total,
+                             "p_value": 0.002 * (r + 1) / (u + 1),
+                             "enrichment": (count / cfg.topk) / (data_count / total)})
+    for r in range(3):
+        name = CAUSAL[(u + 2 * li + r) % len(CAUSAL)]
+        t["causal"].append({**key, "rank": r, "class_index": 100 + (u + r) % 900,
+                            "class_name": PAYLOADS[1] if cfg.payload and r == 0 else name,
+                            "drop": 1.6 - 0.5 * r - 0.05 * u, "images": cfg.topk})
+
+
 def _global_map(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
                 layer: str) -> None:
     """unit=-1 rows: every unit's accentuations in one layer-wide map; cluster = owning unit."""
@@ -239,10 +298,13 @@ def _global_map(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[
 def _manifest(cfg: FakeRunConfig) -> dict[str, object]:
     note = PAYLOADS[0] + "</script><script>alert(1)</script>" if cfg.payload else "fake run"
     return {
-        "name": PAYLOADS[1] if cfg.payload else "fake",
-        "model": {"name": "fake-net", "weights": "none"},
-        "config": {"model": "fake-net", "layers": _layers(cfg), "note": note,
-                   "topk": cfg.topk, "accents": cfg.accents},
+        "name": PAYLOADS[1] if cfg.payload else cfg.name,
+        "model": {"name": "fake-net", "weights": cfg.weights},
+        "config": {"name": PAYLOADS[1] if cfg.payload else cfg.name,
+                   "model": {"name": "fake-net", "weights": cfg.weights},
+                   "layers": _layers(cfg), "note": note, "data": {"images": "folder:/data/photos"},
+                   "mine": {"layers": _layers(cfg), "k": cfg.topk}, "topk": cfg.topk,
+                   "accents": cfg.accents},
         "versions": {"atlas": "0.1.0", "torch": "fake"},
         "stages": {name: {"status": "done", "seconds": 1.0} for name in sorted(cfg.tables)},
         "skipped": [{"path": PAYLOADS[2] if cfg.payload else "broken.jpg", "reason": "truncated"}],

@@ -152,9 +152,13 @@ def test_index_data_matches_cards(run: Path, site: Path) -> None:
     text = (site / "data" / "index.js").read_text()
     data = json.loads(text.removeprefix("window.ATLAS_INDEX=").rstrip(";\n"))
     assert len(data["units"]) == len(units_of(run))
-    labels = RunDir(run).read_table("labels")
-    first = labels.query("layer == '_blocks.4' and unit == 0").sort_values("rank")
-    assert data["units"][0][5] == ", ".join(first.class_name)
+    rd = RunDir(run)
+    first = {t: rd.read_table(t).query("layer == '_blocks.4' and unit == 0").sort_values("rank")
+             for t in ("labels", "classes", "causal")}
+    assert data["units"][0][5] == (
+        f"data: {', '.join(first['classes'].name)} · "
+        f"ablation: {', '.join(first['causal'].class_name)} · "
+        f"accentuation: {', '.join(first['labels'].class_name)}")
     gmap = (site / "data" / "map.js").read_text()
     m = json.loads(gmap.removeprefix("window.ATLAS_MAP=").rstrip(";\n"))
     emb = RunDir(run).read_table("embed")
@@ -245,9 +249,18 @@ def test_long_top_lists_fold_on_the_page_and_stop_in_the_report(tmp_path: Path) 
                                                          accents=1, images=40, pool=1))
     site = render_site(run, tmp_path / "site")
     page = (site / "units" / "a" / "0.html").read_text()
+    rd = RunDir(run)
+    q90 = float(rd.read_table("stats").q90.iloc[0])
+    acts = rd.read_table("topk").query("kind == 'top'").activation
+    strong = int((acts > q90).sum())
+    assert 24 < strong < 30  # the fake run has a few weak ones: both parts are exercised
     top = page.split("<h2>Top images</h2>")[1].split("</section>")[0]
-    more = top.split('<details class="more">')[1]
-    assert top.count("<figure>") == 30 and more.count("<figure>") == 30 - 24
+    more = top.split('<details class="more">')[1].split("</details>")[0]
+    weak = top.split('<details class="more weak">')[1]
+    assert f"{strong} images above the 90th percentile" in top
+    assert top.count("<figure>") == 30 and more.count("<figure>") == strong - 24
+    assert weak.count("<figure>") == 30 - strong
     report = (site / "reports" / "a" / "0.html").read_text()
     top = report.split("<h2>Top images</h2>")[1].split("</section>")[0]
-    assert top.count("<figure>") == 12 and "18 next top images" in top
+    assert top.count("<figure>") == 12 and f"{strong - 12} next top images" in top
+    assert f"{30 - strong} weak images" in top

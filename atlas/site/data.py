@@ -1,8 +1,9 @@
 """Read a run directory into the site's model (:mod:`atlas.site.model`).
 
-Only the run directory is read (tables per :mod:`atlas.pipeline.schema`, ``manifest.json``, media), so a
-site can be rendered from any run however it was made. Any table may be missing — a run with only
-``mine`` done renders its natural images and histograms — and any number may be NaN.
+Only the run directory is read (tables per :mod:`atlas.pipeline.schema`, ``manifest.json``,
+media), so a site can be rendered from any run however it was made. Any table may be missing
+— a run with only ``mine`` done renders its natural images and histograms — and any number may
+be NaN.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from typing import Any
 from atlas.errors import AtlasError
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.schema import TABLES
+from atlas.site import describe
 from atlas.site.media import PHOTOS, find_natural
 from atlas.site.model import Accent, Atlas, Credit, Pic, Shot, Unit
 from atlas.site.safe import finite, http_url, natural_key, slug
 from atlas.site.scale import standing
 from atlas.site.status import BuildStatus, apply_status
+from atlas.site.title import site_title
 from atlas.site.validation import FILE as VALIDATION
 
 Key = tuple[str, int]
+EXTRA = tuple(t for t in ("where", "classes", "causal") if t not in TABLES)  # older schema
 
 
 def _records(run: RunDir, table: str) -> list[dict[str, Any]]:
@@ -74,7 +78,9 @@ def _pics(run: RunDir, rows: list[dict[str, Any]], seed_media: dict[str, str]) -
                         source=_s(r.get("path")) or f"{origin}#{_s(r.get('index'))}")
         media = find_natural(run.root, image_id, r, seed_media.get(image_id))
         pics[image_id] = Pic(image_id=image_id, label=_s(r.get("label")), media=media,
-                             credit=credit, origin=origin)
+                             credit=credit, origin=origin,
+                             width=int(finite(r.get("width"), 0) or 0),
+                             height=int(finite(r.get("height"), 0) or 0))
     return pics
 
 
@@ -123,7 +129,7 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     run = RunDir(run_dir)
     if not run.root.is_dir():
         raise AtlasError(f"run directory {str(run.root)!r} does not exist")
-    present = [t for t in TABLES if run.has(t)]
+    present = [t for t in (*TABLES, *EXTRA) if run.has(t)]
     if not present and not run.manifest_path.exists() and not (run.root / VALIDATION).is_file():
         raise AtlasError(f"{str(run.root)!r} is not a run directory: no manifest.json, no "
                          f"{VALIDATION} and no tables "
@@ -160,9 +166,12 @@ def load_atlas(run_dir: str | Path) -> Atlas:
             _place_accents(u)
     status = BuildStatus.of(manifest)
     apply_status(units, status)
-    name = _s(manifest.get("name")) or run.root.resolve().name
+    describe.attach(run, units)
+    name, rule = site_title(manifest, run.root.resolve().name)
     return Atlas(name=name, manifest=manifest, layers=layers, units=units, pics=pics,
-                 global_map=dict(gmap), tables=present, building=status.running)
+                 global_map=dict(gmap), tables=present, building=status.running,
+                 random_weights=describe.random_weights(manifest), run_path=str(run_dir),
+                 title_rule=rule)
 
 
 def _config_layers(manifest: dict[str, Any]) -> list[str]:

@@ -14,11 +14,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from atlas import __version__
 from atlas.site import charts as site_charts
+from atlas.site.heat import heat_uri
+from atlas.site.heat import place as heat_place
 from atlas.site.model import Atlas, Pic, Unit
+from atlas.site.safe import slug
 
 
 def _templates() -> Path:
-    """Installed, the templates ship as ``atlas/templates``; in a checkout they are its top level."""
+    """Installed, the templates ship as ``atlas/templates``; in a checkout, its top level."""
     here = Path(__file__).resolve().parents[1]
     for root in (here / "templates", here.parent / "templates"):
         if (root / "base.html").is_file():
@@ -27,6 +30,13 @@ def _templates() -> Path:
 
 
 TEMPLATES = _templates()
+
+
+KINDS = {  # label kinds (Unit.names): short name on a card, and what it is
+    "data": ("data", "dataset classes over-represented among its top images"),
+    "ablation": ("ablation", "model classes whose logits drop when it is ablated"),
+    "accent": ("accentuation", "model classes its accentuations raised most"),
+}
 
 
 def num(v: object, digits: int = 3) -> str:
@@ -44,11 +54,29 @@ def num(v: object, digits: int = 3) -> str:
     return f"{f:.{digits}g}"
 
 
+def pct(share: float | None) -> str:
+    """A share (0-1) as a percentage people read: "11%", "<1%", "–"."""
+    if share is None:
+        return "–"
+    if 0 < share < 0.01:
+        return "<1%"
+    return f"{share * 100:.0f}%"
+
+
+def signed(v: float | None, digits: int = 2) -> str:
+    """A signed change with a real minus sign: "+2.1", "−1.2" ("–" when missing)."""
+    if v is None:
+        return "–"
+    text = f"{abs(v):.{digits}g}"
+    return ("−" if v < 0 else "+") + text
+
+
 def shown_pics(u: Unit, limit: int | None = None) -> list[Pic]:
     """The natural images a unit's page shows, each once, in page order (for its credits);
     ``limit``: only that many of the top and bottom lists (the report's cut)."""
     seen: dict[str, Pic] = {}
-    for p in [a.pic for a in u.accents] + [s.pic for s in u.top[:limit] + u.bottom[:limit]]:
+    tops = u.top if limit is None else u.strong[:limit]
+    for p in [a.pic for a in u.accents] + [s.pic for s in tops + u.bottom[:limit]]:
         seen.setdefault(p.image_id, p)
     return list(seen.values())
 
@@ -74,7 +102,10 @@ def model_name(atlas: Atlas) -> str:
 def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(num=num, charts=site_charts, version=__version__)
+    env.globals.update(num=num, charts=site_charts, version=__version__, pct=pct, signed=signed,
+                       heat_uri=heat_uri, heat_place=heat_place, slug=slug,
+                       kind_short={k: v[0] for k, v in KINDS.items()},
+                       kind_titles={k: v[1] for k, v in KINDS.items()})
     env.filters["shown_pics"] = shown_pics
     return env
 

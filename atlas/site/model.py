@@ -36,6 +36,24 @@ class Pic:
     media: str | None = None
     credit: Credit = field(default_factory=Credit)
     origin: str = ""  # the images table's source: "bundled", "folder:<root>", "hf:<name>:<split>"
+    width: int = 0  # the original's size (0: unknown), to place maps on the displayed square
+    height: int = 0
+
+
+@dataclass
+class Where:
+    """Where a unit fired on one image (the describe stage's where.parquet row): its activation
+    map over ``view`` (the region the model saw, fractions of the original), the crop ``box``
+    around the strongest position at the layer's receptive-field size, and the unit's shared
+    heat ``scale`` (so weaker images look weaker)."""
+
+    map: list[float]
+    h: int
+    w: int
+    view: tuple[float, float, float, float]
+    box: tuple[float, float, float, float]
+    scale: float
+    rf_px: int = 0
 
 
 @dataclass
@@ -45,6 +63,7 @@ class Shot:
     rank: int
     activation: float | None
     pic: Pic
+    where: Where | None = None
 
 
 @dataclass
@@ -75,6 +94,35 @@ class Accent:
 
 
 @dataclass
+class DataClass:
+    """A dataset class over-represented among a unit's top images (classes.parquet)."""
+
+    field: str  # "label" (the image's class) or "group" (a coarser class: folder, category)
+    name: str
+    count: int  # top images with it
+    top_n: int  # top images considered
+    data_count: int  # images of the whole data set with it
+    data_total: int
+    p_value: float | None
+    enrichment: float | None
+
+    @property
+    def share(self) -> float | None:
+        """Its share of the whole data set (0-1)."""
+        return self.data_count / self.data_total if self.data_total else None
+
+
+@dataclass
+class Causal:
+    """A model class whose logit drops when the unit is ablated on its top images."""
+
+    class_index: int
+    name: str
+    drop: float | None  # mean logit drop (positive: ablation lowers the logit)
+    images: int
+
+
+@dataclass
 class Unit:
     layer: str
     unit: int
@@ -84,7 +132,9 @@ class Unit:
     accents: list[Accent] = field(default_factory=list)
     vis_media: str | None = None
     vis_activation: float | None = None
-    labels: list[tuple[str, float | None]] = field(default_factory=list)
+    labels: list[tuple[str, float | None]] = field(default_factory=list)  # accentuation effect
+    classes: list[DataClass] = field(default_factory=list)  # dataset classes
+    causal: list[Causal] = field(default_factory=list)  # causal effect of ablating it
     stats: dict[str, Any] | None = None
     points: list[dict[str, Any]] = field(default_factory=list)  # its manifestation map
     clusters: int | None = None  # diversity: distinct manifestation clusters of its top-N
@@ -103,6 +153,10 @@ class Unit:
         return f"units/{self.lslug}/{self.unit}.html"
 
     @property
+    def json_href(self) -> str:
+        return f"units/{self.lslug}/{self.unit}.json"
+
+    @property
     def report_href(self) -> str:
         return f"reports/{self.lslug}/{self.unit}.html"
 
@@ -115,6 +169,24 @@ class Unit:
         if self.top and self.top[0].activation is not None:
             return self.top[0].activation
         return self.stats.get("max") if self.stats else None
+
+    @property
+    def threshold(self) -> float | None:
+        """What "top" means: activations above the unit's 90th percentile over the data."""
+        return self.stats.get("q90") if self.stats else None
+
+    @property
+    def strong(self) -> list[Shot]:
+        """The top images that clear :attr:`threshold` (all of them when it is unknown)."""
+        t = self.threshold
+        return [s for s in self.top if t is None or (s.activation is not None and
+                                                       s.activation > t)]
+
+    @property
+    def weak(self) -> list[Shot]:
+        """Kept among the top-k but not above the threshold: never presented as top."""
+        strong = {id(s) for s in self.strong}
+        return [s for s in self.top if id(s) not in strong]
 
     @property
     def strongest(self) -> Accent | None:
@@ -130,8 +202,14 @@ class Unit:
             return best.accent_media
         return next((s.pic.media for s in self.top if s.pic.media), None)
 
-    def label_hint(self, n: int = 2) -> str:
-        return ", ".join(name for name, _ in self.labels[:n])
+    def names(self, model_classes: bool = True) -> dict[str, list[str]]:
+        """Label names by kind, de-duplicated in rank order (search and cards); model-class
+        kinds only when ``model_classes`` (not for random weights)."""
+        out = {"data": list(dict.fromkeys(c.name for c in self.classes))}
+        if model_classes:
+            out["ablation"] = list(dict.fromkeys(c.name for c in self.causal))
+            out["accent"] = list(dict.fromkeys(name for name, _ in self.labels))
+        return {k: v for k, v in out.items() if v}
 
 
 @dataclass
@@ -146,4 +224,7 @@ class Atlas:
     global_map: dict[str, list[tuple[float, float, int, int]]]  # layer -> (x, y, unit, rank)
     tables: list[str]  # which tables the run has (the About page lists them)
     validated: bool = False  # the site has a Validation page (``atlas validate`` ran): nav link
+    random_weights: bool = False  # config model.weights == "none": model-class labels hidden
+    run_path: str = ""  # the run directory as given (commands on the pages name it)
+    title_rule: str = ""  # how the title was chosen (the About page states it)
     building: bool = False  # rendered while ``atlas build`` was running: pages fill in later

@@ -13,43 +13,28 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from atlas.config.sections import SiteConfig
 from atlas.errors import AtlasError
-from atlas.site.report import report_html
 from atlas.pipeline.rundir import atomic_write_bytes
+from atlas.pipeline.staged import staged_folder
 from atlas.site.data import load_atlas
+from atlas.site.downloads import write_tables
 from atlas.site.env import TEMPLATES, make_env, model_name, pretty
+from atlas.site.export import csv_text, json_text, layer_row, unit_record
 from atlas.site.media import InlineMedia, SiteMedia
-from atlas.site.model import Atlas, Pic
-from atlas.site.safe import SITE_CSP, js_assign
+from atlas.site.model import Atlas, Pic, Unit
+from atlas.site.report import report_html
+from atlas.site.safe import SITE_CSP, js_assign, slug
+from atlas.site.title import RULE
 from atlas.site.validation import PAIRS, load_validation
 
 MARKER = ".atlas-site"
-_MANAGED = ("units", "reports", "media", "thumbs", "data", "static")
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    """How the site is rendered. ``reports_max_units``: pre-render a shareable report for every
-    unit when the run has at most this many units (-1 always, 0 never); each report inlines its
-    images, so for big runs make reports on demand with :func:`atlas.site.report.render_report`."""
-
-    title: str = ""  # the site's title; default: the run's name
-    thumb_px: int = 128
-    report_px: int = 192
-    reports_max_units: int = 128
-
-    def __post_init__(self) -> None:
-        for name, lo, hi in (("thumb_px", 16, 1024), ("report_px", 32, 2048)):
-            v = getattr(self, name)
-            if not lo <= v <= hi:
-                raise AtlasError(f"site {name}={v} out of range; valid: {lo}–{hi}")
-        if self.reports_max_units < -1:
-            raise AtlasError(f"site reports_max_units={self.reports_max_units} out of range; "
-                             "valid: -1 (always), 0 (never) or a unit count")
+CSV = "units.csv"  # each layer's table of units, beside its pages (atlas.site.export)
+_MANAGED = ("units", "reports", "media", "thumbs", "data", "static", "tables")
 
 
 def _prepare(out: Path) -> None:
@@ -76,15 +61,20 @@ class _Writer:
 
 def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None = None) -> Path:
     """Render the run at ``run_dir`` into ``out_dir`` and return ``out_dir`` (open its
-    ``index.html``)."""
-    cfg = cfg or SiteConfig()
+    ``index.html``). It is written into a staged copy of the site that then replaces it whole
+    (:mod:`atlas.pipeline.staged`), so a kill mid-render leaves the previous complete site."""
+    _prepare(Path(out_dir))
+    with staged_folder(out_dir) as out:
+        _render_into(Path(run_dir), str(out_dir), out, cfg or SiteConfig())
+    return Path(out_dir)
+
+
+def _render_into(run_dir: Path, out_dir: str, out: Path, cfg: SiteConfig) -> None:
     atlas = load_atlas(run_dir)
     validation = load_validation(run_dir)
     atlas.validated = validation is not None
     if cfg.title:
-        atlas.name = cfg.title
-    out = Path(out_dir)
-    _prepare(out)
+        atlas.name, atlas.title_rule = cfg.title, "set explicitly"
     env, w = make_env(), _Writer(out)
     w.write(MARKER, json.dumps({"generator": "atlas", "run": str(Path(run_dir).resolve())}))
     media = SiteMedia(Path(run_dir), out, thumb_px=cfg.thumb_px)
@@ -96,7 +86,8 @@ def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None
     with_reports = limit == -1 or 0 < len(atlas.units) <= limit
     inline = InlineMedia(Path(run_dir), cfg.report_px)
     model = model_name(atlas)
-    common = dict(atlas=atlas, csp=SITE_CSP, model=model, site=True)
+    common = dict(atlas=atlas, csp=SITE_CSP, model=model, site=True, title_rule=RULE,
+                  **_commands(atlas, str(out_dir)))
     page = env.get_template("unit.html")
     for u in atlas.units:
         root = "../../"
@@ -104,15 +95,21 @@ def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None
         nxt = atlas.units[u.index + 1] if u.index + 1 < len(atlas.units) else None
         w.write(u.href, page.render(**common, u=u, root=root, prev=prev, next=nxt, top_limit=24,
                                     report=with_reports, src=_src(media, root)))
+        w.write(u.json_href, json_text(unit_record(atlas, u, _src(media, root))))
         if with_reports:
             w.write(u.report_href, report_html(atlas, [u], inline, env))
+    for layer in atlas.layers:
+        rows = [layer_row(atlas, u) for u in atlas.units if u.layer == layer]
+        if rows:
+            w.write(f"units/{slug(layer)}/{CSV}", csv_text(rows))
     w.write("data/index.js", js_assign("ATLAS_INDEX", _index_data(atlas)))
     w.write("data/map.js", js_assign("ATLAS_MAP", _map_data(atlas, media)))
     n_acc = sum(len(u.accents) for u in atlas.units)
     w.write("index.html", env.get_template("index.html").render(
         **common, root="", thumbs=thumbs, n_accents=n_acc))
-    w.write("about.html", env.get_template("about.html").render(**common, root="",
-                                                                **_about(atlas)))
+    tables = write_tables(Path(run_dir), out, atlas.tables, w.written)
+    w.write("about.html", env.get_template("about.html").render(
+        **common, root="", tables=tables, **_about(atlas)))
     if validation is not None:
         w.write("validation.html", env.get_template("validation.html").render(
             **common, root="", v=validation, pairs=PAIRS, src=_src(media, ""),
@@ -120,7 +117,6 @@ def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None
     else:  # a previous build's page would outlive the result it showed
         (out / "validation.html").unlink(missing_ok=True)
     _remove_stale(out, w.written | media.written | set(thumbs.values()))
-    return out
 
 
 def _src(media: SiteMedia, root: str) -> Callable[[str | None], str | None]:
@@ -144,8 +140,16 @@ def _index_data(atlas: Atlas) -> dict:
         "layers": atlas.layers,
         "slugs": [slugs.get(name, "") for name in atlas.layers],
         "units": [[li[u.layer], u.unit, r(u.top_activation), u.clusters, r(u.spread),
-                   ", ".join(name for name, _ in u.labels)] for u in atlas.units],
+                   _search_text(u, not atlas.random_weights)] for u in atlas.units],
     }
+
+
+def _search_text(u: Unit, model_classes: bool, n: int = 4) -> str:
+    """A unit's label names for search and the map's tip, by kind and short ("data: fish,
+    goldfish · ablation: tench · accentuation: hay"): the index stays small at 2,048 units."""
+    names = u.names(model_classes)
+    kinds = (("data", "data"), ("ablation", "ablation"), ("accent", "accentuation"))
+    return " · ".join(f"{title}: {', '.join(names[k][:n])}" for k, title in kinds if k in names)
 
 
 def _map_data(atlas: Atlas, media: SiteMedia) -> dict:
@@ -195,6 +199,27 @@ def _about(atlas: Atlas) -> dict:
         config_text=pretty(m["config"]) if m.get("config") else "",
         versions_text=pretty(m["versions"]) if m.get("versions") else "",
         manifest_text=pretty(m), bundled=any(p.origin == "bundled" for p in shown.values()))
+
+
+def _commands(atlas: Atlas, site: str) -> dict[str, str]:
+    """The exact commands that add a Validation page to this site (About and index say them)."""
+    cfg = atlas.manifest.get("config") if isinstance(atlas.manifest.get("config"), dict) else {}
+    model = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    mine = cfg.get("mine") if isinstance(cfg.get("mine"), dict) else {}
+    run = atlas.run_path or "RUN"
+    parts = ["atlas", "validate"]
+    if model.get("name"):
+        parts += ["--model", str(model["name"])]
+    if model.get("weights") not in (None, "", "default"):
+        parts += ["--weights", str(model["weights"])]
+    if data.get("images") not in (None, "", "bundled"):
+        parts += ["--images", str(data["images"])]
+    for layer in mine.get("layers") or [] if isinstance(mine.get("layers"), list) else []:
+        parts += ["--layer", str(layer)]
+    parts += ["--out", run]
+    return {"validate_cmd": shlex.join(parts),
+            "render_cmd": shlex.join(["atlas", "render", run, "--out", site])}
 
 
 def _remove_stale(out: Path, keep: set[str]) -> None:

@@ -9,7 +9,7 @@
   var grid = $("cards"), q = $("q"), layerSel = $("layer"), sortSel = $("sort");
   var count = $("count"), empty = $("empty");
   var cards = Array.prototype.slice.call(grid.querySelectorAll(".card"));
-  // units: [layer index, unit, top activation, clusters, spread, labels text]
+  // units: [layer index, unit, top activation, clusters, spread, label names by kind (search)]
   var U = D.units;
   var hay = U.map(function (u) { return (D.layers[u[0]] + " " + u[5]).toLowerCase(); });
   var visible = U.map(function () { return true; });

@@ -62,4 +62,15 @@
     stage.addEventListener("pointerleave", function (e) { if (e.pointerType === "mouse") { peek = false; render(); } });
     stage.addEventListener("click", function () { if (pointer !== "mouse") { pinned = !pinned; render(); } });
   });
+
+  /* The image view (heatmap / photo / crop) is a radio group the stylesheet reads; remember
+     the choice across units and visits (storage may be refused on file://: then per page). */
+  var KEY = "atlas-view";
+  function saved() { try { return window.localStorage.getItem(KEY); } catch (e) { return null; } }
+  function save(v) { try { window.localStorage.setItem(KEY, v); } catch (e) { /* per page */ } }
+  var want = saved();
+  Array.prototype.forEach.call(document.querySelectorAll("input.vw"), function (r) {
+    if (want && r.value === want) { r.checked = true; }
+    r.addEventListener("change", function () { if (r.checked) { save(r.value); } });
+  });
 })();

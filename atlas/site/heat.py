@@ -1,0 +1,92 @@
+"""Activation maps drawn over their photos: tiny heat PNGs and where to put them.
+
+A map is the unit's response over the region the model saw (``view``), a few cells a side. The
+site ships it at that size, as a map-sized RGBA PNG inside a data: URI (a few hundred bytes), and
+lets the browser scale it smoothly over the photo: 2,048 units x 72 images stay light, with no
+extra files. Colour is ``clip(map / scale, 0, 1)`` through a perceptual colormap (inferno), with
+opacity rising with heat so the photo shows where the unit is quiet. Positions come out in the
+coordinates of the square tile the page shows (the photo's centre square, ``object-fit: cover``),
+so the overlay needs no style attribute (the site's CSP forbids them): SVG geometry does it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from atlas.site.model import Pic, Where
+
+# matplotlib's inferno at 0, 0.1, ..., 1 (perceptually uniform, readable in grey)
+_INFERNO = np.array([
+    (0, 0, 4), (22, 11, 57), (66, 10, 104), (106, 23, 110), (147, 38, 103), (188, 55, 84),
+    (221, 81, 58), (243, 120, 25), (252, 165, 10), (246, 215, 70), (252, 255, 164)], np.float64)
+MIN_ALPHA, MAX_ALPHA = 0.3, 0.8  # cold dims the photo a little; the hottest still shows it
+
+
+def colour(t: np.ndarray) -> np.ndarray:
+    """Heat in [0, 1] -> RGBA uint8 (inferno, alpha rising with heat)."""
+    t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+    pos = t * (len(_INFERNO) - 1)
+    lo = np.minimum(pos.astype(int), len(_INFERNO) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = _INFERNO[lo] * (1 - frac) + _INFERNO[lo + 1] * frac
+    alpha = 255 * (MIN_ALPHA + (MAX_ALPHA - MIN_ALPHA) * t)
+    return np.concatenate([rgb, alpha[..., None]], -1).round().astype(np.uint8)
+
+
+@lru_cache(maxsize=4096)
+def _png(values: tuple[float, ...], h: int, w: int, scale: float) -> str:
+    heat = np.asarray(values, np.float64).reshape(h, w) / scale
+    buf = io.BytesIO()
+    Image.fromarray(colour(heat), "RGBA").save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def heat_uri(where: Where) -> str:
+    """The map as a map-sized heat PNG (data: URI), coloured against the unit's shared scale."""
+    return _png(tuple(where.map), where.h, where.w, where.scale)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Rectangles as SVG attribute values: ``heat`` and ``box`` in the shown tile's 0-100
+    coordinates; ``crop`` a viewBox over the original photo drawn ``size`` (w, h) large."""
+
+    heat: tuple[str, str, str, str]
+    box: tuple[str, str, str, str]
+    crop: str
+    size: tuple[str, str]
+
+
+def _shown(pic: Pic, view: tuple[float, float, float, float]) -> tuple[float, ...]:
+    """The part of the original a square tile shows (its centre square), as fractions."""
+    if pic.width <= 0 or pic.height <= 0:
+        return view  # unknown size: the view is the centre square the model saw
+    side = min(pic.width, pic.height)
+    dx, dy = (pic.width - side) / 2 / pic.width, (pic.height - side) / 2 / pic.height
+    return (dx, dy, 1 - dx, 1 - dy)
+
+
+def _f(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".") or "0"
+
+
+def _rect(q: tuple[float, ...], shown: tuple[float, ...]) -> tuple[str, str, str, str]:
+    sw, sh = shown[2] - shown[0], shown[3] - shown[1]
+    x, y = (q[0] - shown[0]) / sw * 100, (q[1] - shown[1]) / sh * 100
+    return (_f(x), _f(y), _f((q[2] - q[0]) / sw * 100), _f((q[3] - q[1]) / sh * 100))
+
+
+def place(where: Where, pic: Pic) -> Placement:
+    """Where the heat map and the receptive-field box go over ``pic``'s tile, and the crop."""
+    shown = _shown(pic, where.view)
+    w, h = (pic.width, pic.height) if pic.width > 0 and pic.height > 0 else (1000, 1000)
+    b = where.box
+    crop = f"{_f(b[0] * w)} {_f(b[1] * h)} {_f((b[2] - b[0]) * w)} {_f((b[3] - b[1]) * h)}"
+    return Placement(heat=_rect(where.view, shown), box=_rect(where.box, shown), crop=crop,
+                     size=(str(w), str(h)))
