@@ -2,9 +2,9 @@
 
 Boxes are drawn as affine parameters (side and centre in [-1, 1]) and cut at whole pixels of
 the image they are applied to, then resized bilinearly to the model input; bilinear sampling is
-adequate for side fractions near or above input/canvas. One ``interpolate`` per crop measured
-1.75 ms forward+backward for 4 crops of a 224 px canvas on the reference CPU, against 5.1 ms for
-a single batched ``grid_sample`` (whose CPU backward is slow), a tenth of an accentuation step.
+adequate for side fractions near or above input/canvas. One ``interpolate`` per crop, rather
+than one batched ``grid_sample``, because the latter's CPU backward is slow (README,
+"Accentuation method", has the measurement).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Views:
         """(N, 3, H, W) -> (N*T, 3, S, S): image i's T crops are rows i*T .. i*T+T-1."""
         t = self.theta.shape[0] // images.shape[0]
         # per-image tensors first: a crop sliced from the whole batch would send a zero-filled
-        # batch-sized gradient back per crop (2.4 GB per step at 32 pairs x 4 crops)
+        # batch-sized gradient back per crop (gigabytes per step at large batches)
         per_image = images.unbind(0)
         crops = [F.interpolate(per_image[k // t][None, :, top:bottom, left:right],
                                size=(self.size, self.size), mode="bilinear",
@@ -75,8 +75,8 @@ class Views:
 class NoiseBank:
     """Pixel noise for every step of a run, cut as windows out of one field drawn up front.
 
-    A fresh Gaussian draw per view and step cost 2.2 ms of a 50 ms step for 4 views on the
-    reference CPU (13 ms for 32 views), pure overhead. Each step instead takes a window at a
+    A fresh Gaussian draw per view and step was a visible share of a CPU step (README), pure
+    overhead, growing with the batch. Each step instead takes a window at a
     random offset; the seed's window sits half the margin further along (wrapping), so the two
     never share a pixel's noise: at step 0, where image and seed are equal, identical noise
     would make their distance exactly 0 and its gradient undefined.

@@ -2,12 +2,12 @@
 
 glibc's malloc serves every block above a (dynamic, at most 32 MB) threshold with a fresh
 ``mmap`` and returns it on ``free``, so each training step of a convolutional network
-re-faults tens of megabytes of zeroed pages. On the 2-core reference machine that kernel work
-(``sys`` time) was as large as the arithmetic: accentuating at batch 8 took 2.73 s per image
-with the default allocator and 1.05 s with mmap disabled (``tests/bench_accent.py``). PyTorch's
-CPU tuning guide gives the same advice (use jemalloc or tcmalloc); ``mallopt`` gets the effect
-without a preloaded library. This is a per-process choice, so the command line makes it (and
-the benchmarks); library users may call :func:`tune_allocator` themselves.
+re-faults its large buffers as fresh zeroed pages. On the 2-core reference machine that kernel
+work (``sys`` time) was as large as the arithmetic; the README ("Memory allocator") has the
+before and after of ``tests/bench_accent.py``. PyTorch's CPU tuning guide gives the same advice
+(use jemalloc or tcmalloc); ``mallopt`` gets the effect without a preloaded library. This is a
+per-process choice, so the command line makes it (and the benchmarks); library users may call
+:func:`tune_allocator` themselves. :func:`pick_device` is the one place a device is chosen.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def tune_allocator(top_pad_bytes: int = 256 << 20) -> bool:
     """Keep freed memory in the heap for reuse instead of unmapping it; True if applied.
 
     Like PyTorch's CUDA caching allocator, the process keeps its peak memory for reuse: any
-    trim threshold below a step's peak (tried: 1 GiB) re-faults the pages every step at large
-    batches (accentuating 32 pairs: 128 views, several GB). Only glibc has ``mallopt``;
+    trim threshold below a step's peak re-faults the pages every step at large batches, whose
+    peak is several gigabytes. Only glibc has ``mallopt``;
     elsewhere this returns False and changes nothing.
     """
     name = ctypes.util.find_library("c")

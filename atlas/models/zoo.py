@@ -44,7 +44,7 @@ class LoadedModel:
     std: tuple[float, ...]
     class_names: list[str] | None = None
     weights: str = "default"
-    channels_last: bool = True  # NHWC: measured 1.6x faster forward+backward on CPU (README)
+    channels_last: bool = True  # NHWC: faster forward+backward on CPU (README, Benchmarks)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map images in [0, 1] (N,3,H,W) to the model's input space.
