@@ -94,10 +94,10 @@ class AccentResult:
 
 
 def auto_batch(batch_size: int, device: torch.device) -> int:
-    """Pairs per optimization batch for ``batch_size=0``. On the 2-core reference CPU the
-    cost per accentuation is flat in the batch (1.0-1.1 s at 1, 0.9-1.1 s at 8, 1.0-1.2 s at
-    32) while memory is not (32 pairs: 10.7 GB resident), so CPUs get 1, which also makes
-    every pair its own resume point; a GPU needs large batches to be busy (64)."""
+    """Pairs per optimization batch for ``batch_size=0``. On the reference CPU the cost per
+    accentuation is flat in the batch while memory grows with it (README, "Speed against the
+    floor"), so CPUs get 1, which also makes every pair its own resume point; a GPU needs
+    large batches to be busy (64)."""
     if batch_size > 0:
         return batch_size
     return 64 if device.type == "cuda" else 1
@@ -301,10 +301,10 @@ def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
 def reference_precision(cfg: AccentConfig, device: torch.device) -> str:
     """Precision of the seed's no-grad reference pass at the regularization layer.
 
-    bfloat16 where it is native (CUDA; CPUs with AVX512-BF16/AMX) and ``amp`` is on: it halves
-    the pass's cost on the reference CPU (4 views: 8.8 -> 5.4 ms), and its relative error
-    (~1e-2) is far below the distances the regularizer works at (~0.4). Gradients and the
-    reported numbers stay float32 on CPU.
+    bfloat16 where it is native (CUDA; CPUs with AVX512-BF16/AMX) and ``amp`` is on: it nearly
+    halves the pass's cost (README, "Seed reference pass"), and its relative error (~1e-2) is
+    far below the distances the regularizer works at (~0.4). Gradients and the reported
+    numbers stay float32 on CPU.
     """
     native = device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
     return "bfloat16" if cfg.amp and native else "float32"
