@@ -62,8 +62,8 @@ class MineConfig:
 
 def resolve_workers(workers: int, device: torch.device) -> int:
     """Decoding workers for ``workers=-1``: none on a CPU with <= 4 cores, where a worker
-    process competes with the model's own threads (measured: mining/forward-only ratio 0.72
-    with one worker, 0.84 decoding in-process on 2 cores); else half the cores, at most 8."""
+    process competes with the model's own threads and mining was measured slower with one
+    than decoding in-process (README, "Mining"); else half the cores, at most 8."""
     if workers >= 0:
         return workers
     cores = os.cpu_count() or 1
