@@ -17,7 +17,9 @@ from dataclasses import asdict, replace
 import torch
 
 from atlas.accent.loop import AccentConfig
-from atlas.config.tree import _construct, _literal, _put
+from atlas.config.load import literal as _literal
+from atlas.config.load import put as _put
+from atlas.config.tree import _construct
 from atlas.data.sources import bundled
 from atlas.evaluation.report import format_table
 from atlas.evaluation.validate import ValidateConfig, validate

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
 
+from atlas.config.units import parse_layer_units
 from atlas.errors import AtlasError
 from atlas.site.charts import histogram, manifestation_map, sparkline
 from atlas.site.data import load_atlas
 from atlas.site.render import render_site
-from atlas.site.report import parse_units, render_report
+from atlas.site.report import render_report
 from atlas.site.safe import http_url, js_data, safe_relpath, slug
 from atlas.site.serve import make_server
 
@@ -101,8 +102,8 @@ def test_report_rejects_bad_units(run: Path, tmp_path: Path) -> None:
     with pytest.raises(AtlasError, match="no unit 99 .* units: 0–1"):
         render_report(run, "_blocks.10:99", tmp_path / "x.html")
     with pytest.raises(AtlasError, match="expected LAYER:UNIT"):
-        parse_units("_blocks.10")
-    assert parse_units(" a:1,b.c:2 ") == [("a", 1), ("b.c", 2)]
+        parse_layer_units("_blocks.10")
+    assert parse_layer_units(" a:1,b.c:2 ") == [("a", 1), ("b.c", 2)]
     assert not (tmp_path / "x.html").exists()
 
 

@@ -105,7 +105,8 @@ def test_config_errors_are_one_line_with_the_field(lite0):
     with pytest.raises(AtlasError, match="no attribution layer runs before"):
         check_layers(lite0, ValidateConfig(layers=["_blocks.4"], attr_layers=["_blocks.8"]))
     with pytest.raises(AtlasError, match="reg_layer"):
-        check_layers(lite0, ValidateConfig(layers=["_blocks.3"], attr_layers=["_blocks.1"]))
+        check_layers(lite0, ValidateConfig(layers=["_blocks.3"], attr_layers=["_blocks.1"],
+                                           accent=AccentConfig(reg_layer="_blocks.4")))
     with pytest.raises(AtlasError, match="closest: _blocks.10"):
         check_layers(lite0, ValidateConfig(layers=["_block.10"]))
     assert check_layers(lite0, ValidateConfig(layers=["_blocks.6"]))["_blocks.6"] == ["_blocks.4"]
@@ -251,28 +252,6 @@ def test_unit_images_reuse_the_runs_topk(lite0, tmp_path):
     assert all(len(r) == 4 and not set(r) & set(t) for r, t in zip(ui.random, ui.top, strict=True))
     fresh = unit_images(lite0, src, None, "_blocks.10", 2, 3, 4, 20, seed=0)
     assert fresh.top != ui.top and len(fresh.top[0]) == 3  # mined here instead
-
-
-def test_cli_parses_and_rejects_bad_flags_before_loading_a_model():
-    import argparse
-
-    from atlas.cli import validate as cli_validate
-
-    ap = argparse.ArgumentParser()
-    cli_validate.add_commands(ap.add_subparsers(dest="command"))
-    a = ap.parse_args(["validate", "--layer", "_blocks.10", "--layer", "_blocks.12", "--units",
-                       "4", "--steps", "8", "--crops", "2", "--out", "x"])
-    assert a.layer == ["_blocks.10", "_blocks.12"] and a.source == "bundled" and a.out == "x"
-    acc = cli_validate._accent(a)
-    assert acc.steps == 8 and acc.augment.crops == 2 and acc.lam == AccentConfig().lam
-    for argv, msg in ((["validate", "--units", "1"], "validate.units"),
-                      (["validate", "--lambdas", "0.1,x"], "--lambdas"),
-                      (["validate", "--steps", "0"], "accent.steps")):
-        with pytest.raises(AtlasError, match=msg):
-            a = ap.parse_args(argv)
-            a.fn(a)
-    e = ap.parse_args(["explain", "p.jpg", "--class", "tabby cat", "--out", "o"])
-    assert (e.photo, e.class_name, e.out) == ("p.jpg", "tabby cat", "o")
 
 
 class _Residual(nn.Module):

@@ -12,16 +12,17 @@ the shallow part, computed without grad (in bfloat16 where the hardware does it 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
-from atlas.accent.objectives import LatentDistance, Target, relative_distance
+from atlas.accent.objectives import TARGETS, LatentDistance, Target, relative_distance
 from atlas.accent.param import Parameterization, noise_params
 from atlas.accent.split import split_forward
 from atlas.accent.views import AugmentConfig, NoiseBank, draw_views
 from atlas.config.checks import check_choice, check_float, check_int
+from atlas.config.reglayer import reg_layer_for
 from atlas.errors import AtlasError
 from atlas.models.hooks import Probe
 from atlas.models.runtime import cpu_has_bf16
@@ -42,7 +43,8 @@ class AccentConfig:
     #                             blur; models that take one input size only get that size
     param: str = "fourier"
     decay: float = 1.5  # spectrum 1/f^decay (RMS-normalized): 1.5 keeps the change smooth
-    reg_layer: str = "_blocks.4"
+    reg_layer: str = ""  # "": the model's stage at half the depth before the target
+    #                      (the rule and its choices: atlas.config.reglayer)
     target: str = "mean"
     focus: str = "active"  # raise the unit where it fires (see Target.objective); or "all"
     schedule: str = "cosine"
@@ -66,7 +68,7 @@ class AccentConfig:
         check_float("accent.view_scale", self.view_scale, 0.1, 4.0)
         check_choice("accent.param", self.param, ["fourier", "maco", "pixel"])
         check_float("accent.decay", self.decay, 0.0, 4.0)
-        check_choice("accent.target", self.target, ["mean", "max", "neuron", "direction"])
+        check_choice("accent.target", self.target, TARGETS)
         check_choice("accent.focus", self.focus, ["all", "active"])
         check_choice("accent.schedule", self.schedule, ["constant", "cosine"])
         check_int("accent.batch_size", self.batch_size, 0, 4096)
@@ -146,6 +148,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
              cfg: AccentConfig) -> AccentResult:
     """Optimize ``params`` to raise ``target``; regularize toward ``seeds`` unless None."""
     cfg.validate()
+    cfg = replace(cfg, reg_layer=reg_layer_for(model, target.layer, cfg.reg_layer))
     p, dev = cfg.parameterization(), model.device
     n = next(iter(params.values())).shape[0]
     lam = cfg.lam if seeds is not None else 0.0

@@ -14,17 +14,14 @@ from PIL import Image, ImageDraw
 
 from atlas.accent.loop import AccentResult, accentuate, normalize_masks
 from atlas.accent.objectives import Target
+from atlas.config.load import given
+from atlas.config.preflight import check_writable, layer_facts
+from atlas.config.reglayer import reg_layer_for
 from atlas.config.tree import build_config
+from atlas.config.units import parse_layer_unit, parse_units
 from atlas.data.decode import BadImage, decode_rgb, preprocess
 from atlas.data.media import overlay, to_pil
 from atlas.errors import AtlasError
-
-
-def parse_unit(spec: str | None) -> tuple[str, int]:
-    layer, sep, unit = (spec or "").rpartition(":")
-    if not sep or not layer or not unit.isdigit():
-        raise AtlasError(f"--unit must look like LAYER:UNIT (e.g. _blocks.10:5), got {spec!r}")
-    return layer, int(unit)
 
 
 def sheet(panels: list[Image.Image], captions: list[str]) -> Image.Image:
@@ -44,23 +41,19 @@ def accentuate_photo(args: argparse.Namespace) -> int:
     from atlas.pipeline.stages import model_of
 
     cfg = build_config(args)
-    layer, unit = parse_unit(args.unit)
+    layer, unit = parse_layer_unit(args.unit)
     model = model_of(cfg)
     try:
         src = decode_rgb(Path(args.photo))
     except (BadImage, FileNotFoundError, IsADirectoryError) as e:
         raise AtlasError(f"cannot read photo {args.photo!r}: {getattr(e, 'reason', e)}") from None
     seed = preprocess(src.image, cfg.accent.canvas)[None]
-    with torch.no_grad():
-        from atlas.models.hooks import Probe
-
-        n_units = Probe(model, [layer])(seed[:, :, :64, :64].to(model.device))[layer].shape[1]
-    if not 0 <= unit < n_units:
-        raise AtlasError(f"unit {unit} out of range; {layer} has units 0..{n_units - 1}")
+    parse_units(str(unit), layer_facts(model, [layer]).get(layer, 0), layer)
+    cfg.accent.reg_layer = reg_layer_for(model, layer, cfg.accent.reg_layer)
+    out = Path(cfg.out if given(args, "out") else ".")
+    check_writable(out, "--out folder")
     res: AccentResult = accentuate(model, seed, Target(layer, torch.tensor([unit])), cfg.accent)
     mask = normalize_masks(res.masks)[0]
-    out = Path(cfg.out if args.out else ".")
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"{Path(args.photo).stem}-{layer}-{unit}"
     to_pil(res.images[0]).save(out / f"{stem}-accent.png")
     over = overlay(res.images[0], mask)

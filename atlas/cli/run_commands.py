@@ -1,18 +1,30 @@
-"""Subcommands that act on an existing run directory: select, embed, render, report, serve."""
+"""Subcommands that act on an existing run directory: embed, render, report, serve.
+
+They take the same config tree as ``atlas build`` (``--config``, ``--set``): embed reads its
+``[select]`` and ``[embed]`` sections, render and report the ``[site]`` section.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from atlas.pipeline.rundir import RunDir
+from atlas.cli.flags import config_flags
+from atlas.config.load import setting
+
+
+def _config(args: argparse.Namespace):
+    from atlas.config.tree import build_config
+
+    return build_config(args)
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from atlas.config.tree import build_config
     from atlas.pipeline.embed import run_embed
+    from atlas.pipeline.rundir import RunDir
     from atlas.pipeline.select import run_select
 
-    cfg = build_config(args)
+    cfg = _config(args)
     run = RunDir(args.run)
     run_select(run, cfg.select)
     df = run_embed(run, cfg.embed)
@@ -23,20 +35,25 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     import time
 
+    from atlas.config.preflight import check_writable
     from atlas.site.render import render_site
 
+    cfg = _config(args)
+    check_writable(cfg.site.out, "site.out")
     t0 = time.perf_counter()
-    out = render_site(args.run, args.out)
+    out = render_site(args.run, cfg.site.out, cfg.site)
     print(f"render: {out}/index.html in {time.perf_counter() - t0:.1f} s "
           f"(open it in a browser, or: atlas serve {out})")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from atlas.site.report import write_report
+    from atlas.config.preflight import check_writable
+    from atlas.site.report import render_report
 
-    units = [u.strip() for u in args.units.split(",") if u.strip()]
-    path = write_report(args.run, units, args.out)
+    cfg = _config(args)
+    check_writable(Path(args.out).parent, "report folder")
+    path = render_report(args.run, args.units, args.out, cfg.site.report_px)
     print(f"report: {path}")
     return 0
 
@@ -51,17 +68,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("embed", help="choose seeds and compute UMAP maps for a run")
     p.add_argument("run", help="run directory")
-    p.add_argument("--config", help="TOML config for the select/embed settings")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    config_flags(p)
     p.set_defaults(fn=_cmd_embed)
     p = sub.add_parser("render", help="render a run directory into a static site")
     p.add_argument("run", help="run directory")
-    p.add_argument("--out", default="site", help="site directory (default site/)")
+    setting(p, "--out", "site.out", "site directory (default site/)")
+    config_flags(p)
     p.set_defaults(fn=_cmd_render)
     p = sub.add_parser("report", help="a self-contained HTML report for chosen units")
     p.add_argument("run", help="run directory")
     p.add_argument("--units", required=True, help="LAYER:UNIT[,LAYER:UNIT...]")
-    p.add_argument("--out", default="report.html")
+    p.add_argument("--out", default="report.html", help="the report file")
+    config_flags(p)
     p.set_defaults(fn=_cmd_report)
     p = sub.add_parser("serve", help="preview a rendered site on http://127.0.0.1:PORT")
     p.add_argument("site", nargs="?", default="site")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import torch
 
 from atlas.accent.loop import AccentConfig
 from atlas.config.checks import check_int
+from atlas.config.reglayer import reg_layer_for
 from atlas.data.sources import ImageSource
 from atlas.errors import AtlasError
 from atlas.evaluation.data import load_images, natural_pair_distances, unit_images
@@ -53,7 +54,9 @@ class ValidateConfig:
         default_factory=lambda: [float(f"{v:.3g}") for v in np.logspace(-2, 2, 9)])
     bootstrap: int = 2000
     seed: int = 0
-    accent: AccentConfig = field(default_factory=AccentConfig)
+    # the accentuation settings are the tree's [accent] (the command line passes them in), not
+    # keys of [validate]: one home per setting
+    accent: AccentConfig = field(default_factory=AccentConfig, metadata={"tree": False})
 
     def validate(self) -> None:
         if not self.layers or not all(isinstance(x, str) and x for x in self.layers):
@@ -85,8 +88,26 @@ def execution_order(model: LoadedModel, names: list[str]) -> list[str]:
     return list(hooks.outputs)
 
 
+def with_reg_layer(model: LoadedModel, cfg: ValidateConfig) -> ValidateConfig:
+    """``cfg`` with ``accent.reg_layer`` named: the default (``""``) is the model's rule for
+    the earliest target layer (atlas.config.reglayer), so it runs before every target."""
+    first = execution_order(model, cfg.layers)[0] if not cfg.accent.reg_layer else ""
+    reg = reg_layer_for(model, first, cfg.accent.reg_layer)
+    return replace(cfg, accent=replace(cfg.accent, reg_layer=reg))
+
+
+def _mined_by(run: RunDir | None, model: LoadedModel) -> RunDir | None:
+    """``run`` when its top images (if any) were mined with this model, else None (mine
+    again): a run directory of another model must not lend its top images."""
+    if run is None:
+        return None
+    mined = run.manifest().get("fingerprints", {}).get("model")
+    return run if mined in (None, model.fingerprint()) else None
+
+
 def check_layers(model: LoadedModel, cfg: ValidateConfig) -> dict[str, list[str]]:
     """Per target layer, the attribution layers that run before it; errors name the order."""
+    cfg = with_reg_layer(model, cfg)
     order = execution_order(model, [*cfg.layers, *cfg.attr_layers, cfg.accent.reg_layer])
     out = {}
     for layer in cfg.layers:
@@ -114,6 +135,7 @@ def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageS
     same model, images and settings is returned as is (a finished part is not recomputed).
     """
     cfg.validate()
+    cfg = with_reg_layer(model, cfg)
     run = RunDir(run) if run is not None and not isinstance(run, RunDir) else run
     key = stable_hash([model.fingerprint(), model.input_size, source.fingerprint(), asdict(cfg),
                        FORMAT, REVISION])
@@ -131,10 +153,10 @@ def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageS
     _say(progress, f"natural pair distances at {reg}")
     d = natural_pair_distances(model, source, reg, cfg.natural_pairs, cfg.images, cfg.seed)
     out["natural_pairs"] = {"layer": reg, "distance": d}
-    sweep_data = None
+    sweep_data, mined = None, _mined_by(run, model)
     for layer in cfg.layers:
         t = time.perf_counter()
-        ui = unit_images(model, source, run, layer, cfg.units, cfg.naturals, cfg.randoms,
+        ui = unit_images(model, source, mined, layer, cfg.units, cfg.naturals, cfg.randoms,
                          cfg.images, cfg.seed)
         out["layers"][layer] = layer_results(model, source, ui, attr[layer], cfg,
                                              lambda m, lay=layer: _say(progress, f"{lay}: {m}"))

@@ -26,11 +26,12 @@ from atlas.pipeline.vis import VisPlan, run_vis
 
 def render(run: RunDir, cfg: BuildConfig, final: bool = True) -> str:
     """Render the site; a re-render during the build (``final=False``) skips the reports."""
-    from atlas.site.render import SiteConfig, render_site
+    from dataclasses import replace
 
-    site_cfg = SiteConfig(title=cfg.site.title, thumb_px=cfg.site.thumb,
-                          **({} if final else {"reports_max_units": 0}))
-    return str(render_site(run.root, cfg.site.out, site_cfg))
+    from atlas.site.render import render_site
+
+    site = cfg.site if final else replace(cfg.site, reports_max_units=0)
+    return str(render_site(run.root, cfg.site.out, site))
 
 
 def live_site(run: RunDir, cfg: BuildConfig, parts: AccentParts, vis: VisPlan) -> Refresher:

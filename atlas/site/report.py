@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment
 from markupsafe import Markup
 
+from atlas.config.units import LayerUnit, parse_layer_units
 from atlas.errors import AtlasError, unknown
 from atlas.pipeline.rundir import atomic_write_bytes
 from atlas.site.data import load_atlas
@@ -22,7 +23,7 @@ from atlas.site.env import make_env, model_name, pretty, read_static
 from atlas.site.media import InlineMedia
 from atlas.site.model import Atlas, Unit
 
-UnitSpec = str | tuple[str, int]
+UnitSpec = str | LayerUnit
 _EXTRA_CSS = """
 .page-report main { max-width: 1100px; }
 .page-report .unit { border-top: 3px solid var(--accent); margin-top: 28px; padding-top: 4px; }
@@ -30,29 +31,11 @@ _EXTRA_CSS = """
 """
 
 
-def parse_units(spec: str | Sequence[UnitSpec]) -> list[tuple[str, int]]:
-    """``"_blocks.10:3,_blocks.10:7"`` (or a list of such strings / pairs) as (layer, unit)."""
-    items = [s for s in spec.split(",")] if isinstance(spec, str) else list(spec)
-    out: list[tuple[str, int]] = []
-    for item in items:
-        if isinstance(item, tuple):
-            out.append((str(item[0]), int(item[1])))
-            continue
-        layer, sep, unit = str(item).strip().rpartition(":")
-        if not sep or not layer or not unit.strip().lstrip("-").isdigit():
-            raise AtlasError(f"bad unit {str(item).strip()!r}: expected LAYER:UNIT, "
-                             f"e.g. _blocks.10:3 (several separated by commas)")
-        out.append((layer, int(unit)))
-    if not out:
-        raise AtlasError("no units given: expected LAYER:UNIT, e.g. _blocks.10:3")
-    return out
-
-
 def pick_units(atlas: Atlas, spec: str | Sequence[UnitSpec]) -> list[Unit]:
     """The chosen units, in the order given; AtlasError naming the closest valid choices."""
     index = {(u.layer, u.unit): u for u in atlas.units}
     chosen = []
-    for layer, unit in parse_units(spec):
+    for layer, unit in parse_layer_units(spec):
         if layer not in atlas.layers:
             raise unknown("layer", layer, atlas.layers)
         if (layer, unit) not in index:

@@ -1,0 +1,81 @@
+"""Unit specs, parsed in one place for every command.
+
+Two forms: the units of one layer (``units = "0:32"``, ``"1,5,9"``, ``""`` for all), and units
+named with their layer (``--units _blocks.10:3,_blocks.10:7`` for a report, ``--unit
+_blocks.10:5`` for one photo). A spec is never cut to fit: a unit the layer lacks is an error
+naming the layer's size, so a typo cannot silently shrink a build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from atlas.errors import AtlasError
+
+LayerUnit = tuple[str, int]
+
+
+def _indices(text: str, n: int | None) -> list[int]:
+    if not text:
+        return list(range(n or 0))
+    if ":" in text:
+        a, b = text.split(":")
+        lo = int(a) if a.strip() else 0
+        if not b.strip() and n is None:
+            return [lo]  # form only: the open end is known once the layer is
+        return list(range(lo, int(b) if b.strip() else n))
+    return [int(u) for u in text.split(",")]
+
+
+def parse_units(spec: str, n: int | None = None, layer: str = "") -> list[int]:
+    """Units of a layer with ``n`` units: ``''`` all, ``'A:B'`` A..B-1, ``'1,5,9'`` those.
+
+    With ``n=None`` only the form is checked (before the layer's size is known).
+    """
+    text = str(spec).strip()
+    try:
+        units = list(dict.fromkeys(_indices(text, n)))
+    except ValueError:
+        raise AtlasError(f"units must look like '0:32' or '1,5,9' (or '' for all), "
+                         f"got {text!r}") from None
+    if text and not units:
+        raise AtlasError(f"units {text!r} select no unit; give A:B with A < B")
+    if n is not None:
+        bad = [u for u in units if not 0 <= u < n]
+        if bad:
+            where = f"layer {layer!r}" if layer else "the layer"
+            raise AtlasError(f"units {text!r} out of range: {where} has {n} units "
+                             f"(0..{n - 1}); {len(bad)} asked for are not there, "
+                             f"first {bad[0]}")
+    elif any(u < 0 for u in units):
+        raise AtlasError(f"units {text!r}: unit numbers start at 0")
+    return units
+
+
+def parse_layer_units(spec: str | Sequence[str | LayerUnit] | None,
+                      flag: str = "--units") -> list[LayerUnit]:
+    """``"_blocks.10:3,_blocks.10:7"`` (or a list of such strings / pairs) as (layer, unit)."""
+    if spec is None:
+        spec = ""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[LayerUnit] = []
+    for item in items:
+        if isinstance(item, tuple):
+            out.append((str(item[0]), int(item[1])))
+            continue
+        layer, sep, unit = str(item).strip().rpartition(":")
+        if not sep or not layer or not unit.strip().isdigit():
+            raise AtlasError(f"{flag} {str(item).strip()!r}: expected LAYER:UNIT, e.g. "
+                             f"_blocks.10:3 (several separated by commas)")
+        out.append((layer, int(unit)))
+    if not out:
+        raise AtlasError(f"{flag}: no units given; expected LAYER:UNIT, e.g. _blocks.10:3")
+    return out
+
+
+def parse_layer_unit(spec: str | None, flag: str = "--unit") -> LayerUnit:
+    """Exactly one ``LAYER:UNIT``."""
+    pairs = parse_layer_units(spec, flag)
+    if len(pairs) != 1:
+        raise AtlasError(f"{flag} takes one LAYER:UNIT, got {len(pairs)}: {spec!r}")
+    return pairs[0]

@@ -1,0 +1,131 @@
+"""The command line: instant help, and the early checks that fail before any long work."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atlas.cli.main import main, parser
+from atlas.config.preflight import preflight
+from atlas.config.reglayer import auto_reg_layer
+from atlas.config.tree import build_config
+from atlas.errors import AtlasError
+
+PROBE = """
+import runpy, sys
+sys.argv = ["atlas", *sys.argv[1:]]
+try:
+    runpy.run_module("atlas", run_name="__main__")
+except SystemExit as e:
+    code = e.code
+print("EXIT", code, "HEAVY", sorted(m for m in ("torch", "pandas", "PIL", "numpy", "jinja2")
+                                    if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["build", "--help"], 0),
+                                        (["validate", "--help"], 0),
+                                        (["build", "--k", "many"], 2), (["nosuch"], 2)])
+def test_help_and_argument_errors_load_no_heavy_module(argv, code):
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == f"EXIT {code} HEAVY []", done.stderr
+
+
+def _fails(argv: list[str], capsys) -> str:
+    """Run the CLI in-process; it must fail with exit 2 and one error line, which is returned."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("atlas: error: "), err
+    return err[0]
+
+
+def _run_args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["--out", str(tmp_path / "run"), "--set", f'site.out="{tmp_path / "site"}"',
+            "--device", "cpu", "--limit", "12", "-q", *extra]
+
+
+@pytest.mark.parametrize("units", ["500:510", "110:200"])
+def test_units_beyond_the_layer_fail_before_mining(tmp_path, capsys, units):
+    line = _fails(["mine", *_run_args(tmp_path, "--units", units)], capsys)
+    assert "layer '_blocks.10' has 112 units (0..111)" in line
+    assert not (tmp_path / "run").exists()  # nothing mined, and the probed folder removed
+
+
+def test_reg_layer_the_model_lacks_fails_before_mining(tmp_path, capsys):
+    line = _fails(["build", *_run_args(tmp_path, "--model", "resnet18", "--weights", "none",
+                                       "--layer", "layer3", "--reg-layer", "layer_2")], capsys)
+    assert "unknown accent.reg_layer of resnet18 'layer_2'; closest: layer2" in line
+    assert line.endswith("leave it empty for the model's rule ('layer1.1')")
+    assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+def test_reg_layer_after_the_target_fails_before_mining(tmp_path, capsys):
+    line = _fails(["mine", *_run_args(tmp_path, "--reg-layer", "_blocks.12")], capsys)
+    assert "accent.reg_layer '_blocks.12' must run before the target layer '_blocks.10'" in line
+    assert "model's rule ('_blocks.4')" in line
+
+
+def test_default_reg_layer_follows_the_model(tmp_path):
+    """resnet18's layer3 no longer inherits EfficientNet's _blocks.4: the rule picks a stage
+    of this model, and the preflight writes it into the config the manifest records."""
+    cfg = build_config(parser().parse_args(
+        ["build", *_run_args(tmp_path, "--model", "resnet18", "--weights", "none",
+                             "--layer", "layer3")]))
+    assert cfg.accent.reg_layer == ""
+    model = preflight(cfg, site=True)
+    assert cfg.accent.reg_layer == "layer1.1" == auto_reg_layer(model, "layer3")
+    assert auto_reg_layer(model, "layer4") == "layer2.0"
+
+
+def test_reg_layer_rule_on_the_bundled_model(lite0):
+    # the layer the accentuation settings were measured with stays the default for _blocks.10
+    assert auto_reg_layer(lite0, "_blocks.10") == "_blocks.4"
+    assert auto_reg_layer(lite0, "_blocks.0") == "_conv_stem"
+    assert auto_reg_layer(lite0, "logits") == "_blocks.8"
+    with pytest.raises(AtlasError, match="no layer with weights runs before '_conv_stem'"):
+        auto_reg_layer(lite0, "_conv_stem")
+    with pytest.raises(AtlasError, match="closest: _blocks.10"):
+        auto_reg_layer(lite0, "_block.10")
+
+
+@pytest.mark.parametrize("key", ["out", "site.out"])
+def test_unwritable_output_folders_fail_at_start(tmp_path, capsys, key):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")  # a folder below a file cannot be made, even by root
+    bad = str(blocker / "sub")
+    argv = ["build", *_run_args(tmp_path), "--set", f'{key}="{bad}"']
+    line = _fails(argv, capsys)
+    what = "run directory" if key == "out" else "site.out"
+    assert f"{what} '{bad}' is not writable" in line
+    assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+def test_render_and_report_check_their_output_first(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = _fails(["render", str(tmp_path / "norun"), "--out", str(blocker / "s")], capsys)
+    assert "site.out" in line and "not writable" in line
+    line = _fails(["report", str(tmp_path / "norun"), "--units", "_blocks.10:1",
+                   "--out", str(blocker / "r.html")], capsys)
+    assert "report folder" in line and "not writable" in line
+
+
+def test_validate_rejects_bad_settings_before_loading_a_model(capsys):
+    a = parser().parse_args(["validate", "--layer", "_blocks.10", "--layer", "_blocks.12",
+                             "--units", "4", "--steps", "8", "--crops", "2", "--out", "x"])
+    cfg = build_config(a)
+    assert cfg.validate.layers == ["_blocks.10", "_blocks.12"] and cfg.out == "x"
+    assert cfg.accent.steps == 8 and cfg.accent.augment.crops == 2
+    assert cfg.data.images == "bundled"
+    for argv, msg in ((["validate", "--units", "1"], "validate.units"),
+                      (["validate", "--steps", "0"], "accent.steps"),
+                      (["validate", "--set", "validate.lambdas=[1.0, 0.1, 10.0]"],
+                       "validate.lambdas")):
+        assert msg in _fails(argv, capsys)
+    with pytest.raises(SystemExit):
+        parser().parse_args(["validate", "--lambdas", "0.1,x"])
+    assert "--lambdas" in capsys.readouterr().err
+    e = parser().parse_args(["explain", "p.jpg", "--class", "tabby cat", "--out", "o"])
+    assert (e.photo, e.class_name, e.out) == ("p.jpg", "tabby cat", "o")
