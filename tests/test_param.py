@@ -10,7 +10,7 @@ def test_encode_decode_round_trip_on_real_photos(photos, kind):
     x = photos.clone()
     x[0, :, :16, :16] = 0.0  # pure black and white patches must not blow up
     x[1, :, :16, :16] = 1.0
-    p = Parameterization(kind=kind, size=224, gate=True)
+    p = Parameterization(kind=kind, size=224)
     params = p.encode(x)
     assert all(torch.isfinite(v).all() for v in params.values())
     err = (p.decode(params) - x).abs().max().item()
@@ -43,7 +43,7 @@ def test_gradients_reach_saturated_pixels():
 
 
 def test_maco_keeps_magnitude_fixed(photos):
-    p = Parameterization(kind="maco", gate=False)
+    p = Parameterization(kind="maco")
     params = p.encode(photos[:1])
     assert not params["magnitude"].requires_grad and params["phase"].requires_grad
     assert [k for k, v in params.items() if v.requires_grad] == ["phase"]

@@ -13,7 +13,7 @@ import torch
 
 from atlas.config.checks import check_choice
 
-TARGETS = ["mean", "max", "neuron", "direction"]
+TARGETS = ["mean", "max", "neuron"]
 FOCUS = ["all", "active"]
 
 
@@ -30,17 +30,16 @@ def as_map(a: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Target:
-    """A unit's activation: spatial mean (default), spatial max, one position, or a direction.
+    """A unit's activation: spatial mean (default), spatial max, or one position.
 
-    ``units`` holds one channel per pair; ``direction`` (pairs, C) replaces it for kind
-    "direction"; ``position`` is (y, x) in the layer's map for kind "neuron" (default: centre).
+    ``units`` holds one channel per pair; ``position`` is (y, x) in the layer's map for kind
+    "neuron" (default: centre).
     """
 
     layer: str
     units: torch.Tensor
     kind: str = "mean"
     position: tuple[int, int] | None = None
-    direction: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         check_choice("target kind", self.kind, TARGETS)
@@ -51,20 +50,16 @@ class Target:
 
     def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         a = as_map(acts[self.layer])
-        n = self.units.shape[0] if self.direction is None else self.direction.shape[0]
+        n = self.units.shape[0]
         views = a.shape[0] // n
-        if self.kind == "direction":
-            d = self.direction.to(a).repeat_interleave(views, dim=0)
-            per_view = torch.einsum("bchw,bc->bhw", a, d).flatten(1).mean(1)
+        m = self._unit_maps(a, views)
+        if self.kind == "mean":
+            per_view = m.flatten(1).mean(1)
+        elif self.kind == "max":
+            per_view = m.flatten(1).amax(1)
         else:
-            m = self._unit_maps(a, views)
-            if self.kind == "mean":
-                per_view = m.flatten(1).mean(1)
-            elif self.kind == "max":
-                per_view = m.flatten(1).amax(1)
-            else:
-                y, x = self.position or (m.shape[1] // 2, m.shape[2] // 2)
-                per_view = m[:, y, x]
+            y, x = self.position or (m.shape[1] // 2, m.shape[2] // 2)
+            per_view = m[:, y, x]
         return per_view.view(n, views).mean(1)
 
     def _unit_maps(self, a: torch.Tensor, views: int) -> torch.Tensor:

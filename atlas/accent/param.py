@@ -9,8 +9,8 @@ which also keeps the gradient of saturated pixels from vanishing.
 - ``fourier``: Lucid's decorrelated space: 1/f^d spectrum scaling, ImageNet colour
   decorrelation, desaturation constant k. The 1/f scale preconditions the step size so
   low frequencies move first, which keeps edits smooth.
-- ``maco``: phase-only: the seed's magnitude spectrum is fixed (times an optional gate that may
-  only shrink it) and the phase is optimized, as in MACO (Fel et al. 2023).
+- ``maco``: phase-only: the seed's magnitude spectrum is fixed and the phase is optimized, as
+  in MACO (Fel et al. 2023).
 - ``pixel``: per-pixel logits, the baseline.
 """
 
@@ -69,7 +69,6 @@ class Parameterization:
     size: int = 224
     decay: float = 1.0
     desaturation: float = 4.0
-    gate: bool = False  # MACO: learnable per-frequency gate that may shrink magnitudes
 
     def _to_spatial(self, img: torch.Tensor) -> torch.Tensor:
         """[0,1] image -> the decorrelated, desaturated spatial signal y."""
@@ -90,8 +89,6 @@ class Parameterization:
                 params = {"spectrum": torch.view_as_real(spec / scale)}
             else:
                 params = {"magnitude": spec.abs(), "phase": spec.angle()}
-                if self.gate:
-                    params["gate"] = torch.zeros_like(spec.real)
         out = {}
         for k, v in params.items():
             v = v.detach().clone().contiguous()
@@ -107,10 +104,7 @@ class Parameterization:
             scale = spectrum_scale(*s, self.decay, params["spectrum"].device)
             spec = torch.view_as_complex(params["spectrum"]) * scale
         else:
-            mag = params["magnitude"]
-            if "gate" in params:
-                mag = mag * (1 + params["gate"]).clamp(0, 1)
-            spec = torch.polar(mag, params["phase"])
+            spec = torch.polar(params["magnitude"], params["phase"])
         return self._from_spatial(torch.fft.irfft2(spec, s=s, norm="ortho"))
 
     def trainable(self, params: dict[str, torch.Tensor]) -> list[torch.Tensor]:
