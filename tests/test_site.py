@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
 from PIL import Image
@@ -264,3 +265,177 @@ def test_long_top_lists_fold_on_the_page_and_stop_in_the_report(tmp_path: Path) 
     top = report.split("<h2>Top images</h2>")[1].split("</section>")[0]
     assert top.count("<figure>") == 12 and f"{strong - 12} next top images" in top
     assert f"{30 - strong} weak images" in top
+
+
+# ---- issue 12: where, labels by kind, the top threshold, glossary, export, title ----------
+
+def _unit_html(site: Path, layer: str = "_blocks.10", unit: int = 1) -> str:
+    return (site / "units" / layer / f"{unit}.html").read_text()
+
+
+def test_every_shot_has_a_tiny_heatmap_and_a_crop(run: Path, site: Path) -> None:
+    import base64
+    import io
+
+    where = RunDir(run).read_table("where").query("layer == '_blocks.10' and unit == 1")
+    html = _unit_html(site)
+    heats = re.findall(r'<svg class="heat"[^>]*><image href="data:image/png;base64,([^"]+)"', html)
+    assert len(heats) == len(where) == html.count('<svg class="crop"')
+    with Image.open(io.BytesIO(base64.b64decode(heats[0]))) as im:
+        assert im.mode == "RGBA" and im.size == (int(where.map_w.iloc[0]), int(where.map_h.iloc[0]))
+    assert max(len(h) for h in heats) < 1200  # a few hundred bytes each: 72 per page stay light
+    top0 = where.query("kind == 'top' and rank == 0").iloc[0]
+    b = [float(v) for v in top0.box]
+    w = h = 64  # the fake photos' size
+    want = " ".join(f"{v:.2f}".rstrip("0").rstrip(".") for v in (
+        b[0] * w, b[1] * h, (b[2] - b[0]) * w, (b[3] - b[1]) * h))
+    assert f'<svg class="crop" viewBox="{want}"' in html  # the receptive-field box of rank 0
+    assert html.count('class="vw"') == 3 and 'value="heat" checked' in html
+    report = (site / "reports" / "_blocks.10" / "1.html").read_text()
+    assert report.count('<svg class="heat"') >= 1 and report.count('<svg class="crop"') >= 1
+    assert 'href="../../units/_blocks.10/1.html"' in report  # back to its page in the site
+
+
+def test_heat_colours_follow_the_shared_scale() -> None:
+    from atlas.site.heat import colour
+
+    c = colour(np.array([0.0, 0.5, 1.0, 2.0, float("nan")]))
+    alpha = list(c[:4, 3])
+    assert alpha == sorted(alpha) and alpha[0] < alpha[1] < alpha[2] == alpha[3]  # rises, clips
+    assert c[0, 3] == c[4, 3] and c[0, :3].sum() < 20 and c[2, :3].sum() > 600  # dark -> bright
+
+
+def test_labels_are_named_by_kind_and_searchable(run: Path, site: Path) -> None:
+    rd = RunDir(run)
+    html = _unit_html(site)
+    classes = rd.read_table("classes").query("layer == '_blocks.10' and unit == 1")
+    causal = rd.read_table("causal").query("layer == '_blocks.10' and unit == 1")
+    for c in classes.itertuples():
+        assert (f"<b>{c.name}</b>" in html
+                and f"{c.count} of {c.top_n} top images, "
+                    f"{round(100 * c.data_count / c.data_total)}% of the data" in html)
+    first = causal.sort_values("rank").iloc[0]
+    assert f"ablating this unit lowers: <b>{first.class_name}</b> −{first['drop']:.2g} logit" in html
+    for kind in ("Dataset classes", "Causal effect", "Accentuation effect"):
+        assert kind in html
+    assert "mean logit increase" in html and 'href="../../about.html#g-causal"' in html
+    about = (site / "about.html").read_text()
+    for key in ("dataset-classes", "causal", "accentuation-effect", "heatmap", "top", "weak"):
+        assert f'<dt id="g-{key}" tabindex="-1">' in about
+
+
+def test_model_class_labels_hidden_for_random_weights(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(units=2, weights="none"))
+    assert not (run / "causal.parquet").exists()  # as the describe stage does
+    site = render_site(run, tmp_path / "site")
+    html = _unit_html(site)
+    assert "Dataset classes" in html and "random weights" in html
+    assert "ablating this unit lowers" not in html and 'class="chips accent-effect"' not in html
+    assert "mean logit increase" not in html
+    text = (site / "data" / "index.js").read_text()
+    assert "data: " in text and "accentuation: " not in text and "ablation: " not in text
+    rec = json.loads((site / "units" / "_blocks.10" / "1.json").read_text())
+    assert rec["dataset_classes"] and rec["causal_effect"].startswith("hidden")
+    assert rec["accentuation_effect"].startswith("hidden")
+
+
+def test_new_label_strings_are_escaped(payload_site: Path) -> None:
+    layer = next(p.name for p in (payload_site / "units").iterdir() if p.name == "_blocks.10")
+    html = _unit_html(payload_site, layer, 0)
+    assert "<b>&lt;script&gt;alert(1)&lt;/script&gt;</b>" in html  # a dataset class name
+    assert "<b>&#34;onerror=alert(1)</b>" in html  # a causal class name
+    assert "<script>alert" not in html and refs(payload_site / "units" / layer / "0.html"
+                                               ).handlers == []
+    rows = (payload_site / "units" / layer / "units.csv").read_text()
+    assert "<script>alert(1)</script>" in rows  # CSV is data: text as it is, never markup
+    from atlas.site.export import cell
+
+    assert cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and cell("-1.5") == "'-1.5"
+    assert cell(-1.5) == -1.5 and cell("tench") == "tench"
+
+
+def test_top_means_above_the_90th_percentile(tmp_path: Path) -> None:
+    """k = 12 of 16 images: most are ordinary for the unit, so only those above q90 are top."""
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(units=1, layers=("a",), topk=12,
+                                                         images=16, accents=1, pool=1))
+    rd = RunDir(run)
+    top = rd.read_table("topk").query("kind == 'top'").sort_values("rank")
+    stats = rd.read_table("stats")
+    stats.loc[0, "q90"] = float(top.activation.iloc[8]) - 1e-6  # nine images above it
+    stats.to_parquet(run / "stats.parquet", index=False)
+    site = render_site(run, tmp_path / "site")
+    html = _unit_html(site, "a", 0)
+    section = html.split("<h2>Top images</h2>")[1].split("</section>")[0]
+    assert "9 images above the 90th percentile" in section and "3 more of the 12 kept" in section
+    grid, weak = section.split('<details class="more weak">')
+    assert grid.count("<figure>") == 9 and weak.count("<figure>") == 3
+    for v in top.activation.iloc[9:]:
+        assert f'<span class="act">{float(v):.3g}</span>' not in grid  # weak: never shown as top
+    rec = json.loads((site / "units" / "a" / "0.json").read_text())
+    assert len(rec["top"]) == 9 and len(rec["weak"]) == 3 and rec["top_rule"]["above"] == 9
+
+
+def test_export_json_and_csv_beside_the_pages_and_from_the_cli(run: Path, site: Path,
+                                                               tmp_path: Path) -> None:
+    import csv as csvlib
+
+    from atlas.site.export import export_run
+
+    page = site / "units" / "_blocks.10" / "1.html"
+    rec = json.loads(page.with_suffix(".json").read_text())
+    assert (rec["layer"], rec["unit"]) == ("_blocks.10", 1)
+    shots = rec["top"] + rec["weak"] + rec["bottom"]
+    assert shots and all((page.parent / s["media"]).is_file() for s in shots)
+    assert all(len(s["where"]["map"]) == s["where"]["map_h"] * s["where"]["map_w"]
+               for s in shots)
+    assert 'href="1.json" download=' in page.read_text()
+    rows = list(csvlib.DictReader((site / "units" / "_blocks.10" / "units.csv").open()))
+    assert [int(r["unit"]) for r in rows] == sorted({u for layer, u in units_of(run)
+                                                     if layer == "_blocks.10"})
+    assert 'href="units/_blocks.10/units.csv"' in (site / "index.html").read_text()
+    about = (site / "about.html").read_text()
+    assert 'href="tables/topk.csv"' in about and 'href="tables/where.parquet"' in about
+    assert (site / "tables" / "classes.csv").is_file()
+    root, files = export_run(run, "json", tmp_path / "exp")
+    assert len(files) == len(units_of(run)) and root == tmp_path / "exp"
+    again = json.loads((root / "units" / "_blocks.10" / "1.json").read_text())
+    assert again["top"][0]["media"].startswith("media/")  # run-relative from the CLI
+    _, csvs = export_run(run, "csv", tmp_path / "exp")
+    assert sorted(p.name for p in csvs) == ["_blocks.10.csv", "_blocks.4.csv"]
+    with pytest.raises(AtlasError, match="valid: json, csv"):
+        export_run(run, "xml")
+
+
+def test_title_defaults_to_model_layer_data() -> None:
+    from atlas.site.title import site_title
+
+    cfg = {"model": {"name": "efficientnet-lite0"}, "mine": {"layers": ["_blocks.10"]},
+           "data": {"images": "bundled"}, "site": {"title": ""}}
+    assert site_title({"name": "demo", "config": cfg}, "x")[0] == \
+        "efficientnet-lite0 · _blocks.10 · bundled"
+    folder = {**cfg, "data": {"images": "imagefolder:/data/photos/"}}
+    assert site_title({"name": "demo", "config": folder}, "x")[0].endswith("· photos")
+    assert site_title({"name": "birds", "config": cfg}, "x")[0] == "birds"
+    titled = {**cfg, "site": {"title": "My atlas"}}
+    assert site_title({"name": "birds", "config": titled}, "x")[0] == "My atlas"
+    assert site_title({"name": "birds", "config": cfg}, "x", given="Given")[0] == "Given"
+    assert site_title({}, "folder")[0] == "folder"
+
+
+def test_missing_validation_page_is_linked_with_its_command(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(units=1))
+    site = render_site(run, tmp_path / "site")
+    about = (site / "about.html").read_text()
+    assert 'id="validation-missing"' in about
+    assert f"atlas validate --model fake-net --images folder:/data/photos --layer _blocks.4 " \
+           f"--layer _blocks.10 --out {run}" in about
+    assert 'href="about.html#validation-missing"' in (site / "index.html").read_text()
+
+
+def test_runs_without_the_describe_tables_still_render(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(units=1))
+    for t in ("where", "classes", "causal"):
+        (run / f"{t}.parquet").unlink()
+    html = _unit_html(render_site(run, tmp_path / "site"), "_blocks.10", 0)
+    assert "Top images" in html and '<svg class="heat"' not in html and 'class="vw"' not in html
+    assert "Dataset classes" not in html and "Accentuation effect" in html

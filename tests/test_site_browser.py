@@ -129,8 +129,10 @@ def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:  # no
     first = page.locator("#cards .card").first
     assert f"{most} clusters" in first.inner_text()
     page.focus("#sort")
-    page.keyboard.press("Tab")  # the hint's About link
-    page.keyboard.press("Tab")  # the first card
+    for _ in range(10):  # past the hint's glossary links, to the first card
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.className") == "card":
+            break
     assert page.evaluate("document.activeElement.className") == "card"
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     log.check()
@@ -352,4 +354,88 @@ def test_report_flips_on_hover_without_script(browser, site: Path) -> None:  # n
     stage.hover()
     assert stage.evaluate(SHOWN_AT_CENTRE) == "flip-seed"
     assert page.locator("figure.change").count() >= 1
+    log.check()
+
+
+# ---- issue 12: heatmaps, label search, export, glossary ------------------------------------
+
+HEAT_SHOWN = "el => getComputedStyle(el).display !== 'none' && el.getBoundingClientRect().width > 0"
+
+
+def test_heatmap_toggle_changes_what_is_shown(browser, site: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+    load_all(page)
+    heat, crop = page.locator(".pic .heat").first, page.locator(".pic .crop").first
+    heat.scroll_into_view_if_needed()
+    assert heat.evaluate(HEAT_SHOWN) and not crop.evaluate(HEAT_SHOWN)  # heatmap by default
+    assert heat.locator("image").evaluate("i => i.getBBox().width") > 0
+    page.locator(".viewbar label", has_text="photo").click()
+    assert not heat.evaluate(HEAT_SHOWN) and not crop.evaluate(HEAT_SHOWN)
+    page.focus(".vw:checked")
+    page.keyboard.press("ArrowRight")  # keyboard: the radio group moves on to "crop"
+    assert page.evaluate("document.querySelector('.vw:checked').value") == "crop"
+    assert crop.evaluate(HEAT_SHOWN) and not heat.evaluate(HEAT_SHOWN)
+    assert page.evaluate("getComputedStyle(document.activeElement.nextElementSibling)"
+                         ".outlineStyle") == "solid"  # the focused choice is visible
+    with page.expect_navigation():
+        page.keyboard.press("Escape")
+        page.locator('a[rel="next"]').click()  # the next unit remembers the view
+    assert page.evaluate("document.querySelector('.vw:checked').value") == "crop"
+    log.check()
+
+
+def _units_with(run: Path, table: str, column: str, name: str) -> set[tuple[str, int]]:
+    df = RunDir(run).read_table(table)
+    return {(str(r.layer), int(r.unit)) for r in df[df[column] == name].itertuples()}
+
+
+@pytest.mark.parametrize("table,column,name", [("classes", "name", "monuments"),
+                                               ("causal", "class_name", "volcano")])
+def test_search_by_dataset_class_and_causal_label(browser, site: Path, run: Path, table: str,
+                                                  column: str, name: str) -> None:  # noqa: ANN001
+    want = _units_with(run, table, column, name)
+    total = len(RunDir(run).read_table("stats"))
+    assert 0 < len(want) < total
+    page, log = open_page(browser, (site / "index.html").as_uri())
+    page.fill("#q", name)
+    hrefs = page.locator("#cards .card:visible").evaluate_all(
+        "cs => cs.map(c => c.getAttribute('href'))")
+    assert sorted(hrefs) == sorted(f"units/{layer}/{unit}.html" for layer, unit in want)
+    log.check()
+
+
+def test_export_links_download_valid_json(browser, site: Path) -> None:  # noqa: ANN001
+    import json
+
+    page, log = open_page(browser, (site / "units" / "_blocks.4" / "2.html").as_uri())
+    link = page.locator(".pager a.dl", has_text="JSON")
+    try:
+        with page.expect_download(timeout=5000) as dl:
+            link.click()
+        text = Path(dl.value.path()).read_text()
+    except Exception:  # noqa: BLE001 - file:// may open it instead: then read what opened
+        text = page.locator("body").inner_text()
+    rec = json.loads(text)
+    assert (rec["layer"], rec["unit"]) == ("_blocks.4", 2) and rec["top"]
+    log.check()
+
+
+def test_glossary_reached_by_keyboard(browser, site: Path) -> None:  # noqa: ANN001
+    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+    page.focus(".pager .permalink")
+    for _ in range(12):  # Tab to the first number's glossary link
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('gl')"):
+            break
+    href = page.evaluate("document.activeElement.getAttribute('href')")
+    assert href == "../../about.html#g-top-activation"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith("about.html#g-top-activation")
+    target = page.locator(":target")
+    assert target.get_attribute("id") == "g-top-activation" and target.is_visible()
+    assert target.evaluate("e => { const r = e.getBoundingClientRect(); "
+                           "return r.top >= 0 && r.bottom <= window.innerHeight; }")
+    page.keyboard.press("Tab")  # reading on from the entry, by keyboard
+    assert page.evaluate("document.activeElement.tagName") != "BODY"
     log.check()

@@ -142,9 +142,11 @@ def json_text(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
 
 
-def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> list[Path]:
+def export_run(run_dir: str | Path, fmt: str,
+               out: str | Path | None = None) -> tuple[Path, list[Path]]:
     """``atlas export``: per-unit JSON (``units/<layer>/<unit>.json``) or one CSV per layer
-    (``<layer>.csv``) under ``out`` (default ``RUN/export``); media paths run-relative."""
+    (``<layer>.csv``) under ``out`` (default ``RUN/export``); media paths run-relative.
+    Returns the folder and the files written."""
     from atlas.site.data import load_atlas
 
     if fmt not in FORMATS:
@@ -167,7 +169,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> 
             path = root / "units" / u.lslug / f"{u.unit}.json"
             atomic_write_bytes(path, json_text(rec).encode("utf-8"))
             written.append(path)
-    return written
+    return root, written
 
 
 def _run_relative(media: str | None) -> str | None:
