@@ -67,6 +67,7 @@ def reference(tmp_path_factory):
     done = subprocess.run(_cmd(cfg, out), env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "atlas build:" in done.stdout and "6 accentuations" in done.stdout
+    assert not (out / "checkpoints").exists() and not (out / "atlas.lock").exists()
     return cfg, out, _tables(out)
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from atlas.data.sources import bundled
+from atlas.pipeline.inputs import Limited
 from atlas.pipeline.mine import MineConfig, mine
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.stages import Limited
 from atlas.pipeline.topk import RunningMoments, RunningTopK
 
 

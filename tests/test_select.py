@@ -8,8 +8,9 @@ import pytest
 
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
+from atlas.pipeline.clusters import manifestation_clusters
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.select import SelectConfig, choose_seeds, manifestation_clusters, run_select
+from atlas.pipeline.select import SelectConfig, choose_seeds, run_select
 
 
 def blobs(sizes=(30, 20, 14), dim=112, seed=1) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,6 @@ from atlas.pipeline.select import SelectConfig
 class BuildConfig:
     name: str = "demo"
     out: str = ""  # run directory; default runs/NAME
-    seed: int = 0
     device: str = "auto"
     units: str = ""  # units to accentuate: "" = all, "0:32", "1,5,9"
     model: ModelConfig = field(default_factory=ModelConfig)

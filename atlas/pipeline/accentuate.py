@@ -2,12 +2,14 @@
 
 Batches hold whole units (all of a unit's seeds), so a unit's attribution masks are normalized
 collectively (one shared scale) inside its batch. Each finished batch is written as a part file
-with its media; a rerun skips the parts that exist, so an interrupted stage resumes.
+with its media (:mod:`atlas.pipeline.accent_parts`); a rerun skips the parts that exist, so an
+interrupted stage resumes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from dataclasses import asdict
 
 import pandas as pd
 import torch
@@ -33,12 +35,13 @@ from atlas.data.media import (
     to_pil,
 )
 from atlas.data.sources import ImageSource
-from atlas.models.distributed import Dist
 from atlas.models.hooks import LOGITS, Probe
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.accent_parts import AccentParts
 from atlas.pipeline.features import feature_rows, pooled
+from atlas.pipeline.inputs import planned_units
 from atlas.pipeline.rundir import RunDir, atomic_write_with
+from atlas.pipeline.stage import Context, Stage
 
 
 def load_seeds(source: ImageSource, ids: list[str], size: int) -> torch.Tensor:
@@ -127,26 +130,43 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
             "labels": label_rows(model, batch, seeds, res.images)}
 
 
-def run_accents(run: RunDir, model: LoadedModel, source: ImageSource, parts: AccentParts,
-                cfg: AccentConfig, progress: bool = True, d: Dist | None = None,
-                on_batch: Callable[[], object] | None = None) -> pd.DataFrame:
-    """Accentuate every batch of ``parts`` (resuming from part files); write accents/labels/
-    features. ``on_batch`` runs after each newly finished batch (the build re-renders the site).
+def chosen_seeds(ctx: Context) -> pd.DataFrame:
+    """The seeds to accentuate: those select chose, of the planned units."""
+    seeds = ctx.run.read_table("seeds")
+    layer, units = planned_units(ctx.cfg, ctx.run)
+    return seeds[(seeds["layer"] == layer) & seeds["unit"].isin(units)]
 
-    Under torchrun each rank takes every world-th batch; rank 0 collects the part files.
-    """
-    d = d or Dist()
+
+def _compute(ctx: Context, key: str) -> dict:
+    """Accentuate every batch (resuming from part files; each rank takes every world-th
+    batch), reporting each new one; rank 0 collects the parts into accents/labels/features."""
+    d, run, model, cfg = ctx.dist, ctx.run, ctx.model, ctx.cfg.accent
+    seeds = d.broadcast(chosen_seeds(ctx) if d.main else None)
+    parts = AccentParts(run, seeds, key, auto_batch(cfg.batch_size, model.device))
     mine = parts.batches[d.rank::d.world]
-    bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not progress,
+    bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not ctx.bar,
                desc="accentuate", dynamic_ncols=True)
+    t0 = time.perf_counter()
     for b in mine:
         path = parts.path(b)
         if not path.exists():
-            part = run_batch(run, model, source, b, cfg)
+            part = run_batch(run, model, ctx.source, b, cfg)
             atomic_write_with(path, lambda buf, p=part: torch.save(p, buf))
-            if on_batch is not None:
-                on_batch()
+            ctx.progressed(lambda: parts.publish(final=False))
         bar.update(len(b))
     bar.close()
     d.barrier()
-    return parts.publish(final=True) if d.main else pd.DataFrame()
+    if not d.main:
+        return {}
+    n = len(parts.publish(final=True))
+    return {"pairs": n, "seconds_per_accent": round((time.perf_counter() - t0) * d.world
+                                                    / max(n, 1), 3)}
+
+
+def _settings(ctx: Context) -> list:
+    return [asdict(ctx.cfg.accent), planned_units(ctx.cfg, ctx.run)]
+
+
+ACCENTUATE = Stage("accentuate", inputs=("mine", "features", "select"),
+                   outputs=("accents", "labels"), settings=_settings, compute=_compute,
+                   version="2", sharded=True, checkpoints=("accents-*",))

@@ -2,7 +2,7 @@
 
 Each map is a UMAP of spatially pooled feature vectors, with coordinates scaled into [0, 1] for
 the site. Clusters come from
-:func:`atlas.pipeline.select.manifestation_clusters` on the unit's natural
+:func:`atlas.pipeline.clusters.manifestation_clusters` on the unit's natural
 top-N, i.e. exactly the clusters the seeds were chosen from; an accentuation carries its seed's
 cluster. The layer-wide map (``unit == -1``) holds a point per unit and every finished
 accentuation (:mod:`atlas.pipeline.layer_map`); its ``cluster`` column holds the owning unit.
@@ -13,24 +13,21 @@ The layout of a set of vectors in [0, 1]² (UMAP, with fallbacks for small sets)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from atlas.errors import AtlasError, unknown
 from atlas.pipeline import schema
+from atlas.pipeline.clusters import manifestation_clusters, normalize
 from atlas.pipeline.layer_map import layer_map
 from atlas.pipeline.layout import embed_points
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.select import (
-    embedding_layer,
-    inputs_hash,
-    manifestation_clusters,
-    natural_features,
-    normalize,
-    stack,
-)
+from atlas.pipeline.runlock import RunLock
+from atlas.pipeline.select import embedding_layer, natural_features, stack
+from atlas.pipeline.stage import Context, Stage, run_stage
 
 METRICS = ("cosine", "euclidean", "correlation", "manhattan")
 
@@ -124,24 +121,18 @@ def _accent_features(
     return acc.merge(done.astype({"image_id": str}), on=["unit", "rank", "image_id"])
 
 
-def run_embed(run: RunDir, cfg: EmbedConfig, with_accents: bool = True) -> pd.DataFrame:
+def _maps(run: RunDir, cfg: EmbedConfig, with_accents: bool) -> dict:
     """Write ``embed.parquet``: one map per unit in ``topk.parquet`` and one per layer (unit -1).
 
-    Skipped (the existing table returned) when inputs and settings are unchanged.
     ``with_accents=False`` maps natural images alone: a build does that before accentuating,
     when ``features.parquet`` may still hold accent rows of an earlier build.
     """
-    tables = ["topk", "features", "accents"] if with_accents else ["topk", "features"]
-    h = inputs_hash(run, tables, cfg)
-    if run.stage_done("embed", h) and run.has("embed"):
-        return run.read_table("embed")
     top = run.read_table("topk")
     top = top[top["kind"] == "top"]
     features = run.read_table("features")
     if top.empty or features.empty:
         raise AtlasError("embed needs topk.parquet and features.parquet; run the mine stage first")
     accents = run.read_table("accents") if with_accents else schema.empty("accents")
-    run.start_stage("embed", h)
     parts = []
     for layer, ltop in top.groupby("layer", sort=True):
         elayer = embedding_layer(features, str(layer))
@@ -153,5 +144,24 @@ def run_embed(run: RunDir, cfg: EmbedConfig, with_accents: bool = True) -> pd.Da
                                lambda v: embed_points(v, cfg)))
     out = pd.concat(parts, ignore_index=True)
     run.write_table("embed", out)
-    run.finish_stage("embed", h, rows=len(out))
-    return schema.check(out, "embed")
+    return {"rows": len(out)}
+
+
+def _settings(ctx: Context) -> dict:
+    return asdict(ctx.cfg.embed)
+
+
+# the maps of natural images alone, shown while the build accentuates (an early stage)
+EMBED_NATURAL = Stage("embed-natural", inputs=("mine", "features"), outputs=("embed",),
+                      settings=_settings, early=True,
+                      compute=lambda ctx, key: _maps(ctx.run, ctx.cfg.embed, False))
+EMBED = Stage("embed", inputs=("mine", "features", "accentuate"), outputs=("embed",),
+              settings=_settings, compute=lambda ctx, key: _maps(ctx.run, ctx.cfg.embed, True))
+
+
+def run_embed(run: RunDir, cfg: EmbedConfig, with_accents: bool = True) -> pd.DataFrame:
+    """The embed stage alone (``atlas embed``); skipped when done with the same inputs."""
+    with RunLock(run.root):
+        run_stage(EMBED if with_accents else EMBED_NATURAL,
+                  Context(run, SimpleNamespace(embed=cfg)))
+    return schema.check(run.read_table("embed"), "embed")

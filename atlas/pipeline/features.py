@@ -16,6 +16,7 @@ from atlas.data.sources import ImageSource
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.stage import Context, Stage
 
 
 def pooled(model: LoadedModel, images: torch.Tensor, layer: str) -> torch.Tensor:
@@ -64,3 +65,13 @@ def natural_features(run: RunDir, model: LoadedModel, source: ImageSource, layer
     df = pd.concat([*frames, keep], ignore_index=True) if frames else keep
     run.write_table("features", df)
     return df
+
+
+def _compute(ctx: Context, key: str) -> dict:
+    natural_features(ctx.run, ctx.model, ctx.source, ctx.cfg.mine.layers, ctx.cfg.mine.batch_size)
+    return {}
+
+
+# everything it depends on (model, images, layers) is in the mine stage's key
+FEATURES = Stage("features", inputs=("mine",), outputs=("features",), settings=lambda ctx: [],
+                 compute=_compute, version="2")

@@ -24,7 +24,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from atlas.pipeline.select import normalize, stack
+from atlas.pipeline.clusters import normalize
+from atlas.pipeline.select import stack
 
 
 class MapConfig(Protocol):

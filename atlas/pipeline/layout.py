@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from atlas.pipeline.select import normalize
+from atlas.pipeline.clusters import normalize
 
 if TYPE_CHECKING:
     from atlas.pipeline.embed import EmbedConfig

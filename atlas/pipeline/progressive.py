@@ -1,14 +1,16 @@
 """The site during a build: rendered early, re-rendered as units finish, rendered at the end.
 
-``atlas build`` renders once right after mining and seed selection (every unit with its natural
-images, marked "accentuation pending"), again when the maps exist, then as visualizations and
-accentuations finish, and a last time at the end. The manifest's ``build`` record says what the
+``atlas build`` renders at the ``RENDER`` points of its stage list (:mod:`atlas.pipeline.stages`):
+right after mining and seed selection (every unit with its natural images, marked "accentuation
+pending") and again when the maps exist, then as visualizations and accentuations finish, and a
+last time at the end. The manifest's ``build`` record says what the
 pages need to tell pending from not chosen: the state (``running`` or ``done``) and the units
 planned per layer (:mod:`atlas.site.status` reads it).
 
 A re-render is a whole render without the shareable reports (they inline every image; the final
-render makes them). Every file of a render is written atomically and ``index.html`` is replaced,
-never removed, so a reader, or a kill in the middle of a re-render, finds a complete site.
+render makes them). A render is written into a staged copy of the site that replaces it whole
+(:mod:`atlas.pipeline.staged`), so a reader, or a kill in the middle of a re-render, finds a
+complete site.
 
 Throttle: after a finished batch the site is re-rendered when at least ``every`` seconds have
 passed since the last render ended *and* at least ``(1 - share) / share`` times that render's
@@ -43,19 +45,22 @@ class Refresher:
         wait = max(self.every, self.last_cost * (1 - self.share) / self.share)
         return self.clock() - self.last_end >= wait
 
-    def now(self) -> None:
+    def now(self, before: Callable[[], object] | None = None) -> None:
+        """Render now; ``before`` (publishing a stage's partial tables) counts as render time."""
         start = self.clock()
+        if before is not None:
+            before()
         self.render()
         self.last_end = self.clock()
         self.last_cost = self.last_end - start
         self.count += 1
         self.seconds += self.last_cost
 
-    def maybe(self) -> bool:
-        """Render if due; True when it did."""
+    def maybe(self, before: Callable[[], object] | None = None) -> bool:
+        """Render (after ``before``) if due; True when it did."""
         if not self.due():
             return False
-        self.now()
+        self.now(before)
         return True
 
 

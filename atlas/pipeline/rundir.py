@@ -1,15 +1,19 @@
 """The run directory: atomic writes, the manifest, stage status and resume bookkeeping.
 
 Every file is written to a temporary name in the same directory and renamed into place, so a
-run killed at any moment leaves either the old file or the new one, never half of one.
+run killed at any moment, or a disk that fills up, leaves either the old file or the new one,
+never half of one. A stage's checkpoints live under ``checkpoints/`` until the stage is done.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,23 +22,34 @@ from typing import Any
 
 import pandas as pd
 
+from atlas.errors import AtlasError
 from atlas.pipeline import schema
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, rename).
+
+    A full disk is one clear line, and leaves the previous file as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in _FULL:
+            raise AtlasError(f"disk full writing {path}; free some space and rerun "
+                             "(finished stages are kept)") from None
         raise
 
 
@@ -126,3 +141,16 @@ class RunDir:
 
     def checkpoint_path(self, name: str) -> Path:
         return self.root / "checkpoints" / f"{name}.pt"
+
+    def clear_checkpoints(self, patterns: tuple[str, ...]) -> None:
+        """Remove what matches ``patterns`` under ``checkpoints/``, and the folder once empty
+        (a finished run keeps none). Safe when several ranks clear the same files at once."""
+        base = self.root / "checkpoints"
+        for pattern in patterns:
+            for p in base.glob(pattern):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            base.rmdir()

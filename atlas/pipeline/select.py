@@ -4,29 +4,27 @@ A unit's top-N images often fall into a few groups (a "dog-face" unit firing on 
 teddy bears). Accentuating only the strongest k would spend the whole budget on the dominant group,
 so we cluster the top-N in feature space and take exemplars round-robin across clusters.
 
-The clustering (:func:`manifestation_clusters`) is shared with
-:mod:`atlas.pipeline.embed`, which labels the
-same clusters on its maps; both go through :func:`natural_features` to read the feature vectors.
+The clustering (:mod:`atlas.pipeline.clusters`) is shared with :mod:`atlas.pipeline.embed`,
+which labels the same clusters on its maps; both go through :func:`natural_features` to read the
+feature vectors.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
-from typing import Any
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from scipy.cluster.hierarchy import fcluster, linkage
-from sklearn.metrics import silhouette_score
 
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
-from atlas.pipeline.rundir import RunDir, stable_hash
+from atlas.pipeline.clusters import manifestation_clusters, round_robin
+from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.runlock import RunLock
+from atlas.pipeline.stage import Context, Stage, run_stage
 
 METHODS = ("diverse", "topk")
-# Below this silhouette the best split is no better than noise: keep the top-N as one cluster.
-MIN_SILHOUETTE = 0.1
 
 
 @dataclass(frozen=True)
@@ -49,63 +47,6 @@ class SelectConfig:
             raise AtlasError(f"select.max_clusters must be in 1..64, got {self.max_clusters}")
         if self.seed < 0:
             raise AtlasError(f"select.seed must be >= 0, got {self.seed}")
-
-
-def normalize(feats: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, so Euclidean distance is a monotone function of cosine distance.
-
-    Pooled post-activation vectors are non-negative and their length mostly tracks how strongly
-    the image drives the layer overall; *which* channels are active (the direction) is what
-    separates manifestations. Zero or non-finite rows stay finite (zero).
-    """
-    x = np.nan_to_num(np.asarray(feats, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
-
-
-def manifestation_clusters(
-    feats: np.ndarray, strength: np.ndarray, max_clusters: int = 8
-) -> np.ndarray:
-    """Cluster labels 0..c-1 for the rows of ``feats``; cluster 0 holds the strongest row.
-
-    Ward linkage on unit-normalized vectors (deterministic, one tree for every cut); the number of
-    clusters maximizes the silhouette over 2..min(max_clusters, n-1), or is 1 when no cut reaches
-    :data:`MIN_SILHOUETTE`. Clusters are numbered by their strongest member (``strength``, e.g.
-    activation), so labels are stable and meaningful ("cluster 0 = the unit's main manifestation").
-    """
-    n = len(feats)
-    if n < 3 or max_clusters < 2:
-        return np.zeros(n, dtype=np.int64)
-    x = normalize(feats)
-    if np.allclose(x, x[0]):
-        return np.zeros(n, dtype=np.int64)
-    tree = linkage(x, method="ward")
-    best, best_score = np.ones(n, dtype=np.int64), MIN_SILHOUETTE
-    for c in range(2, min(max_clusters, n - 1) + 1):
-        labels = fcluster(tree, t=c, criterion="maxclust")
-        if len(np.unique(labels)) < 2:
-            continue
-        score = silhouette_score(x, labels, metric="euclidean")
-        if score > best_score + 1e-12:
-            best, best_score = labels, score
-    # renumber: cluster order by strongest member (ties broken by row order, i.e. rank)
-    order = np.lexsort((np.arange(n), -np.asarray(strength, dtype=np.float64)))
-    relabel: dict[int, int] = {}
-    for i in order:
-        relabel.setdefault(int(best[i]), len(relabel))
-    return np.array([relabel[int(b)] for b in best], dtype=np.int64)
-
-
-def round_robin(clusters: np.ndarray, strength: np.ndarray, k: int) -> list[int]:
-    """Row indices of k picks: each cluster's strongest unpicked member in turn, cluster 0 first."""
-    order = np.lexsort((np.arange(len(strength)), -np.asarray(strength, dtype=np.float64)))
-    queues = [[int(i) for i in order if clusters[i] == c] for c in range(int(clusters.max()) + 1)]
-    picks: list[int] = []
-    while len(picks) < min(k, len(clusters)):
-        for q in queues:
-            if q and len(picks) < k:
-                picks.append(q.pop(0))
-    return picks
 
 
 def choose_seeds(top: pd.DataFrame, feats: np.ndarray, cfg: SelectConfig) -> pd.DataFrame:
@@ -175,24 +116,10 @@ def stack(lookup: dict[str, np.ndarray], image_ids: list[str], what: str) -> np.
     return np.stack([lookup[i] for i in image_ids]) if image_ids else np.zeros((0, 0))
 
 
-def inputs_hash(run: RunDir, tables: list[str], cfg: Any) -> str:
-    """Hash of the settings and the bytes of the input tables: the stage's resume key."""
-    digests = {}
-    for t in tables:
-        p = run.table_path(t)
-        digests[t] = hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
-    return stable_hash({"cfg": asdict(cfg), "inputs": digests})
-
-
-def run_select(run: RunDir, cfg: SelectConfig) -> pd.DataFrame:
-    """Choose seeds for every unit in ``topk.parquet`` and write ``seeds.parquet``.
-
-    Skipped (the existing table returned) when inputs and settings are unchanged since the last
-    finished run. The diverse method needs the natural-image vectors of ``features.parquet``.
-    """
-    h = inputs_hash(run, ["topk", "features"], cfg)
-    if run.stage_done("select", h) and run.has("seeds"):
-        return run.read_table("seeds")
+def _compute(ctx: Context, key: str) -> dict:
+    """Choose seeds for every unit in ``topk.parquet`` and write ``seeds.parquet``; the diverse
+    method needs the natural-image vectors of ``features.parquet``."""
+    run, cfg = ctx.run, ctx.cfg.select
     top = run.read_table("topk")
     top = top[top["kind"] == "top"]
     if top.empty:
@@ -200,7 +127,6 @@ def run_select(run: RunDir, cfg: SelectConfig) -> pd.DataFrame:
     features = run.read_table("features") if cfg.method == "diverse" else None
     if features is not None and features.empty:
         raise AtlasError("select.method 'diverse' needs features.parquet; run mine, or use 'topk'")
-    run.start_stage("select", h)
     parts, lookups = [], {}
     for (layer, _unit), grp in top.groupby(["layer", "unit"], sort=True):
         grp = grp.sort_values("rank", kind="stable")
@@ -213,5 +139,15 @@ def run_select(run: RunDir, cfg: SelectConfig) -> pd.DataFrame:
         parts.append(choose_seeds(grp, feats, cfg))
     seeds = pd.concat(parts, ignore_index=True) if parts else schema.empty("seeds")
     run.write_table("seeds", seeds)
-    run.finish_stage("select", h, units=int(seeds.groupby(["layer", "unit"]).ngroups))
-    return schema.check(seeds, "seeds")
+    return {"units": int(seeds.groupby(["layer", "unit"]).ngroups)}
+
+
+SELECT = Stage("select", inputs=("mine", "features"), outputs=("seeds",),
+               settings=lambda ctx: asdict(ctx.cfg.select), compute=_compute)
+
+
+def run_select(run: RunDir, cfg: SelectConfig) -> pd.DataFrame:
+    """The select stage alone (``atlas embed``); skipped when done with the same inputs."""
+    with RunLock(run.root):
+        run_stage(SELECT, Context(run, SimpleNamespace(select=cfg)))
+    return run.read_table("seeds")

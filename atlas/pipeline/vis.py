@@ -8,12 +8,12 @@ four per unit for accentuation, it gives every page a picture of what the unit l
 Resumable like accentuation: each chunk of units (one ``visualize`` call) is a part file under
 ``checkpoints/vis-<key>/`` and a rerun skips the chunks that exist; :meth:`VisPlan.publish` writes
 ``vis.parquet`` from the parts that exist, during a build (for the site) and at the end.
+Chunks are sharded over ranks.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -24,10 +24,11 @@ from tqdm import tqdm
 from atlas.accent.loop import AccentConfig, auto_batch, visualize
 from atlas.accent.objectives import Target
 from atlas.data.media import save_webp, to_pil
-from atlas.models.distributed import Dist
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline import schema
-from atlas.pipeline.rundir import RunDir, atomic_write_json, stable_hash
+from atlas.pipeline.inputs import planned_units
+from atlas.pipeline.rundir import RunDir, atomic_write_json
+from atlas.pipeline.stage import Context, Stage
 
 Row = tuple[str, int, float, str]  # layer, unit, final activation, media path
 # Units per visualize call on a CPU when accent.batch_size is auto. Accentuation takes 1 pair
@@ -45,6 +46,10 @@ def vis_config(cfg: AccentConfig) -> AccentConfig:
     return replace(cfg, frames=0, mask_every=min(cfg.steps + 1, 100_000))
 
 
+def vis_chunk(cfg: AccentConfig, device: torch.device) -> int:
+    return cfg.batch_size or (CPU_UNITS if device.type == "cpu" else auto_batch(0, device))
+
+
 @dataclass
 class VisPlan:
     """The units to visualize, in chunks of one ``visualize`` call each, under one key."""
@@ -57,14 +62,10 @@ class VisPlan:
     _loaded: dict[Path, list[Row]] = field(default_factory=dict)
 
     @classmethod
-    def make(cls, run: RunDir, units: list[tuple[str, int]], accent: AccentConfig,
-             model_key: str, device: torch.device) -> VisPlan:
-        """``model_key`` changes whenever the model or the data's units do (the mine hash)."""
+    def make(cls, run: RunDir, units: list[tuple[str, int]], accent: AccentConfig, key: str,
+             device: torch.device) -> VisPlan:
         cfg = vis_config(accent)
-        chunk = cfg.batch_size or (CPU_UNITS if device.type == "cpu" else auto_batch(0, device))
-        # the chunk is in the key: a unit's starting noise depends on its place in the call
-        key = stable_hash([model_key, asdict(cfg), sorted(units), chunk, "vis-v2"])
-        return cls(run, sorted(units), cfg, key, chunk)
+        return cls(run, sorted(units), cfg, key, vis_chunk(cfg, device))
 
     @property
     def dir(self) -> Path:
@@ -112,26 +113,29 @@ def _visualize(plan: VisPlan, model: LoadedModel, chunk: list[tuple[str, int]]) 
     return rows
 
 
-def run_vis(plan: VisPlan, model: LoadedModel, progress: bool = True, d: Dist | None = None,
-            on_chunk: Callable[[], object] | None = None) -> pd.DataFrame:
-    """Visualize every unit of ``plan`` (resuming from part files); chunks sharded over ranks.
-    ``on_chunk`` runs after each newly finished chunk (the build re-renders the site)."""
-    d = d or Dist()
-    run = plan.run
-    if run.stage_done("vis", plan.key) and run.has("vis"):
-        return run.read_table("vis")
-    d.barrier()
-    if d.main:
-        run.start_stage("vis", plan.key)
+def _units(ctx: Context) -> list[tuple[str, int]]:
+    layer, units = planned_units(ctx.cfg, ctx.run)
+    return [(layer, u) for u in units]
+
+
+def _settings(ctx: Context) -> list:
+    cfg = vis_config(ctx.cfg.accent)
+    # the chunk is in the key: a unit's starting noise depends on its place in the call
+    return [asdict(cfg), sorted(_units(ctx)), vis_chunk(cfg, ctx.model.device)]
+
+
+def _compute(ctx: Context, key: str) -> dict:
+    """Visualize every planned unit (resuming from part files), reporting each new chunk."""
+    d = ctx.dist
+    plan = VisPlan.make(ctx.run, _units(ctx), ctx.cfg.accent, key, ctx.model.device)
     mine = plan.chunks()[d.rank::d.world]
-    for chunk in tqdm(mine, disable=not progress, desc="visualize", dynamic_ncols=True):
+    for chunk in tqdm(mine, disable=not ctx.bar, desc="visualize", dynamic_ncols=True):
         if not plan.path(chunk).exists():
-            atomic_write_json(plan.path(chunk), _visualize(plan, model, chunk))
-            if on_chunk is not None:
-                on_chunk()
+            atomic_write_json(plan.path(chunk), _visualize(plan, ctx.model, chunk))
+            ctx.progressed(plan.publish)
     d.barrier()
-    df = plan.publish() if d.main else pd.DataFrame()
-    if d.main:
-        run.finish_stage("vis", plan.key, units=len(df))
-    d.barrier()
-    return df
+    return {"units": len(plan.publish())} if d.main else {}
+
+
+VIS = Stage("vis", inputs=("mine",), outputs=("vis",), settings=_settings, compute=_compute,
+            version="3", sharded=True, checkpoints=("vis-*",))

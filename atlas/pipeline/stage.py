@@ -1,0 +1,122 @@
+"""One contract for every stage of a build, and the one runner that carries it out.
+
+A :class:`Stage` declares what it reads (the stages upstream), what it writes (tables), the
+settings its result depends on and how to compute it. :func:`run_stage` does the rest, the same
+way for every stage: the resume key, skipping a stage already done under that key (its tables
+present), the manifest's running/done records and timings, the barriers under torch.distributed,
+and removing the stage's checkpoints once it is done.
+
+The key hashes the stage's name, version and settings and, per input stage, the key it finished
+under and when it finished. So an upstream stage that ran again (even with the same key, because
+one of its tables was lost) makes the stages below it run again, and a stage computed while an
+input was still running is not mistaken for done once that input finishes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from atlas.data.sources import ImageSource
+from atlas.models.distributed import Dist
+from atlas.models.zoo import LoadedModel
+from atlas.pipeline.rundir import RunDir, stable_hash
+
+Publish = Callable[[], object]
+
+
+@dataclass
+class Context:
+    """What stages compute from. ``cfg`` is the build's config (a ``BuildConfig``); an entry
+    point that runs one stage alone may pass any object with the parts that stage reads.
+    ``on_progress`` (rank 0) is called by a long stage after each finished part with a function
+    that publishes the partial tables: the build uses it to re-render the site."""
+
+    run: RunDir
+    cfg: Any
+    dist: Dist = field(default_factory=Dist)
+    progress: bool = True
+    model: LoadedModel | None = None
+    source: ImageSource | None = None
+    on_progress: Callable[[Publish], object] | None = None
+
+    @property
+    def bar(self) -> bool:
+        """Whether this process shows progress bars (rank 0 only)."""
+        return self.progress and self.dist.main
+
+    def progressed(self, publish: Publish) -> None:
+        if self.on_progress is not None and self.dist.main:
+            self.on_progress(publish)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage: ``compute(ctx, key)`` writes ``outputs`` and returns what the manifest records
+    about it (rank 0's answer counts). ``sharded`` stages run on every rank, each taking a share,
+    others on rank 0 alone. ``checkpoints`` are globs under ``checkpoints/`` that hold its
+    resumable parts. ``early`` stages only serve the site shown during a build: ``atlas build``
+    runs them only while it shows one (see :mod:`atlas.pipeline.stages`)."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    settings: Callable[[Context], Any]
+    compute: Callable[[Context, str], dict[str, Any] | None]
+    version: str = "1"
+    sharded: bool = False
+    checkpoints: tuple[str, ...] = ()
+    early: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    cached: bool
+    info: dict[str, Any]
+
+
+def stage_key(stage: Stage, ctx: Context) -> str:
+    ups = {n: [ctx.run.stage(n).get("hash"), ctx.run.stage(n).get("finished")]
+           for n in stage.inputs}
+    return stable_hash([stage.name, stage.version, stage.settings(ctx), ups])
+
+
+def is_done(stage: Stage, ctx: Context, key: str) -> bool:
+    run = ctx.run
+    return run.stage_done(stage.name, key) and all(run.has(t) for t in stage.outputs)
+
+
+def pending(stage: Stage, ctx: Context) -> bool:
+    """True when running ``stage`` now would compute something."""
+    return not is_done(stage, ctx, stage_key(stage, ctx))
+
+
+def _decide(stage: Stage, ctx: Context) -> tuple[str, bool]:
+    key = stage_key(stage, ctx)
+    return key, is_done(stage, ctx, key)
+
+
+def run_stage(stage: Stage, ctx: Context) -> Outcome:
+    """Run ``stage`` unless it is done under its key; every rank calls this for every stage.
+
+    Rank 0 decides (key, done) and tells the others, so all ranks take the same branch and meet
+    at the same barriers whatever they read from the run directory meanwhile.
+    """
+    d, run = ctx.dist, ctx.run
+    key, done = d.broadcast(_decide(stage, ctx) if d.main else None)
+    if done:
+        return Outcome(key, True, run.stage(stage.name))
+    if d.main:
+        run.start_stage(stage.name, key)
+    t0 = time.perf_counter()
+    info = (stage.compute(ctx, key) if stage.sharded or d.main else None) or {}
+    d.barrier()
+    if d.main:
+        run.finish_stage(stage.name, key, compute_seconds=round(time.perf_counter() - t0, 3),
+                         **info)
+    run.clear_checkpoints(stage.checkpoints)
+    d.barrier()
+    return Outcome(key, False, info)
