@@ -129,3 +129,16 @@ def test_validate_rejects_bad_settings_before_loading_a_model(capsys):
     assert "--lambdas" in capsys.readouterr().err
     e = parser().parse_args(["explain", "p.jpg", "--class", "tabby cat", "--out", "o"])
     assert (e.photo, e.class_name, e.out) == ("p.jpg", "tabby cat", "o")
+
+
+def test_photo_accentuation_checks_the_unit_first_and_writes_into_a_new_folder(tmp_path, capsys):
+    from atlas.data import PHOTOS
+
+    photo = str(sorted(PHOTOS.glob("*.webp"))[0])
+    line = _fails(["accentuate", photo, "--unit", "_blocks.10:500", "--device", "cpu"], capsys)
+    assert "layer '_blocks.10' has 112 units (0..111)" in line
+    out = tmp_path / "new" / "folder"
+    assert main(["accentuate", photo, "--unit", "_blocks.10:5", "--steps", "1", "--crops", "1",
+                 "--canvas", "64", "--device", "cpu", "--out", str(out)]) == 0
+    assert "(_blocks.4)" in capsys.readouterr().out  # the model's rule named the reg layer
+    assert len(list(out.glob("*-_blocks.10-5-*.png"))) == 3

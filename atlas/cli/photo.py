@@ -54,6 +54,7 @@ def accentuate_photo(args: argparse.Namespace) -> int:
     check_writable(out, "--out folder")
     res: AccentResult = accentuate(model, seed, Target(layer, torch.tensor([unit])), cfg.accent)
     mask = normalize_masks(res.masks)[0]
+    out.mkdir(parents=True, exist_ok=True)
     stem = f"{Path(args.photo).stem}-{layer}-{unit}"
     to_pil(res.images[0]).save(out / f"{stem}-accent.png")
     over = overlay(res.images[0], mask)

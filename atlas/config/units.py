@@ -44,9 +44,10 @@ def parse_units(spec: str, n: int | None = None, layer: str = "") -> list[int]:
         bad = [u for u in units if not 0 <= u < n]
         if bad:
             where = f"layer {layer!r}" if layer else "the layer"
+            more = f"; {len(bad)} of those asked for are not, from {bad[0]}" if len(units) > 1 \
+                else ""
             raise AtlasError(f"units {text!r} out of range: {where} has {n} units "
-                             f"(0..{n - 1}); {len(bad)} asked for are not there, "
-                             f"first {bad[0]}")
+                             f"(0..{n - 1}){more}")
     elif any(u < 0 for u in units):
         raise AtlasError(f"units {text!r}: unit numbers start at 0")
     return units
