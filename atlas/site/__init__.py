@@ -1,0 +1,1 @@
+"""The static site and reports: data model, rendering, charts, media, serving."""
