@@ -201,7 +201,7 @@ def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, 
         assert cut["all"]["vis_natural"] == pytest.approx(want)
     table = format_table(res)
     assert "shortcut removed" in table and "own channel at _blocks.8" in table
-    assert "_blocks.8 -own" in (tmp_path / "validation" / "pathway-_blocks-10.svg").read_text()
+    assert "_blocks.8 -own" in (tmp_path / "validation" / "pathway-_blocks.10.svg").read_text()
 
     def boom(*a, **k):
         raise AssertionError("recomputed a finished validation")
@@ -211,7 +211,7 @@ def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, 
 
 
 def test_svg_labels_are_escaped():
-    from atlas.site.plots import bar_chart, line_chart
+    from atlas.evaluation.charts import bar_chart, line_chart
 
     svg = bar_chart("<b>&", "y", ["<script>"], ["s"], [[0.5]], [[0.4]], [[0.6]])
     root = ET.fromstring(svg)

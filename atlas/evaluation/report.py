@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
+from atlas.evaluation.charts import bar_chart, line_chart, strip_chart
 from atlas.names import slug
 from atlas.pipeline.rundir import RunDir, atomic_write_bytes, atomic_write_json
-from atlas.site.plots import bar_chart, line_chart, strip_chart
 
 FOLDER = "validation"
 NAMES = {"accent_natural": "accent<->natural", "natural_natural": "natural<->natural",

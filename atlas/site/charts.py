@@ -1,7 +1,8 @@
-"""Geometry of the unit page's charts (histogram, manifestation map, trajectory sparkline).
+"""The unit page's charts: activation histogram, manifestation map, trajectory sparkline.
 
-Computed here and drawn as inline SVG by ``templates/_charts.html``, so the charts need no script
-(they work in the self-contained report and under a strict CSP) and stay testable as numbers.
+Computed here as numbers (so they stay testable as numbers) and drawn inline by
+:func:`atlas.site.svg.svg` through ``templates/_charts.html``, so they need no script and work
+in the self-contained report and under a strict CSP. Templates reach this module as ``charts``.
 """
 
 from __future__ import annotations
@@ -9,16 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from atlas.site.plots import nice_ticks
 from atlas.site.model import Unit
+from atlas.site.svg import PALETTE, Figure, colour, nice_ticks, svg
 
-# Tableau 10: distinct, colour-blind-friendly, readable on light and dark backgrounds.
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
-           "#ff9da7", "#9c755f", "#bab0ac")
-
-
-def colour(i: int) -> str:
-    return PALETTE[i % len(PALETTE)] if i >= 0 else "#888888"
+__all__ = ["PALETTE", "histogram", "manifestation_map", "spark", "sparkline", "svg"]
+HIST_LABEL = "Activation histogram (log scale) with the top images and accentuations marked"
+MAP_LABEL = "Manifestation map: top images and accentuations coloured by cluster"
 
 
 @dataclass
@@ -28,6 +25,17 @@ class Histogram:
     bars: list[tuple[float, float, float, float, str]] = field(default_factory=list)
     marks: list[tuple[float, str, str]] = field(default_factory=list)  # x, css class, title
     ticks: list[tuple[float, str]] = field(default_factory=list)
+
+    def figure(self) -> Figure:
+        fig, base = Figure(self.width, self.height, HIST_LABEL, "chart hist"), self.height - 18
+        for x, y, w, bh, title in self.bars:
+            fig.add("rect", title=title, cls="bar", x=x, y=y, width=w, height=bh)
+        fig.add("line", cls="axis", x1=0, x2=self.width, y1=base, y2=base)
+        for x, cls, title in self.marks:
+            fig.add("line", title=title, cls=cls, x1=x, x2=x, y1=4, y2=base)
+        for x, label in self.ticks:
+            fig.add("text", label, cls="tick", x=x, y=self.height - 4)
+        return fig
 
 
 def _fmt(v: float) -> str:
@@ -81,6 +89,22 @@ class ManifestationMap:
     links: list[tuple[float, float, float, float]]  # seed -> its accentuation
     legend: list[tuple[str, int, int, int]]  # colour, cluster, naturals, accents
 
+    def figure(self, anchor: str, linked: bool) -> Figure:
+        """Accentuations link to their place on the page (``#{anchor}-acc-{rank}``)."""
+        fig = Figure(self.size, self.size, MAP_LABEL, "chart map")
+        fig.add("rect", cls="frame", x=0.5, y=0.5, width=self.size - 1, height=self.size - 1)
+        for x1, y1, x2, y2 in self.links:
+            fig.add("line", cls="link", x1=x1, y1=y1, x2=x2, y2=y2)
+        for p in self.points:
+            if p.kind == "accent":
+                href = f"#{anchor}-acc-{p.rank}" if linked else ""
+                fig.add("path", title=p.title, href=href, cls="pt acc", fill=p.colour,
+                        d=f"M{p.x:.1f} {p.y - 7:.1f}l7 7l-7 7l-7 -7z")
+            else:
+                fig.add("circle", title=p.title, cls="pt nat", cx=p.x, cy=p.y, r=4.5,
+                        fill=p.colour)
+        return fig
+
 
 def manifestation_map(u: Unit, size: float = 320) -> ManifestationMap | None:
     """The unit's per-unit map: natural top images (dots) and accentuations (diamonds) coloured
@@ -120,3 +144,10 @@ def sparkline(values: list[float], width: float = 120, height: float = 28) -> st
     step = width / (len(values) - 1)
     return " ".join(f"{i * step:.1f},{height - 2 - (v - lo) / span * (height - 4):.1f}"
                     for i, v in enumerate(values))
+
+
+def spark(points: str, width: float = 120, height: float = 28) -> Figure:
+    """The sparkline's figure from :func:`sparkline`'s points."""
+    fig = Figure(width, height, "activation per optimization step", "spark")
+    fig.add("polyline", points=points)
+    return fig

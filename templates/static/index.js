@@ -77,8 +77,10 @@
     var ctx = canvas.getContext("2d");
     var pts = [], byX = [], cursor = -1, hover = -1, W = 0, H = 0, PAD = 14;
 
-    function colour(i, alpha) {
-      return "hsla(" + Math.round((i * 137.508) % 360) + ",62%,52%," + alpha + ")";
+    var PALETTE = (document.body.getAttribute("data-palette") || "#888888").split(" ");
+    function colour(i, alpha) {  // the charts' palette (atlas/site/svg.py), repeating
+      var n = parseInt(PALETTE[i % PALETTE.length].slice(1), 16);
+      return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
     }
     function pos(p) { return [PAD + p[0] / 1000 * (W - 2 * PAD), PAD + (1 - p[1] / 1000) * (H - 2 * PAD)]; }
     function load() {
