@@ -35,7 +35,6 @@ def test_slug_keeps_plain_names_and_separates_others() -> None:
     slugs = [slug(x) for x in odd]
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", s) and not s.startswith(".") for s in slugs)
     assert len(set(slugs + ["a_b"])) == len(odd) + 1  # no collisions, even with 'a_b' itself
-    assert slug("a/b") == slug("a/b")  # stable
     assert safe_relpath("../../etc/passwd") == "etc/passwd"
 
 
