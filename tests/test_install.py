@@ -29,10 +29,7 @@ import sys
 from pathlib import Path
 import atlas
 from atlas.site import env
-try:  # the config tree's resolver (atlas.config.load once the config-tree work lands)
-    from atlas.config.load import load_toml
-except ImportError:
-    from atlas.config.tree import load_toml
+from atlas.config.load import load_toml
 target = Path(sys.argv[1]).resolve()
 assert Path(atlas.__file__).resolve().is_relative_to(target), atlas.__file__
 assert env.TEMPLATES.resolve().is_relative_to(target), env.TEMPLATES
