@@ -78,12 +78,25 @@ def described(mined, small, tmp_path_factory):
 def test_receptive_field_of_known_conv_stacks():
     torch.manual_seed(0)
     plain = nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1) for i in range(3)])
-    assert receptive_field(_tiny(plain), "2") == 7  # 1 + 3 * (3 - 1)
+    assert receptive_field(_tiny(plain), "2").theoretical == 7  # 1 + 3 * (3 - 1)
     strided = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
                             nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
-    assert receptive_field(_tiny(strided), "4") == 11  # 3 + 2 * 2 + 2 * 2
-    assert receptive_field(_tiny(strided), "0") == 3
-    assert receptive_field(_tiny(strided, 8), "4") == 8  # larger than the input: all of it
+    assert receptive_field(_tiny(strided), "4").theoretical == 11  # 3 + 2 * 2 + 2 * 2
+    assert receptive_field(_tiny(strided), "0").theoretical == 3
+    assert receptive_field(_tiny(strided, 8), "4").theoretical == 8  # larger than the input
+
+
+def test_effective_field_holds_the_stated_share_of_the_gradient():
+    """Three all-ones 3x3 convs: the input gradient is the outer product of [1,3,6,7,6,3,1]/27
+    with itself; the centred 5x5 square holds (25/27)^2 = 0.857 of it, the 3x3 one 0.495."""
+    ones = nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1, bias=False)
+                           for i in range(3)])
+    for conv in ones:
+        nn.init.ones_(conv.weight)
+    field = receptive_field(_tiny(ones), "2", share=0.8)
+    assert (field.theoretical, field.effective) == (7, 5)
+    assert receptive_field(_tiny(ones), "2", share=0.9).effective == 7
+    assert receptive_field(_tiny(ones), "2", share=0.4).effective == 3
 
 
 def test_where_rows_match_topk_one_to_one(described, small):
@@ -91,7 +104,8 @@ def test_where_rows_match_topk_one_to_one(described, small):
     topk, where = run.read_table("topk"), run.read_table("where")
     keys = ["layer", "unit", "kind", "rank", "image_id"]
     assert where[keys].equals(topk[keys]) and len(where) == (112 + 40) * (8 + 2)
-    assert info["rf_px"] == {"_blocks.3": 35, "_blocks.10": 112}
+    assert info["rf_theoretical_px"] == {"_blocks.3": 35, "_blocks.10": 112}  # input: 112 px
+    assert info["rf_px"] == {"_blocks.3": 21, "_blocks.10": 73}  # the crops: 3/4 of the gradient
     assert (where["rf_px"] == where["layer"].map(info["rf_px"])).all()
     for (_, t), (_, w) in zip(topk.iterrows(), where.iterrows(), strict=True):
         m = np.asarray(w["map"]).reshape(w["map_h"], w["map_w"])
@@ -118,8 +132,8 @@ def test_boxes_sit_on_the_peak_at_the_receptive_field(described):
         to_input = 112 / side  # model-input pixels per original pixel
         bw, bh = (x1 - x0) * w["width"] * to_input, (y1 - y0) * w["height"] * to_input
         assert bw <= w["rf_px"] + 1e-6 and bh <= w["rf_px"] + 1e-6
-        if w["layer"] == "_blocks.3" and 3 <= px <= 10 and 3 <= py <= 10:  # not clipped
-            assert bw == pytest.approx(35) and bh == pytest.approx(35)
+        if w["layer"] == "_blocks.3" and 2 <= px <= 11 and 2 <= py <= 11:  # not clipped
+            assert bw == pytest.approx(21) and bh == pytest.approx(21)
 
 
 def test_map_helpers():

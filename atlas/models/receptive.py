@@ -11,7 +11,7 @@ the field is a property of the wiring, and any non-zero weight path shows up.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -19,13 +19,43 @@ from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
 
 
+@dataclass(frozen=True)
+class Field:
+    """A layer's receptive field, both ways a person may mean it (sides in model-input pixels).
+
+    ``theoretical``: every input pixel that can affect one position. In deep layers it exceeds
+    the input, so a crop at that size is the whole photo and says nothing about where.
+    ``effective``: the smallest square around the position that holds ``share`` (3/4) of the
+    input gradient's magnitude (Luo et al. 2016: it falls off like a Gaussian well inside the
+    theoretical field); the crop that shows what the position mostly looks at.
+    """
+
+    theoretical: int
+    effective: int
+
+
 def receptive_field(model: LoadedModel, layer: str, size: int | None = None,
-                    tries: int = 3) -> int:
-    """Side, in model-input pixels, of the input region that can affect the centre position of
-    ``layer``'s map at input side ``size`` (default: the model's). A field larger than the input
-    is reported as the input's side (that is all of it any image can show); token layers (ViT)
-    and pooled vectors see the whole input by construction."""
+                    tries: int = 3, share: float = 0.75) -> Field:
+    """The field of the centre position of ``layer``'s map at input side ``size`` (default: the
+    model's). Fields are clipped to the input's side (that is all of it any image can show);
+    token layers (ViT) and pooled vectors see the whole input by construction."""
     size = size or model.input_size
+    grad = _centre_gradient(model, layer, size, tries)
+    if grad is None:
+        return Field(size, size)
+    seen = grad > 0
+    rows = torch.nonzero(seen.any(1)).flatten()
+    cols = torch.nonzero(seen.any(0)).flatten()
+    if len(rows) == 0:
+        return Field(1, 1)  # nothing reaches the input (a constant layer): the smallest field
+    side = max(int(rows[-1] - rows[0]) + 1, int(cols[-1] - cols[0]) + 1)
+    cy, cx = (int(rows[0] + rows[-1]) // 2, int(cols[0] + cols[-1]) // 2)
+    return Field(min(side, size), min(_mass_side(grad, cy, cx, share), size))
+
+
+def _centre_gradient(model: LoadedModel, layer: str, size: int, tries: int) -> torch.Tensor | None:
+    """|d centre position / d input| summed over channels and random inputs, (size, size);
+    None for layers without a spatial map."""
     module = copy.deepcopy(model.module).double().eval()
     for m in module.modules():  # deepcopy copies hooks too: none of them expects this probe
         m._forward_hooks.clear()
@@ -36,13 +66,20 @@ def receptive_field(model: LoadedModel, layer: str, size: int | None = None,
                    device=model.device).requires_grad_()
     out = Probe(probe_model, [layer])(x)[layer]
     if out.dim() != 4:  # (B, T, D) tokens or (B, D) vectors: every position sees every pixel
-        return size
+        return None
     h, w = out.shape[2] // 2, out.shape[3] // 2
     out[:, :, h, w].sum().backward()  # one backward covers every try
-    seen = x.grad.abs().sum(dim=(0, 1)) > 0  # (size, size): abs, so tries cannot cancel
-    rows = torch.nonzero(seen.any(1)).flatten()
-    cols = torch.nonzero(seen.any(0)).flatten()
-    if len(rows) == 0:
-        return 1  # nothing reaches the input (a constant layer): the smallest honest field
-    side = max(int(rows[-1] - rows[0]) + 1, int(cols[-1] - cols[0]) + 1)
-    return min(side, size)
+    return x.grad.abs().sum(dim=(0, 1)).cpu()  # abs, so tries cannot cancel
+
+
+def _mass_side(grad: torch.Tensor, cy: int, cx: int, share: float) -> int:
+    """Smallest odd side of a square centred at (cy, cx) holding ``share`` of ``grad``'s sum."""
+    total = float(grad.sum())
+    if total <= 0:
+        return 1
+    n = max(grad.shape)
+    for half in range(n):
+        y0, x0 = max(cy - half, 0), max(cx - half, 0)
+        if float(grad[y0:cy + half + 1, x0:cx + half + 1].sum()) >= share * total:
+            return 2 * half + 1
+    return n

@@ -86,7 +86,8 @@ def _compute(ctx: Context, key: str) -> dict:
     topk, stats = run.read_table("topk"), run.read_table("stats")
     reason = causal_skip_reason(model, cfg)
     plan = Plan.make(topk, source, cfg.top_n, causal=not reason)
-    rf = {layer: receptive_field(model, layer) for layer in plan.layers}
+    fields = {layer: receptive_field(model, layer) for layer in plan.layers}
+    rf = {layer: f.effective for layer, f in fields.items()}  # the crop: where it mostly looks
     maps, drops, skipped = WhereMaps(rf, model.input_size, cfg.map_side), Drops(), 0
     cuts = {layer: CutForward(model, layer, plan.means(stats, layer)) for layer in plan.layers}
     probe = Probe(model, plan.layers) if len(plan.layers) > 1 else None
@@ -105,6 +106,7 @@ def _compute(ctx: Context, key: str) -> dict:
     run.write_table("classes", enriched_classes(run.read_table("images"), topk, cfg.top_n))
     run.write_table("causal", drops.frame(class_names(model, drops.classes)))
     return {"images": len(plan.positions), "skipped": skipped, "rf_px": rf,
+            "rf_theoretical_px": {layer: f.theoretical for layer, f in fields.items()},
             "top_n": cfg.top_n, "causal": reason or "done",
             "pass_seconds": round(time.perf_counter() - t0, 3)}
 
