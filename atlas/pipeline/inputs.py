@@ -13,6 +13,7 @@ from atlas.config.units import parse_units
 from atlas.data.sources import ImageSource, open_source
 from atlas.errors import AtlasError
 from atlas.models.distributed import Dist
+from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
 from atlas.pipeline.rundir import RunDir, stable_hash
 
@@ -39,23 +40,13 @@ class Limited(ImageSource):
         return stable_hash([self.inner.fingerprint(), self.n])
 
 
-def pick_device(name: str, d: Dist | None = None) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device(f"cuda:{d.local_rank if d else 0}")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AtlasError(f"device {name!r} requested but CUDA is not available; valid: cpu, auto")
-    return torch.device(name)
-
-
 @cache
 def _model(name: str, weights: str, size: int, device: str) -> LoadedModel:
     return load_model(name, weights, size or None).to(device)
 
 
 def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
-    dev = str(pick_device(cfg.device, d))
+    dev = str(pick_device(cfg.device, d.local_rank if d else 0))
     return _model(cfg.model.name, cfg.model.weights, cfg.model.input_size, dev)
 
 
