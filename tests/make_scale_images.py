@@ -65,7 +65,8 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         img.save(folder / f"{path.stem}-{written:05d}.jpg", quality=88)
         written += 1
-    print(f"{written} distinct images in {len(set(c for _, c in sources))} folders under {args.out}")
+    folders = len({c for _, c in sources})
+    print(f"{written} distinct images in {folders} folders under {args.out}")
 
 
 if __name__ == "__main__":
