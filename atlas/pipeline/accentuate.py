@@ -15,29 +15,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from atlas.accent.loop import (
-    AccentConfig,
-    accentuate,
-    auto_batch,
-    concat_results,
-    normalize_masks,
-    to_input,
-)
+from atlas.accent.loop import AccentConfig, accentuate, auto_batch, concat_results, to_input
 from atlas.accent.objectives import Target
 from atlas.data.loader import make_loader
-from atlas.data.media import (
-    CHANGE_GAIN,
-    change_image,
-    overlay,
-    save_animation,
-    save_exact,
-    save_webp,
-    to_pil,
-)
+from atlas.data.media import CHANGE_GAIN
 from atlas.data.sources import ImageSource
 from atlas.models.hooks import LOGITS, Probe
 from atlas.models.zoo import LoadedModel
-from atlas.pipeline.accent_parts import AccentParts
+from atlas.pipeline.accent_parts import AccentParts, write_media
 from atlas.pipeline.features import feature_rows, pooled
 from atlas.pipeline.inputs import planned_units
 from atlas.pipeline.rundir import RunDir, atomic_write_with
@@ -50,35 +35,6 @@ def load_seeds(source: ImageSource, ids: list[str], size: int) -> torch.Tensor:
     if len(batch.positions) != len(ids):
         raise RuntimeError(f"seed images failed to decode: {batch.skipped}")
     return batch.images
-
-
-def _media(run: RunDir, batch: pd.DataFrame, seeds: torch.Tensor, res, cfg: AccentConfig):
-    """Write the batch's media; return the media columns."""
-    masks = torch.zeros_like(res.masks)
-    for _, idx in batch.reset_index(drop=True).groupby(["layer", "unit"]).groups.items():
-        masks[list(idx)] = normalize_masks(res.masks[list(idx)])
-    cols: dict[str, list] = {k: [] for k in ("seed_media", "accent_media", "mask_media",
-                                             "overlay_media", "change_media",
-                                             "frames_media")}
-    for i, row in enumerate(batch.itertuples()):
-        base = f"media/accents/{row.layer}/{row.unit}/{row.rank}"
-        paths = {"seed_media": f"media/seeds/{row.image_id}.webp",
-                 "accent_media": f"{base}-accent.webp", "mask_media": f"{base}-mask.webp",
-                 "overlay_media": f"{base}-overlay.webp", "change_media": f"{base}-change.webp"}
-        if not (run.root / paths["seed_media"]).exists():
-            save_exact(run.root / paths["seed_media"], to_pil(seeds[i]))
-        save_exact(run.root / paths["accent_media"], to_pil(res.images[i]))
-        save_webp(run.root / paths["mask_media"], to_pil(masks[i]))
-        save_webp(run.root / paths["overlay_media"], overlay(res.images[i], masks[i]))
-        save_webp(run.root / paths["change_media"], change_image(seeds[i], res.images[i]))
-        frames = []
-        if res.frames:
-            frames = [f"{base}-frames.webp"]
-            save_animation(run.root / frames[0], [f[i] for f in res.frames])
-        for k, v in paths.items():
-            cols[k].append(v)
-        cols["frames_media"].append(frames)
-    return cols
 
 
 def label_rows(model: LoadedModel, batch: pd.DataFrame, seeds: torch.Tensor,
@@ -112,7 +68,7 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
                                                           kind=cfg.target), cfg)
               for i in range(0, len(units), size)]
     res = concat_results(chunks)
-    media = _media(run, batch, seeds, res, cfg)
+    media = write_media(run, batch, seeds, res)
     accents = pd.DataFrame({
         "layer": batch["layer"].to_numpy(), "unit": batch["unit"].to_numpy(),
         "image_id": batch["image_id"].to_numpy(), "rank": batch["rank"].to_numpy(),
