@@ -142,3 +142,11 @@ def test_photo_accentuation_checks_the_unit_first_and_writes_into_a_new_folder(t
                  "--canvas", "64", "--device", "cpu", "--out", str(out)]) == 0
     assert "(_blocks.4)" in capsys.readouterr().out  # the model's rule named the reg layer
     assert len(list(out.glob("*-_blocks.10-5-*.png"))) == 3
+
+
+def test_accentuate_takes_a_config_in_the_photo_slot(tmp_path, capsys):
+    """`atlas accentuate bundled` accentuates a run's seeds: the name is a config, not a photo,
+    so its unit spec is checked against the layer (before any mining)."""
+    line = _fails(["accentuate", "bundled", "--units", "500:510", "--device", "cpu",
+                   "--out", str(tmp_path / "run")], capsys)
+    assert "112 units" in line and not (tmp_path / "run" / "topk.parquet").exists()

@@ -53,6 +53,10 @@ def _cmd_mine(args: argparse.Namespace) -> int:
 
 
 def _cmd_accentuate(args: argparse.Namespace) -> int:
+    from atlas.config.load import is_config
+
+    if args.photo and not args.config and is_config(args.photo):  # `atlas accentuate bundled`
+        args.config, args.photo = args.photo, None
     if args.photo:
         from atlas.cli.photo import accentuate_photo
 
@@ -87,7 +91,8 @@ def parser() -> argparse.ArgumentParser:
     run_flags(p)
     p.set_defaults(fn=_cmd_mine)
     p = sub.add_parser("accentuate", help="accentuate one photo, or a run's seeds")
-    p.add_argument("photo", nargs="?", help="a photo to accentuate (else: a run's seeds)")
+    p.add_argument("photo", nargs="?",
+                   help="a photo to accentuate; a config (.toml or bundled name): the run's seeds")
     p.add_argument("--unit", help="LAYER:UNIT for a single photo, e.g. _blocks.10:5")
     run_flags(p, positional=False)
     p.set_defaults(fn=_cmd_accentuate)

@@ -44,6 +44,13 @@ def put(tree: dict[str, Any], dotted: str, value: Any) -> None:
         tree[last] = value
 
 
+def is_config(name: str) -> bool:
+    """Whether ``name`` names a config (a ``.toml`` path or a bundled config), not a photo."""
+    return name.endswith(".toml") or (
+        not Path(name).exists() and resources.files("atlas").joinpath(f"configs/{name}.toml")
+        .is_file())
+
+
 def load_toml(path: str) -> dict[str, Any]:
     """A TOML file, or a bundled config by name (``bundled``)."""
     p = Path(path)
