@@ -156,10 +156,9 @@ def test_index_data_matches_cards(run: Path, site: Path) -> None:
     rd = RunDir(run)
     first = {t: rd.read_table(t).query("layer == '_blocks.4' and unit == 0").sort_values("rank")
              for t in ("labels", "classes", "causal")}
-    assert data["units"][0][5] == (
-        f"data: {', '.join(first['classes'].name)} · "
-        f"ablation: {', '.join(first['causal'].class_name)} · "
-        f"accentuation: {', '.join(first['labels'].class_name)}")
+    assert data["units"][0][5] == "|".join([", ".join(first["classes"].name),
+                                            ", ".join(first["causal"].class_name),
+                                            ", ".join(first["labels"].class_name)])
     gmap = (site / "data" / "map.js").read_text()
     m = json.loads(gmap.removeprefix("window.ATLAS_MAP=").rstrip(";\n"))
     emb = RunDir(run).read_table("embed")
@@ -315,7 +314,8 @@ def test_labels_are_named_by_kind_and_searchable(run: Path, site: Path) -> None:
                 and f"{c.count} of {c.top_n} top images, "
                     f"{round(100 * c.data_count / c.data_total)}% of the data" in html)
     first = causal.sort_values("rank").iloc[0]
-    assert f"ablating this unit lowers: <b>{first.class_name}</b> −{first['drop']:.2g} logit" in html
+    drop = f"−{first['drop']:.2g} logit"
+    assert f"ablating this unit lowers: <b>{first.class_name}</b> {drop}" in html
     for kind in ("Dataset classes", "Causal effect", "Accentuation effect"):
         assert kind in html
     assert "mean logit increase" in html and 'href="../../about.html#g-causal"' in html
@@ -333,7 +333,9 @@ def test_model_class_labels_hidden_for_random_weights(tmp_path: Path) -> None:
     assert "ablating this unit lowers" not in html and 'class="chips accent-effect"' not in html
     assert "mean logit increase" not in html
     text = (site / "data" / "index.js").read_text()
-    assert "data: " in text and "accentuation: " not in text and "ablation: " not in text
+    data = json.loads(text.removeprefix("window.ATLAS_INDEX=").rstrip(";\n"))
+    classes = RunDir(run).read_table("classes").query("layer == '_blocks.4' and unit == 0")
+    assert data["units"][0][5] == ", ".join(classes.sort_values("rank").name) + "||"
     rec = json.loads((site / "units" / "_blocks.10" / "1.json").read_text())
     assert rec["dataset_classes"] and rec["causal_effect"].startswith("hidden")
     assert rec["accentuation_effect"].startswith("hidden")

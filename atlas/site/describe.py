@@ -83,6 +83,7 @@ def attach(run: RunDir, units: list[Unit]) -> None:
                 s.where = where_of(r)
                 break
     for k, rows in _by_unit(_rows(run, "classes")).items():
+        rows.sort(key=lambda r: finite(r.get("p_value"), 1.0) or 0.0)  # both fields, by p
         if k in index:
             index[k].classes = [DataClass(
                 field=_text(r.get("field")) or "label", name=_text(r.get("name")),

@@ -32,11 +32,7 @@ def _templates() -> Path:
 TEMPLATES = _templates()
 
 
-KINDS = {  # label kinds (Unit.names): short name on a card, and what it is
-    "data": ("data", "dataset classes over-represented among its top images"),
-    "ablation": ("ablation", "model classes whose logits drop when it is ablated"),
-    "accent": ("accentuation", "model classes its accentuations raised most"),
-}
+KINDS = {"data": "data", "ablation": "ablation", "accent": "accentuation"}  # Unit.names kinds
 
 
 def num(v: object, digits: int = 3) -> str:
@@ -104,8 +100,7 @@ def make_env() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(num=num, charts=site_charts, version=__version__, pct=pct, signed=signed,
                        heat_uri=heat_uri, heat_place=heat_place, slug=slug,
-                       kind_short={k: v[0] for k, v in KINDS.items()},
-                       kind_titles={k: v[1] for k, v in KINDS.items()})
+                       kind_short=KINDS)
     env.filters["shown_pics"] = shown_pics
     return env
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from atlas.errors import AtlasError
 from atlas.pipeline.rundir import atomic_write_bytes
 from atlas.site.model import Atlas, Pic, Shot, Unit
@@ -31,6 +33,14 @@ def _r(v: float | None, digits: int = 6) -> float | None:
     return None if v is None or not math.isfinite(v) else float(f"{v:.{digits}g}")
 
 
+def _digits(values: list[float], digits: int) -> list[float]:
+    """``values`` to about ``digits`` significant digits of their largest (one call per map)."""
+    a = np.asarray(values, np.float64)
+    top = float(np.abs(a).max()) if a.size else 0.0
+    places = digits - 1 - int(np.floor(np.log10(top))) if top > 0 else digits
+    return np.round(a, max(0, places)).tolist()
+
+
 def _pic(p: Pic, place: Place) -> dict[str, Any]:
     return {"image_id": p.image_id, "label": p.label, "media": place(p.media),
             "credit": {"author": p.credit.author, "license": p.credit.license,
@@ -41,7 +51,7 @@ def _shot(s: Shot, place: Place) -> dict[str, Any]:
     out: dict[str, Any] = {"rank": s.rank, "activation": _r(s.activation), **_pic(s.pic, place)}
     w = s.where
     if w is not None:
-        out["where"] = {"map": [_r(v, 4) for v in w.map], "map_h": w.h, "map_w": w.w,
+        out["where"] = {"map": _digits(w.map, 4), "map_h": w.h, "map_w": w.w,
                         "view": [_r(v) for v in w.view], "box": [_r(v) for v in w.box],
                         "rf_px": w.rf_px, "scale": _r(w.scale)}
     return out

@@ -134,7 +134,9 @@
       if (media) { tipImg.src = media; tipImg.hidden = false; } else { tipImg.hidden = true; }
       tipText.textContent = D.layers[u[0]] + " · unit " + u[1] + (p[3] < 0
         ? " · placed by its top natural images" : " · accentuation #" + p[3]);
-      tipLabels.textContent = u[5];
+      tipLabels.textContent = u[5].split("|").map(function (t, k) {
+        return t ? ["data", "ablation", "accentuation"][k] + ": " + t : "";
+      }).filter(Boolean).join(" · ");
       var xy = pos(p), left = xy[0] + 14, top = xy[1] + 14;
       if (left + 160 > W) { left = xy[0] - 164; }
       if (top + 190 > H) { top = Math.max(0, xy[1] - 200); }
