@@ -39,20 +39,25 @@
     return 0;
   }
 
+  var sorted = "order";  // the cards' current order: moved only when the sort changes
+
   function apply() {
     var tokens = q.value.toLowerCase().split(/\s+/).filter(Boolean);
     var layer = layerSel.value, how = sortSel.value, shown = 0;
-    var order = cards.map(function (c) { return +c.getAttribute("data-i"); });
-    order.sort(function (a, b) { return cmp(key(a, how), key(b, how)); });
-    var frag = document.createDocumentFragment();
-    order.forEach(function (i) {
+    U.forEach(function (u, i) {
       var ok = matches(i, tokens, layer);
       visible[i] = ok;
-      cards[i].hidden = !ok;
+      if (cards[i].hidden === ok) { cards[i].hidden = !ok; }  // touch only what changes
       if (ok) { shown++; }
-      frag.appendChild(cards[i]);
     });
-    grid.appendChild(frag);
+    if (how !== sorted) {
+      var order = U.map(function (u, i) { return i; });
+      order.sort(function (a, b) { return cmp(key(a, how), key(b, how)); });
+      var frag = document.createDocumentFragment();
+      order.forEach(function (i) { frag.appendChild(cards[i]); });
+      grid.appendChild(frag);
+      sorted = how;
+    }
     count.textContent = shown === U.length ? U.length + " units" : shown + " of " + U.length + " units";
     empty.hidden = shown > 0;
     if (map) { map.draw(); }
