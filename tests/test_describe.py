@@ -277,3 +277,21 @@ def test_enriched_classes_on_a_crafted_table():
 def test_describe_config_names_bad_values():
     with pytest.raises(AtlasError, match=r"describe.top_n must be an integer in \[1, 10000\]"):
         DescribeConfig(top_n=0)
+
+
+def test_the_pass_also_writes_each_listed_images_vector_and_copy(described):
+    """The natural rows of features.parquet ride on the describe pass: one vector per (layer,
+    image some unit of that layer lists), and a unit's entry is the mean of its map there."""
+    run, _ = described
+    feats, where = run.read_table("features"), run.read_table("where")
+    nat = feats[feats["kind"] == "natural"]
+    for layer in LAYERS:
+        listed = set(where.loc[where["layer"] == layer, "image_id"])
+        got = nat[nat["layer"] == layer]
+        assert set(got["image_id"]) == listed and len(got) == len(listed)
+    vec = {(r.layer, r.image_id): np.asarray(r.vector) for r in nat.itertuples()}
+    for w in where.head(40).itertuples():
+        assert vec[(w.layer, w.image_id)][w.unit] == pytest.approx(np.mean(w.map), rel=1e-4,
+                                                                   abs=1e-5)
+    copies = {p.stem for p in (run.root / "media" / "images").glob("*.webp")}
+    assert copies == set(where["image_id"])

@@ -123,6 +123,6 @@ def _settings(ctx: Context) -> list:
     return [asdict(ctx.cfg.accent), planned_units(ctx.cfg, ctx.run)]
 
 
-ACCENTUATE = Stage("accentuate", inputs=("mine", "features", "select"),
+ACCENTUATE = Stage("accentuate", inputs=("mine", "describe", "select"),
                    outputs=("accents", "labels"), settings=_settings, compute=_compute,
                    version="2", sharded=True, checkpoints=("accents-*",))

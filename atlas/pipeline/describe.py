@@ -5,7 +5,8 @@ logits drop when it is ablated).
 One extra pass over the images that ``topk.parquet`` lists, never the whole data set: each is
 decoded once, run to the mined layer, and only the maps of the units that list it are kept, so
 memory grows with the topk table, not with units x images. The ablations ride on the same
-forward (:mod:`atlas.pipeline.causal`).
+forward (:mod:`atlas.pipeline.causal`), and so do the images' pooled vectors and the site's
+copies of them (:class:`atlas.pipeline.features.NaturalFeatures`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from atlas.models.zoo import LoadedModel
 from atlas.pipeline.causal import CutForward, Drops, class_head, class_names
 from atlas.pipeline.classes import enriched_classes
 from atlas.pipeline.describe_plan import Plan
+from atlas.pipeline.features import NaturalFeatures
 from atlas.pipeline.mine import resolve_workers
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.runlock import RunLock
@@ -95,13 +97,17 @@ def _compute(ctx: Context, key: str) -> dict:
                          resolve_workers(-1, model.device), plan.positions)
     bar = tqdm(total=len(plan.positions), unit="img", disable=not ctx.bar,
                desc="describe", dynamic_ncols=True)
+    feats = NaturalFeatures(run)
     for batch in loader:
         if len(batch.positions):
             images = batch.images.to(model.device)
-            _describe_batch(maps, drops, plan, cuts, probe, images, batch, cfg.rows_per_pass)
+            acts = _describe_batch(maps, drops, plan, cuts, probe, images, batch,
+                                   cfg.rows_per_pass)
+            _collect_features(feats, plan, acts, batch)
         skipped += len(batch.skipped)
         bar.update(len(batch.positions) + len(batch.skipped))
     bar.close()
+    feats.write()
     run.write_table("where", maps.frame(topk))
     run.write_table("classes", enriched_classes(run.read_table("images"), topk, cfg.top_n))
     run.write_table("causal", drops.frame(class_names(model, drops.classes)))
@@ -111,8 +117,9 @@ def _compute(ctx: Context, key: str) -> dict:
             "pass_seconds": round(time.perf_counter() - t0, 3)}
 
 
-DESCRIBE = Stage("describe", inputs=("mine",), outputs=("where", "classes", "causal"),
-                 settings=_settings, compute=_compute)
+DESCRIBE = Stage("describe", inputs=("mine",),
+                 outputs=("where", "classes", "causal", "features"), settings=_settings,
+                 compute=_compute, version="2")
 
 
 def run_describe(run: RunDir, model: LoadedModel, source: ImageSource, cfg: DescribeConfig,
@@ -128,7 +135,8 @@ def run_describe(run: RunDir, model: LoadedModel, source: ImageSource, cfg: Desc
 
 
 def _describe_batch(maps: WhereMaps, drops: Drops, plan: Plan, cuts: dict[str, CutForward],
-                    probe: Probe | None, images: torch.Tensor, batch: Batch, limit: int) -> None:
+                    probe: Probe | None, images: torch.Tensor, batch: Batch,
+                    limit: int) -> dict[str, torch.Tensor]:
     """One batch: the maps of the units listing each image, and the ablations in chunks of at
     most ``limit`` rows. With one layer its first chunk also yields the layer's output (one
     forward in all); with several, one early-stopping forward reads them all first."""
@@ -152,3 +160,14 @@ def _describe_batch(maps: WhereMaps, drops: Drops, plan: Plan, cuts: dict[str, C
             rows_units = plan.listing[layer].get(image_id)
             if rows_units:
                 maps.add(layer, *rows_units, acts[layer][i], batch.sizes[i])
+    return acts
+
+
+def _collect_features(feats: NaturalFeatures, plan: Plan, acts: dict[str, torch.Tensor],
+                      batch: Batch) -> None:
+    """The batch's pooled vectors at each layer that lists the image, and the image copies."""
+    ids = [plan.ids[p] for p in batch.positions]
+    feats.save_images(ids, batch.images)
+    for layer, a in acts.items():
+        keep = [i for i, x in enumerate(ids) if x in plan.listing[layer]]
+        feats.add(layer, [ids[i] for i in keep], a[keep])

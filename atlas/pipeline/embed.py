@@ -152,10 +152,10 @@ def _settings(ctx: Context) -> dict:
 
 
 # the maps of natural images alone, shown while the build accentuates (an early stage)
-EMBED_NATURAL = Stage("embed-natural", inputs=("mine", "features"), outputs=("embed",),
+EMBED_NATURAL = Stage("embed-natural", inputs=("mine", "describe"), outputs=("embed",),
                       settings=_settings, early=True,
                       compute=lambda ctx, key: _maps(ctx.run, ctx.cfg.embed, False))
-EMBED = Stage("embed", inputs=("mine", "features", "accentuate"), outputs=("embed",),
+EMBED = Stage("embed", inputs=("mine", "describe", "accentuate"), outputs=("embed",),
               settings=_settings, compute=lambda ctx, key: _maps(ctx.run, ctx.cfg.embed, True))
 
 

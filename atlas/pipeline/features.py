@@ -1,22 +1,21 @@
-"""Pooled embedding-layer vectors of the natural top images (for seed choice and maps).
+"""Pooled layer vectors of natural top images and accentuations (for seed choice and maps).
 
-Mining keeps only scalars per unit (O(units x k)); the vectors of the few images that made some
-unit's top-N are computed here in a second, short pass over just those images.
+Mining keeps only scalars per unit (O(units x k)); the vectors of the images that made some
+unit's top or bottom list are collected in the describe pass over just those images.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
 import torch
 
 from atlas.accent.objectives import as_map
-from atlas.data.loader import make_loader
 from atlas.data.media import save_webp, to_pil
-from atlas.data.sources import ImageSource
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.stage import Context, Stage
 
 
 def pooled(model: LoadedModel, images: torch.Tensor, layer: str) -> torch.Tensor:
@@ -34,44 +33,41 @@ def feature_rows(layer: str, kind: str, units: list[int], ranks: list[int], ids:
     })
 
 
-def natural_features(run: RunDir, model: LoadedModel, source: ImageSource, layers: list[str],
-                     batch_size: int = 32, workers: int = 0) -> pd.DataFrame:
-    """Write the natural rows of ``features.parquet`` for every image in some unit's top-N or
-    bottom-k, and a copy of each such image as the model saw it (``media/images/<id>.webp``)
-    so the site can show it whatever the source was (a hub dataset has no files).
+class NaturalFeatures:
+    """The natural rows of ``features.parquet`` and the site's copies of the images, collected
+    during the describe pass (:mod:`atlas.pipeline.describe`), which already runs every image
+    some unit lists to the unit's layer: a separate pass cost as much again (at 2,048 units
+    nearly every image is some unit's top or bottom image).
 
     Vectors are taken at each unit's own layer, so ``layer`` in the table is the unit layer.
+    Each image is saved once as the model saw it (``media/images/<id>.webp``), so the site can
+    show it whatever the source was (a hub dataset has no files); encoding runs in threads.
     """
-    top = run.read_table("topk")
-    pos_of = {r.image_id: r.index for r in source.records}
-    frames = []
-    for layer in layers:
-        ids = sorted(set(top.loc[top["layer"] == layer, "image_id"]), key=pos_of.__getitem__)
-        loader = make_loader(source, model.input_size, batch_size, workers,
-                             [pos_of[i] for i in ids])
-        for batch in loader:
-            if not batch.positions:
-                continue
-            vec = pooled(model, batch.images, layer)
-            got = [source.records[p].image_id for p in batch.positions]
-            for img, i in zip(batch.images, got, strict=True):
-                dest = run.root / "media" / "images" / f"{i}.webp"
-                if not dest.exists():
-                    save_webp(dest, to_pil(img))
-            frames.append(feature_rows(layer, "natural", [-1] * len(got), [-1] * len(got),
-                                       got, vec))
-    old = run.read_table("features")
-    keep = old[old["kind"] == "accent"] if len(old) else old
-    df = pd.concat([*frames, keep], ignore_index=True) if frames else keep
-    run.write_table("features", df)
-    return df
 
+    def __init__(self, run: RunDir, threads: int = 2):
+        self.run, self.frames = run, []  # type: ignore[var-annotated]
+        self.pool = ThreadPoolExecutor(threads)
+        self.saves: list[Future] = []
 
-def _compute(ctx: Context, key: str) -> dict:
-    natural_features(ctx.run, ctx.model, ctx.source, ctx.cfg.mine.layers, ctx.cfg.mine.batch_size)
-    return {}
+    def add(self, layer: str, ids: list[str], acts: torch.Tensor) -> None:
+        """Pooled vectors of ``acts`` (the layer's output for images ``ids``)."""
+        if ids:
+            vec = as_map(acts).float().mean(dim=(2, 3)).cpu()
+            self.frames.append(feature_rows(layer, "natural", [-1] * len(ids), [-1] * len(ids),
+                                            ids, vec))
 
+    def save_images(self, ids: list[str], images: torch.Tensor) -> None:
+        for image_id, img in zip(ids, images, strict=True):
+            dest = self.run.root / "media" / "images" / f"{image_id}.webp"
+            if not dest.exists():
+                self.saves.append(self.pool.submit(save_webp, dest, to_pil(img)))
 
-# everything it depends on (model, images, layers) is in the mine stage's key
-FEATURES = Stage("features", inputs=("mine",), outputs=("features",), settings=lambda ctx: [],
-                 compute=_compute, version="2")
+    def write(self) -> None:
+        """Wait for the images, then replace the natural rows (accent rows stay)."""
+        for f in self.saves:
+            f.result()  # re-raises a failed write (e.g. a full disk) here, in the stage
+        self.pool.shutdown()
+        old = self.run.read_table("features")
+        keep = old[old["kind"] == "accent"] if len(old) else old
+        df = pd.concat([*self.frames, keep], ignore_index=True) if self.frames else keep
+        self.run.write_table("features", df)

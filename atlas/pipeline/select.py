@@ -142,7 +142,7 @@ def _compute(ctx: Context, key: str) -> dict:
     return {"units": int(seeds.groupby(["layer", "unit"]).ngroups)}
 
 
-SELECT = Stage("select", inputs=("mine", "features"), outputs=("seeds",),
+SELECT = Stage("select", inputs=("mine", "describe"), outputs=("seeds",),
                settings=lambda ctx: asdict(ctx.cfg.select), compute=_compute)
 
 

@@ -21,7 +21,6 @@ from atlas.models.distributed import setup, teardown
 from atlas.pipeline.accentuate import ACCENTUATE
 from atlas.pipeline.describe import DESCRIBE
 from atlas.pipeline.embed import EMBED, EMBED_NATURAL
-from atlas.pipeline.features import FEATURES
 from atlas.pipeline.inputs import model_of, record_inputs, source_of
 from atlas.pipeline.mine import MINE
 from atlas.pipeline.rundir import RunDir
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
-    MINE, FEATURES, DESCRIBE, SELECT, RENDER, EMBED_NATURAL, RENDER, VIS, ACCENTUATE, EMBED,
+    MINE, DESCRIBE, SELECT, RENDER, EMBED_NATURAL, RENDER, VIS, ACCENTUATE, EMBED,
 )
 __all__ = ["PIPELINE", "RENDER", "model_of", "needed", "run_accentuate", "run_mine", "session"]
 
@@ -77,14 +76,14 @@ def run_until(ctx: Context, target: str) -> dict[str, Outcome]:
 
 
 def run_mine(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    """``atlas mine``: mining and the natural images' feature vectors."""
+    """``atlas mine``: mining, then the describe pass (maps, labels, feature vectors)."""
     with session(cfg, progress) as ctx:
-        done = run_until(ctx, FEATURES.name)
+        done = run_until(ctx, DESCRIBE.name)
     return {"cached": done[MINE.name].cached, "stage": ctx.run.stage(MINE.name)}
 
 
 def run_accentuate(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    """``atlas accentuate``: what accentuation needs (mine, features, select), then it."""
+    """``atlas accentuate``: what accentuation needs (mine, describe, select), then it."""
     with session(cfg, progress) as ctx:
         run_until(ctx, ACCENTUATE.name)
     return {"pairs": int(ctx.run.stage(ACCENTUATE.name).get("pairs", 0))}
