@@ -298,10 +298,11 @@ def test_every_shot_has_a_tiny_heatmap_and_a_crop(run: Path, site: Path) -> None
 def test_heat_colours_follow_the_shared_scale() -> None:
     from atlas.site.heat import colour
 
-    c = colour(np.array([0.0, 0.5, 1.0, 2.0, float("nan")]))
-    alpha = list(c[:4, 3])
-    assert alpha == sorted(alpha) and alpha[0] < alpha[1] < alpha[2] == alpha[3]  # rises, clips
-    assert c[0, 3] == c[4, 3] and c[0, :3].sum() < 20 and c[2, :3].sum() > 600  # dark -> bright
+    c = colour(np.array([0.0, 0.2, 0.5, 1.0, 2.0, float("nan")]))
+    alpha = list(c[:5, 3])
+    assert alpha[0] == alpha[1] == 0 and c[5, 3] == 0  # quiet (and unknown): the plain photo
+    assert alpha[1] < alpha[2] < alpha[3] == alpha[4]  # rises with heat, clips at the top
+    assert c[2, 0] > 150 and c[2, 2] < 120 and c[3, :3].sum() > 600  # red, then yellow-white
 
 
 def test_labels_are_named_by_kind_and_searchable(run: Path, site: Path) -> None:
@@ -314,7 +315,11 @@ def test_labels_are_named_by_kind_and_searchable(run: Path, site: Path) -> None:
                 and f"{c.count} of {c.top_n} top images, "
                     f"{round(100 * c.data_count / c.data_total)}% of the data" in html)
     first = causal.sort_values("rank").iloc[0]
-    drop = f"−{first['drop']:.2g} logit"
+    import math
+
+    from atlas.site.env import pct
+
+    drop = f"{pct(1 - math.exp(-first['drop']))} lower"
     assert f"ablating this unit lowers: <b>{first.class_name}</b> {drop}" in html
     for kind in ("Dataset classes", "Causal effect", "Accentuation effect"):
         assert kind in html

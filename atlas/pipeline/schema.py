@@ -16,7 +16,7 @@ or replaced alone. Media paths are relative to the run directory and use forward
       embed.parquet     per unit (and unit=-1 for the layer-wide map): 2-D coordinates, clusters
       where.parquet     per topk row: the unit's activation map on that image, view and peak box
       classes.parquet   per unit: data-set classes over-represented among its top images
-      causal.parquet    per unit: model classes whose logits drop most when it is ablated
+      causal.parquet    per unit: model classes whose probability drops most when it is ablated
       media/            WebP images
 """
 
@@ -165,7 +165,7 @@ TABLES: dict[str, dict[str, str]] = {
         "rank": "int",
         "class_index": "int",
         "class_name": "str",
-        "drop": "float",  # mean logit drop over the images when the unit is set to its mean
+        "drop": "float",  # mean log-probability drop over the images, unit set to its mean
         "images": "int",  # top images used
     },
 }

@@ -25,17 +25,21 @@ from atlas.site.model import Pic, Where
 _INFERNO = np.array([
     (0, 0, 4), (22, 11, 57), (66, 10, 104), (106, 23, 110), (147, 38, 103), (188, 55, 84),
     (221, 81, 58), (243, 120, 25), (252, 165, 10), (246, 215, 70), (252, 255, 164)], np.float64)
-MIN_ALPHA, MAX_ALPHA = 0.3, 0.8  # cold dims the photo a little; the hottest still shows it
+# Heat below QUIET leaves the photo as it is, so the eye goes to where the unit fires; above it
+# the colour runs from inferno's red (its middle) to yellow and covers up to MAX_ALPHA. A tint
+# everywhere (an earlier version: alpha 0.3 at no heat) turned whole photos purple on the pages
+# and hid the hot spots (contact sheet in the README's "Where" section).
+QUIET, MAX_ALPHA = 0.25, 0.85
 
 
 def colour(t: np.ndarray) -> np.ndarray:
-    """Heat in [0, 1] -> RGBA uint8 (inferno, alpha rising with heat)."""
+    """Heat in [0, 1] -> RGBA uint8: clear below QUIET, then inferno's upper half, alpha rising."""
     t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
-    pos = t * (len(_INFERNO) - 1)
+    pos = (0.5 + 0.5 * t) * (len(_INFERNO) - 1)
     lo = np.minimum(pos.astype(int), len(_INFERNO) - 2)
     frac = (pos - lo)[..., None]
     rgb = _INFERNO[lo] * (1 - frac) + _INFERNO[lo + 1] * frac
-    alpha = 255 * (MIN_ALPHA + (MAX_ALPHA - MIN_ALPHA) * t)
+    alpha = 255 * MAX_ALPHA * np.clip((t - QUIET) / (1 - QUIET), 0.0, 1.0)
     return np.concatenate([rgb, alpha[..., None]], -1).round().astype(np.uint8)
 
 

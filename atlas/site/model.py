@@ -8,6 +8,7 @@ become copied files or data: URIs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,12 +115,17 @@ class DataClass:
 
 @dataclass
 class Causal:
-    """A model class whose logit drops when the unit is ablated on its top images."""
+    """A model class whose probability drops when the unit is ablated on its top images."""
 
     class_index: int
     name: str
-    drop: float | None  # mean logit drop (positive: ablation lowers the logit)
+    drop: float | None  # mean log-probability drop (positive: ablation lowers it)
     images: int
+
+    @property
+    def fall(self) -> float | None:
+        """How much lower the class's probability is, as a share (0.06: 6% lower)."""
+        return None if self.drop is None else 1.0 - math.exp(-self.drop)
 
 
 @dataclass
