@@ -13,13 +13,14 @@ import torch
 from scipy.stats import hypergeom
 from torch import nn
 
-from atlas.data.sources import ImageSource, bundled
+from atlas.data.sources import bundled
 from atlas.errors import AtlasError
 from atlas.models.receptive import receptive_field
 from atlas.models.zoo import LoadedModel, imagenet_classes
 from atlas.pipeline.causal import BASELINE, CutForward
 from atlas.pipeline.classes import enriched_classes
 from atlas.pipeline.describe import DescribeConfig, run_describe
+from atlas.pipeline.inputs import Limited
 from atlas.pipeline.mine import MineConfig, mine
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.where import peak_box, pool_map, view_box
@@ -27,23 +28,9 @@ from atlas.pipeline.where import peak_box, pool_map, view_box
 LAYERS = ["_blocks.3", "_blocks.10"]  # 14x14 and 7x7 maps at 112 px; fields 35 px and all
 
 
-class First(ImageSource):
+def first(n: int) -> Limited:
     """The first ``n`` bundled photos."""
-
-    def __init__(self, n: int):
-        self.inner, self.n, self.key = bundled(), n, "bundled"
-
-    def __len__(self) -> int:
-        return self.n
-
-    def open(self, index: int):
-        return self.inner.open(index)
-
-    def _describe(self, index: int):
-        return self.inner._describe(index)
-
-    def fingerprint(self) -> str:
-        return f"{self.inner.fingerprint()}-{self.n}"
+    return Limited(bundled(), n)
 
 
 def _tiny(module: nn.Module, size: int = 32) -> LoadedModel:
@@ -58,7 +45,7 @@ def small(lite0):
 @pytest.fixture(scope="module")
 def mined(small, tmp_path_factory):
     root = tmp_path_factory.mktemp("describe") / "mined"
-    mine(RunDir(root), small, First(24), MineConfig(layers=LAYERS, k=8, bottom_k=2,
+    mine(RunDir(root), small, first(24), MineConfig(layers=LAYERS, k=8, bottom_k=2,
                                                    batch_size=8, workers=0), progress=False)
     return root
 
@@ -71,7 +58,7 @@ def _copy(root, tmp_path, name="run") -> RunDir:
 @pytest.fixture(scope="module")
 def described(mined, small, tmp_path_factory):
     run = _copy(mined, tmp_path_factory.mktemp("described"))
-    info = run_describe(run, small, First(24), DescribeConfig(top_n=4), progress=False)
+    info = run_describe(run, small, first(24), DescribeConfig(top_n=4), progress=False)
     return run, info
 
 
@@ -236,14 +223,14 @@ def test_one_pass_over_topk_images_and_no_stray_hooks(mined, small, tmp_path):
     seen = []
     h = small.layer("_conv_stem").register_forward_hook(lambda _m, i, _o: seen.append(len(i[0])))
     try:
-        run_describe(run, small, First(24), DescribeConfig(causal=False), progress=False)
+        run_describe(run, small, first(24), DescribeConfig(causal=False), progress=False)
         assert sum(seen) == run.read_table("topk")["image_id"].nunique()  # two layers, one pass
         assert run.stage("describe")["causal"] == "describe.causal is off"
         seen.clear()
-        assert run_describe(run, small, First(24), DescribeConfig(causal=False),
+        assert run_describe(run, small, first(24), DescribeConfig(causal=False),
                             progress=False)["cached"]
         assert seen == []  # resumed: nothing recomputed
-        assert not run_describe(run, small, First(24), DescribeConfig(causal=False, top_n=3),
+        assert not run_describe(run, small, first(24), DescribeConfig(causal=False, top_n=3),
                                 progress=False)["cached"]
     finally:
         h.remove()
@@ -252,7 +239,7 @@ def test_one_pass_over_topk_images_and_no_stray_hooks(mined, small, tmp_path):
 
 def test_random_weights_give_no_causal_labels(mined, small, tmp_path):
     run = _copy(mined, tmp_path)
-    info = run_describe(run, dataclasses.replace(small, weights="none"), First(24),
+    info = run_describe(run, dataclasses.replace(small, weights="none"), first(24),
                         DescribeConfig(top_n=4), progress=False)
     assert "random weights" in info["causal"] and run.has("causal")
     assert run.read_table("causal").empty and len(run.read_table("where")) > 0

@@ -5,23 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from blobs import blobs
 
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
 from atlas.pipeline.clusters import manifestation_clusters
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.select import SelectConfig, choose_seeds, run_select
-
-
-def blobs(sizes=(30, 20, 14), dim=112, seed=1) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative (post-ReLU-like) vectors from well-separated blobs, membership shuffled."""
-    rng = np.random.default_rng(seed)
-    centres = np.zeros((len(sizes), dim))
-    for b in range(len(sizes)):
-        centres[b, rng.choice(dim, 20, replace=False)] = 3.0
-    labels = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
-    noise = rng.normal(scale=0.3, size=(len(labels), dim))
-    return np.clip(centres[labels] + noise, 0, None), labels
 
 
 def top_rows(n: int, unit: int = 3, layer: str = "L", prefix: str = "im") -> pd.DataFrame:

@@ -193,27 +193,12 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
             (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
         opt.zero_grad(set_to_none=True)
         if step % cfg.mask_every == 0:
-            # two shallow passes, one per term, combined at the canvas: the first is the
-            # attribution, and the pair's weight lam * beta applies per canvas row
-            (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=g_reg is not None)
+            g_x, beta = _pixel_backward(x, a, g_leaf, g_reg, lam, beta, trainable, step == 0)
             masks += g_x.detach().abs().sum(1)
             if cfg.mask_coverage:
                 _count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
-            g_total = -g_x
-            if g_reg is not None:
-                (g_xr,) = torch.autograd.grad(a, x, g_reg)
-                if step == 0:  # beta: balance the terms by their parameter-gradient norms
-                    gt = torch.autograd.grad(x, trainable, g_x, retain_graph=True)
-                    gr = torch.autograd.grad(x, trainable, g_xr, retain_graph=True)
-                    beta = (_row_norms(gt, n) / _row_norms(gr, n).clamp_min(1e-12)).to(dev)
-                g_total = g_total + (lam * beta).view(-1, 1, 1, 1).to(g_xr) * g_xr
-            x.backward(g_total)
         else:
-            g_a = -g_leaf
-            if g_reg is not None:
-                w = (lam * beta).repeat_interleave(a.shape[0] // n).to(a.dtype)
-                g_a = g_a + w.view(-1, *[1] * (a.dim() - 1)) * g_reg
-            a.backward(g_a)
+            _layer_backward(a, g_leaf, g_reg, lam * beta)
         opt.step()
         if sched is not None:
             sched.step()
@@ -222,13 +207,52 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         final_act, a_final = measure(model, final, target, cfg.reg_layer)
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
-        if cfg.mask_coverage:
-            masks = coverage_mean(masks, seen.to(masks))
-        if cfg.mask_smooth > 0 and cfg.steps:
-            grid = grid_width(acts[target.layer])  # the last step's views: same layer grid
-            masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid)
+        masks = _finish_masks(masks, seen, cfg, acts[target.layer] if cfg.steps else None)
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)
+
+
+def _pixel_backward(x: torch.Tensor, a: torch.Tensor, g_leaf: torch.Tensor,
+                    g_reg: torch.Tensor | None, lam: float, beta: torch.Tensor,
+                    trainable: list, first: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """An attribution step: the two terms go back to the canvas in two shallow passes and are
+    combined there, so the first is the attribution (returned) and the pair's weight
+    ``lam * beta`` applies per canvas row. On the first step beta balances the terms by their
+    parameter-gradient norms. Returns the attribution and beta."""
+    n = x.shape[0]
+    (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=g_reg is not None)
+    g_total = -g_x
+    if g_reg is not None:
+        (g_xr,) = torch.autograd.grad(a, x, g_reg)
+        if first:
+            gt = torch.autograd.grad(x, trainable, g_x, retain_graph=True)
+            gr = torch.autograd.grad(x, trainable, g_xr, retain_graph=True)
+            beta = (_row_norms(gt, n) / _row_norms(gr, n).clamp_min(1e-12)).to(beta.device)
+        g_total = g_total + (lam * beta).view(-1, 1, 1, 1).to(g_xr) * g_xr
+    x.backward(g_total)
+    return g_x, beta
+
+
+def _layer_backward(a: torch.Tensor, g_leaf: torch.Tensor, g_reg: torch.Tensor | None,
+                    weight: torch.Tensor) -> None:
+    """Other steps: both terms combine at the regularization layer (one deep pass less);
+    ``weight`` (lam * beta, one per pair) repeats over each pair's views."""
+    g_a = -g_leaf
+    if g_reg is not None:
+        w = weight.repeat_interleave(a.shape[0] // weight.shape[0]).to(a.dtype)
+        g_a = g_a + w.view(-1, *[1] * (a.dim() - 1)) * g_reg
+    a.backward(g_a)
+
+
+def _finish_masks(masks: torch.Tensor, seen: torch.Tensor, cfg: AccentConfig,
+                  last: torch.Tensor | None) -> torch.Tensor:
+    """Summed attributions -> the mask: averaged over the views that saw each pixel, then
+    smoothed by one cell of the target layer's grid (``last``: its output on the last views)."""
+    if cfg.mask_coverage:
+        masks = coverage_mean(masks, seen.to(masks))
+    if cfg.mask_smooth > 0 and last is not None:
+        masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid_width(last))
+    return masks
 
 
 _VIEW_OK: dict[tuple[int, int], bool] = {}
