@@ -272,10 +272,10 @@ def test_bad_folder_inputs(corpus, tmp_path):
 
 
 def test_colliding_ids_get_a_longer_hash(monkeypatch, corpus):
-    from atlas.data import sources
+    from atlas.data import base
 
-    real = sources.image_id  # 1 hex digit for 20 files: collisions are certain (pigeonhole)
-    monkeypatch.setattr(sources, "image_id",
+    real = base.image_id  # 1 hex digit for 20 files: collisions are certain (pigeonhole)
+    monkeypatch.setattr(base, "image_id",
                         lambda stem, key, digits=8: real("same", key, 1 if digits == 8 else 16))
     ids = [r.image_id for r in open_source(str(corpus[0])).records]
     assert len(set(ids)) == len(ids) == 20

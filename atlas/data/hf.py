@@ -1,7 +1,7 @@
 """Hugging Face ``datasets`` as image sources: hub datasets, ``save_to_disk`` output, imagefolder.
 
-Split out of :mod:`atlas.data.sources` to keep modules small; ``datasets`` is imported lazily,
-only when one of these sources is opened.
+Beside :mod:`atlas.data.sources` (both build on :mod:`atlas.data.base`); ``datasets`` is
+imported lazily, only when one of these sources is opened.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from atlas.data.base import SPEC_FORMS, ImageSource, folder_group
 from atlas.data.decode import ImageInput
-from atlas.data.sources import SPEC_FORMS, ImageSource, folder_group
 from atlas.errors import AtlasError, unknown
 from atlas.names import readable
 from atlas.pipeline.rundir import stable_hash

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,12 +25,10 @@ from atlas.accent.objectives import Target, relative_distance
 from atlas.data.sources import ImageSource
 from atlas.evaluation.data import UnitImages, load_images
 from atlas.evaluation.pathway import attributions, summarize, unit_summary
+from atlas.evaluation.settings import ValidateConfig
 from atlas.evaluation.shortcut import shortcut_result, stream_layers
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
-
-if TYPE_CHECKING:
-    from atlas.evaluation.validate import ValidateConfig
 
 CLAIM_MARGIN, CLAIM_GAP = 0.02, 0.2  # the thresholds, reported, never tuned toward
 

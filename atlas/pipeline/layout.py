@@ -11,14 +11,22 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from atlas.pipeline.clusters import normalize
 
-if TYPE_CHECKING:
-    from atlas.pipeline.embed import EmbedConfig
+
+class LayoutSettings(Protocol):
+    """What a layout reads of :class:`atlas.pipeline.embed.EmbedConfig` (a protocol, so this
+    module does not import the stage that uses it)."""
+
+    metric: str
+    n_neighbors: int
+    min_dist: float
+    n_epochs: int
+    seed: int
 
 SPECTRAL_MIN = 10  # below this many points, start UMAP from a random layout
 
@@ -59,7 +67,7 @@ def torch_threads_kept() -> Iterator[None]:
             torch.set_num_threads(threads)
 
 
-def embed_points(feats: np.ndarray, cfg: EmbedConfig) -> np.ndarray:
+def embed_points(feats: np.ndarray, cfg: LayoutSettings) -> np.ndarray:
     """A deterministic [n, 2] layout of ``feats`` in [0, 1] (see the module note on small sets)."""
     x = np.nan_to_num(np.asarray(feats, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     n = len(x)

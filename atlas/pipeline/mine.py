@@ -9,55 +9,19 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
 
 import pandas as pd
 import torch
 
-from atlas.config.checks import check_choice, check_int
 from atlas.data.sources import ImageSource
 from atlas.models.distributed import Dist
 from atlas.models.zoo import LoadedModel
-from atlas.pipeline.mine_pass import mine_shard
+from atlas.pipeline.mine_pass import MineConfig, mine_shard  # noqa: F401 (MineConfig: its home)
 from atlas.pipeline.rundir import RunDir, stable_hash
 from atlas.pipeline.runlock import RunLock
 from atlas.pipeline.stage import Context, Stage, run_stage
 from atlas.pipeline.unitstats import LayerStats
-
-
-@dataclass
-class MineConfig:
-    """What mining keeps. ``k`` is the top-N per unit from which seeds are later chosen."""
-
-    layers: list[str] = field(default_factory=lambda: ["_blocks.10"])
-    k: int = 64
-    bottom_k: int = 8
-    reduce: str = "mean"
-    sample: int = 8192
-    bins: int = 40
-    batch_size: int = 32
-    workers: int = -1  # -1: auto (see resolve_workers)
-    checkpoint_every: int = 4
-
-    def validate(self) -> None:
-        if not self.layers or not all(isinstance(x, str) and x for x in self.layers):
-            raise ValueError("mine.layers must be a non-empty list of layer names")
-        check_int("mine.k", self.k, 1, 10_000)
-        check_int("mine.bottom_k", self.bottom_k, 0, 10_000)
-        check_choice("mine.reduce", self.reduce, ["mean", "max"])
-        check_int("mine.sample", self.sample, 1)
-        check_int("mine.bins", self.bins, 2, 1000)
-        check_int("mine.batch_size", self.batch_size, 1, 4096)
-        check_int("mine.workers", self.workers, -1, 64)
-        check_int("mine.checkpoint_every", self.checkpoint_every, 1)
-
-    def result_key(self) -> dict:
-        """The settings the result depends on (batching and workers do not change it)."""
-        d = asdict(self)
-        for k in ("batch_size", "workers", "checkpoint_every"):
-            d.pop(k)
-        return d
 
 
 def resolve_workers(workers: int, device: torch.device) -> int:

@@ -7,23 +7,55 @@ chunk files; a pass killed at any moment resumes with a bit-identical result.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 import torch
 from tqdm import tqdm
 
+from atlas.config.checks import check_choice, check_int
 from atlas.data.loader import make_loader
 from atlas.data.sources import ImageSource, records_frame
 from atlas.models.distributed import Dist
-from atlas.models.hooks import Probe
+from atlas.models.hooks import Probe, unit_count
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.rundir import RunDir, atomic_write_with
 from atlas.pipeline.topk import priority
 from atlas.pipeline.unitstats import LayerStats
 
-if TYPE_CHECKING:
-    from atlas.pipeline.mine import MineConfig
+
+@dataclass
+class MineConfig:
+    """What mining keeps. ``k`` is the top-N per unit from which seeds are later chosen."""
+
+    layers: list[str] = field(default_factory=lambda: ["_blocks.10"])
+    k: int = 64
+    bottom_k: int = 8
+    reduce: str = "mean"
+    sample: int = 8192
+    bins: int = 40
+    batch_size: int = 32
+    workers: int = -1  # -1: auto (see resolve_workers)
+    checkpoint_every: int = 4
+
+    def validate(self) -> None:
+        if not self.layers or not all(isinstance(x, str) and x for x in self.layers):
+            raise ValueError("mine.layers must be a non-empty list of layer names")
+        check_int("mine.k", self.k, 1, 10_000)
+        check_int("mine.bottom_k", self.bottom_k, 0, 10_000)
+        check_choice("mine.reduce", self.reduce, ["mean", "max"])
+        check_int("mine.sample", self.sample, 1)
+        check_int("mine.bins", self.bins, 2, 1000)
+        check_int("mine.batch_size", self.batch_size, 1, 4096)
+        check_int("mine.workers", self.workers, -1, 64)
+        check_int("mine.checkpoint_every", self.checkpoint_every, 1)
+
+    def result_key(self) -> dict:
+        """The settings the result depends on (batching and workers do not change it)."""
+        d = asdict(self)
+        for k in ("batch_size", "workers", "checkpoint_every"):
+            d.pop(k)
+        return d
 
 
 class Shard:
@@ -71,7 +103,7 @@ def layer_units(model: LoadedModel, layers: list[str]) -> dict[str, int]:
     x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
     with torch.no_grad():
         out = Probe(model, layers)(x)
-    return {n: (t.shape[1] if t.dim() == 4 else t.shape[-1]) for n, t in out.items()}
+    return {n: unit_count(tuple(t.shape[1:])) for n, t in out.items()}  # `atlas layers` agrees
 
 
 def mine_shard(run: RunDir, model: LoadedModel, source: ImageSource, cfg: MineConfig,
