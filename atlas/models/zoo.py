@@ -11,7 +11,9 @@ path to a state_dict for the named architecture.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -88,7 +90,7 @@ class LoadedModel:
 def _bundled(weights: str) -> LoadedModel:
     from atlas.models.lite0 import LiteNet, reference_lite0
 
-    ref = reference_lite0()
+    ref = reference_lite0(pretrained=weights != "none")
     if weights not in ("default", "none"):
         load_state(ref, weights, BUNDLED)
     # Its input convention: (x*255 - 127) / 128, i.e. mean 127/255 and std 128/255.
@@ -145,24 +147,41 @@ def _torchscript(path: Path, size: int) -> LoadedModel:
                        channels_last=False)
 
 
+@contextlib.contextmanager
+def _seeded_init(seed: int = 0) -> Iterator[None]:
+    """Random initializations drawn from a fixed seed, without touching the caller's RNG.
+
+    ``--weights none`` must be the same network in every process: ``atlas mine`` then
+    ``atlas build``, a resumed run and every rank under torchrun all rebuild the model, and an
+    unseeded init gave each a different network (its fingerprint changed, so mining re-ran,
+    and accentuations would have targeted another network than the one mined)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _construct(spec: str, weights: str, input_size: int | None) -> LoadedModel:
+    if spec == BUNDLED:
+        return _bundled(weights)
+    if spec.startswith("timm:"):
+        return _timm(spec[5:], weights)
+    if spec.endswith((".pt", ".pth", ".ts")) and Path(spec).is_file():
+        return _torchscript(Path(spec), input_size or 224)
+    arch = spec.removeprefix("torchvision:")
+    import torchvision
+
+    tv = torchvision.models.list_models(module=torchvision.models)
+    if arch not in tv:
+        raise unknown("model", spec, [BUNDLED, *tv])
+    return _torchvision(arch, weights)
+
+
 def load_model(spec: str, weights: str = "default", input_size: int | None = None) -> LoadedModel:
     """Load a model from a spec (see module docstring); unknown names suggest the closest."""
     if weights not in ("default", "none") and not Path(weights).is_file():
         raise AtlasError(f"weights must be 'default', 'none' or an existing file, got {weights!r}")
-    if spec == BUNDLED:
-        model = _bundled(weights)
-    elif spec.startswith("timm:"):
-        model = _timm(spec[5:], weights)
-    elif spec.endswith((".pt", ".pth", ".ts")) and Path(spec).is_file():
-        model = _torchscript(Path(spec), input_size or 224)
-    else:
-        arch = spec.removeprefix("torchvision:")
-        import torchvision
-
-        tv = torchvision.models.list_models(module=torchvision.models)
-        if arch not in tv:
-            raise unknown("model", spec, [BUNDLED, *tv])
-        model = _torchvision(arch, weights)
+    with _seeded_init():
+        model = _construct(spec, weights, input_size)
     if input_size:
         model.input_size = input_size
     for p in model.module.parameters():
