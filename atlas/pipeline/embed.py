@@ -40,7 +40,7 @@ class EmbedConfig:
     min_dist: float = 0.1
     metric: str = "cosine"  # pooled post-activation vectors: direction matters, not length
     seed: int = 0  # UMAP random_state: makes maps reproducible (and UMAP single-threaded)
-    n_epochs: int = 200  # UMAP's default for small sets is 500; 200 is ~2x faster, same picture
+    n_epochs: int = 200  # UMAP's default for small sets is 500; fewer, same picture (README)
     max_clusters: int = 8  # keep equal to SelectConfig.max_clusters so labels match the seeds
     unit_top: int = 8  # top natural images that place a unit on the layer map (layer_map)
 

@@ -32,10 +32,9 @@ from atlas.pipeline.stage import Context, Stage
 
 Row = tuple[str, int, float, str]  # layer, unit, final activation, media path
 # Units per visualize call on a CPU when accent.batch_size is auto. Accentuation takes 1 pair
-# at a time there (flat cost, memory); for visualization 8 units cost no more per unit on an
-# idle 2-core machine (1.1 s at 160-px views) and degrade less when other processes compete
-# for the cores (median of 3 interleaved rounds, contended: 5.4 s/unit at 1, 3.4 s at 8),
-# and 8 units of 4 views stay near 1 GB.
+# at a time there (flat cost, memory); for visualization a batch of 8 units costs no more per
+# unit, degrades less when other processes compete for the cores, and stays near 1 GB (the
+# measurements are in the README's benchmarks).
 CPU_UNITS = 8
 
 
