@@ -315,11 +315,7 @@ def test_labels_are_named_by_kind_and_searchable(run: Path, site: Path) -> None:
                 and f"{c.count} of {c.top_n} top images, "
                     f"{round(100 * c.data_count / c.data_total)}% of the data" in html)
     first = causal.sort_values("rank").iloc[0]
-    import math
-
-    from atlas.site.env import pct
-
-    drop = f"{pct(1 - math.exp(-first['drop']))} lower"
+    drop = f"−{100 * first['drop']:.1f} pts" if first["drop"] >= 0.0005 else "−<0.1 pts"
     assert f"ablating this unit lowers: <b>{first.class_name}</b> {drop}" in html
     for kind in ("Dataset classes", "Causal effect", "Accentuation effect"):
         assert kind in html

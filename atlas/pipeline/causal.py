@@ -95,9 +95,11 @@ def class_names(model: LoadedModel, n: int) -> list[str]:
 
 
 class Drops:
-    """Per (layer, unit): the summed drop of each class's log-probability (baseline - ablated)
-    and how many images. Log-probabilities, not logits: an ablation that shifts every logit by
-    the same amount changes no decision, yet would put every class among the "drops"."""
+    """Per (layer, unit): the summed drop of each class's probability (baseline - ablated) and
+    how many images. Probabilities, not logits or log-probabilities: those rank first the
+    classes the model gives almost no chance on these images, whose logits move most (on the
+    bundled atlas: loupe and spotlight for a tools unit); a probability can only fall where
+    the model predicts the class, so the labels name the decisions that depend on the unit."""
 
     def __init__(self) -> None:
         self.sum: dict[tuple[str, int], torch.Tensor] = {}
@@ -110,15 +112,14 @@ class Drops:
         base = {i: r for r, (i, u) in enumerate(rows) if u == BASELINE}
         for r, (i, u) in enumerate(rows):
             if u != BASELINE:
-                d = (logits[base[i]].double().log_softmax(-1)
-                     - logits[r].double().log_softmax(-1))
+                d = logits[base[i]].double().softmax(-1) - logits[r].double().softmax(-1)
                 k = (layer, int(u))
                 self.sum[k] = self.sum[k] + d if k in self.sum else d
                 self.count[k] = self.count.get(k, 0) + 1
 
     def frame(self, names: list[str], top: int = 5) -> pd.DataFrame:
-        """The ``top`` classes whose mean log-probability drops most, per unit (only real
-        drops, > 0)."""
+        """The ``top`` classes whose mean probability drops most, per unit (only real drops,
+        > 0)."""
         rows = []
         for (layer, unit), total in sorted(self.sum.items()):
             n = self.count[(layer, unit)]

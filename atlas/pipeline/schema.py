@@ -165,7 +165,7 @@ TABLES: dict[str, dict[str, str]] = {
         "rank": "int",
         "class_index": "int",
         "class_name": "str",
-        "drop": "float",  # mean log-probability drop over the images, unit set to its mean
+        "drop": "float",  # mean probability drop (0-1) over the images, unit set to its mean
         "images": "int",  # top images used
     },
 }

@@ -62,7 +62,7 @@ def model_labels(atlas: Atlas, u: Unit) -> dict[str, Any]:
     if atlas.random_weights:
         return {"causal_effect": HIDDEN, "accentuation_effect": HIDDEN}
     return {"causal_effect": [{"class": c.name, "class_index": c.class_index,
-                               "mean_logprob_drop": _r(c.drop), "images": c.images}
+                               "mean_probability_drop": _r(c.drop), "images": c.images}
                               for c in u.causal],
             "accentuation_effect": [{"class": n, "mean_logit_increase": _r(s)}
                                     for n, s in u.labels]}

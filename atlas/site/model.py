@@ -119,13 +119,15 @@ class Causal:
 
     class_index: int
     name: str
-    drop: float | None  # mean log-probability drop (positive: ablation lowers it)
+    drop: float | None  # mean probability drop, 0-1 (positive: ablation lowers it)
     images: int
 
     @property
-    def fall(self) -> float | None:
-        """How much lower the class's probability is, as a share (0.06: 6% lower)."""
-        return None if self.drop is None else 1.0 - math.exp(-self.drop)
+    def points(self) -> str:
+        """The drop in percentage points, for people: "1.2", "<0.1"."""
+        if self.drop is None or not math.isfinite(self.drop):
+            return "–"
+        return "<0.1" if self.drop < 0.0005 else f"{100 * self.drop:.1f}"
 
 
 @dataclass
