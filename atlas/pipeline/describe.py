@@ -119,7 +119,7 @@ def _compute(ctx: Context, key: str) -> dict:
 
 DESCRIBE = Stage("describe", inputs=("mine",),
                  outputs=("where", "classes", "causal", "features"), settings=_settings,
-                 compute=_compute, version="3")  # 3: causal drops are probabilities
+                 compute=_compute, version="4")  # 4: probability drops, median heat scale
 
 
 def run_describe(run: RunDir, model: LoadedModel, source: ImageSource, cfg: DescribeConfig,

@@ -93,9 +93,12 @@ class WhereMaps:
 
     def frame(self, topk: pd.DataFrame) -> pd.DataFrame:
         """One row per topk row, in order; an image that failed to decode gets an empty map.
-        ``scale``: per unit, the largest value of its top maps (one heat scale for all of the
-        unit's images, so weaker images look weaker), floored at a tiny positive value so a unit
-        whose top maps never rise above zero shows no heat rather than an inverted one."""
+        ``scale``: per unit, the median of its top maps' peaks: one heat scale for all of the
+        unit's images, so weaker images look weaker, and the stronger half of its top images
+        reach full heat at their peak (the largest peak, an earlier choice, is often one
+        outlier photo, and left every other map too faint to see on the pages). Floored at a
+        tiny positive value so a unit whose top maps never rise above zero shows no heat rather
+        than an inverted one."""
         empty = (np.zeros(0, np.float32), 0, 0, [], [])
         got = [self.rows.get(r, empty) for r in range(len(topk))]
         out = topk[["layer", "unit", "kind", "rank", "image_id"]].reset_index(drop=True)
@@ -106,7 +109,7 @@ class WhereMaps:
         out["box"] = [g[4] for g in got]
         out["rf_px"] = out["layer"].map(self.rf).astype(np.int64)
         peak = out["map"].map(lambda m: float(m.max()) if len(m) else float("-inf"))
-        top = peak.where(out["kind"] == "top", float("-inf"))
-        scale = top.groupby([out["layer"], out["unit"]]).transform("max")
+        top = peak.where((out["kind"] == "top") & np.isfinite(peak))
+        scale = top.groupby([out["layer"], out["unit"]]).transform("median").fillna(1e-6)
         out["scale"] = scale.clip(lower=1e-6).astype(np.float64)
         return out
