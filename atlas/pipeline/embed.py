@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from atlas.config.checks import check_float, check_int
 from atlas.errors import AtlasError, unknown
 from atlas.pipeline import schema
 from atlas.pipeline.clusters import manifestation_clusters, normalize
@@ -47,18 +48,12 @@ class EmbedConfig:
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise unknown("embed.metric", self.metric, METRICS)
-        if not 2 <= self.n_neighbors <= 200:
-            raise AtlasError(f"embed.n_neighbors must be in 2..200, got {self.n_neighbors}")
-        if not 0.0 <= self.min_dist <= 1.0:
-            raise AtlasError(f"embed.min_dist must be in 0.0..1.0, got {self.min_dist}")
-        if self.seed < 0:
-            raise AtlasError(f"embed.seed must be >= 0, got {self.seed}")
-        if not 10 <= self.n_epochs <= 5000:
-            raise AtlasError(f"embed.n_epochs must be in 10..5000, got {self.n_epochs}")
-        if not 1 <= self.max_clusters <= 64:
-            raise AtlasError(f"embed.max_clusters must be in 1..64, got {self.max_clusters}")
-        if not 1 <= self.unit_top <= 1024:
-            raise AtlasError(f"embed.unit_top must be in 1..1024, got {self.unit_top}")
+        check_int("embed.n_neighbors", self.n_neighbors, 2, 200)
+        check_float("embed.min_dist", self.min_dist, 0.0, 1.0)
+        check_int("embed.seed", self.seed, 0)
+        check_int("embed.n_epochs", self.n_epochs, 10, 5000)
+        check_int("embed.max_clusters", self.max_clusters, 1, 64)
+        check_int("embed.unit_top", self.unit_top, 1, 1024)
 
 
 def _accent_clusters(nat_ids, nat_feats, nat_clusters, acc_ids, acc_feats) -> np.ndarray:

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from atlas.config.checks import check_choice, check_int
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
 from atlas.pipeline.clusters import manifestation_clusters, round_robin
@@ -37,16 +38,10 @@ class SelectConfig:
     seed: int = 0  # reserved for stochastic methods; Ward clustering is deterministic
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise AtlasError(
-                f"select.method {self.method!r} is not valid; valid: {', '.join(METHODS)}"
-            )
-        if not 1 <= self.k <= 1024:
-            raise AtlasError(f"select.k must be an integer in 1..1024, got {self.k}")
-        if not 1 <= self.max_clusters <= 64:
-            raise AtlasError(f"select.max_clusters must be in 1..64, got {self.max_clusters}")
-        if self.seed < 0:
-            raise AtlasError(f"select.seed must be >= 0, got {self.seed}")
+        check_choice("select.method", self.method, METHODS)
+        check_int("select.k", self.k, 1, 1024)
+        check_int("select.max_clusters", self.max_clusters, 1, 64)
+        check_int("select.seed", self.seed, 0)
 
 
 def choose_seeds(top: pd.DataFrame, feats: np.ndarray, cfg: SelectConfig) -> pd.DataFrame:
