@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-from atlas.accent.objectives import TARGETS, LatentDistance, Target, relative_distance
+from atlas.accent.objectives import FOCUS, TARGETS, LatentDistance, Target, relative_distance
 from atlas.accent.param import Parameterization, noise_params
 from atlas.accent.split import split_forward
 from atlas.accent.views import AugmentConfig, NoiseBank, draw_views
@@ -69,7 +69,7 @@ class AccentConfig:
         check_choice("accent.param", self.param, ["fourier", "maco", "pixel"])
         check_float("accent.decay", self.decay, 0.0, 4.0)
         check_choice("accent.target", self.target, TARGETS)
-        check_choice("accent.focus", self.focus, ["all", "active"])
+        check_choice("accent.focus", self.focus, FOCUS)
         check_choice("accent.schedule", self.schedule, ["constant", "cosine"])
         check_int("accent.batch_size", self.batch_size, 0, 4096)
         check_int("accent.frames", self.frames, 0, 256)
@@ -207,7 +207,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         final_act, a_final = measure(model, final, target, cfg.reg_layer)
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
-        masks = _finish_masks(masks, seen, cfg, acts[target.layer] if cfg.steps else None)
+        masks = _finish_masks(masks, seen, cfg, acts[target.layer])
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)
 
@@ -245,12 +245,12 @@ def _layer_backward(a: torch.Tensor, g_leaf: torch.Tensor, g_reg: torch.Tensor |
 
 
 def _finish_masks(masks: torch.Tensor, seen: torch.Tensor, cfg: AccentConfig,
-                  last: torch.Tensor | None) -> torch.Tensor:
+                  last: torch.Tensor) -> torch.Tensor:
     """Summed attributions -> the mask: averaged over the views that saw each pixel, then
     smoothed by one cell of the target layer's grid (``last``: its output on the last views)."""
     if cfg.mask_coverage:
         masks = coverage_mean(masks, seen.to(masks))
-    if cfg.mask_smooth > 0 and last is not None:
+    if cfg.mask_smooth > 0:
         masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid_width(last))
     return masks
 

@@ -77,6 +77,12 @@ class LoadedModel:
         self.module.to(device)
         return self
 
+    @property
+    def labels_classes(self) -> bool:
+        """Whether its class names say anything about a unit: a class head with names, and
+        trained weights (random weights' classes mean nothing)."""
+        return bool(self.class_names) and self.weights != "none"
+
     def fingerprint(self) -> str:
         """A short hash of the architecture and weights, for the manifest and stage hashes."""
         h = hashlib.sha256(self.name.encode())
@@ -90,7 +96,7 @@ class LoadedModel:
 def _bundled(weights: str) -> LoadedModel:
     from atlas.models.lite0 import LiteNet, reference_lite0
 
-    ref = reference_lite0(pretrained=weights != "none")
+    ref = reference_lite0(pretrained=weights == "default")  # a file's weights replace them
     if weights not in ("default", "none"):
         load_state(ref, weights, BUNDLED)
     # Its input convention: (x*255 - 127) / 128, i.e. mean 127/255 and std 128/255.

@@ -39,8 +39,9 @@ def load_seeds(source: ImageSource, ids: list[str], size: int) -> torch.Tensor:
 
 def label_rows(model: LoadedModel, batch: pd.DataFrame, seeds: torch.Tensor,
                images: torch.Tensor, top: int = 5) -> pd.DataFrame:
-    """The classes each unit's accentuations drive most: mean logit increase seed -> accent."""
-    if not model.class_names:
+    """The classes each unit's accentuations drive most: mean logit increase seed -> accent
+    (none for random weights: two forwards to the logits the site would hide)."""
+    if not model.labels_classes:
         return pd.DataFrame()
     probe = Probe(model, [LOGITS])
     with torch.inference_mode():

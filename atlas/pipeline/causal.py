@@ -109,13 +109,14 @@ class Drops:
     def add(self, layer: str, rows: Sequence[tuple[int, int]], logits: torch.Tensor) -> None:
         """``logits`` of ``rows`` (image, unit or BASELINE); each image's baseline is among them."""
         self.classes = logits.shape[1]
+        p = logits.double().softmax(-1)  # once per row, baselines included
         base = {i: r for r, (i, u) in enumerate(rows) if u == BASELINE}
-        for r, (i, u) in enumerate(rows):
-            if u != BASELINE:
-                d = logits[base[i]].double().softmax(-1) - logits[r].double().softmax(-1)
-                k = (layer, int(u))
-                self.sum[k] = self.sum[k] + d if k in self.sum else d
-                self.count[k] = self.count.get(k, 0) + 1
+        abl = [r for r, (_, u) in enumerate(rows) if u != BASELINE]
+        drops = p[[base[rows[r][0]] for r in abl]] - p[abl]
+        for d, r in zip(drops, abl, strict=True):
+            k = (layer, int(rows[r][1]))
+            self.sum[k] = self.sum[k] + d if k in self.sum else d
+            self.count[k] = self.count.get(k, 0) + 1
 
     def frame(self, names: list[str], top: int = 5) -> pd.DataFrame:
         """The ``top`` classes whose mean probability drops most, per unit (only real drops,

@@ -18,11 +18,15 @@ from atlas.models.zoo import LoadedModel
 from atlas.pipeline.rundir import RunDir
 
 
+def pool(acts: torch.Tensor) -> torch.Tensor:
+    """A layer's output -> its spatially averaged channel vectors (on the CPU)."""
+    return as_map(acts).float().mean(dim=(2, 3)).cpu()
+
+
 def pooled(model: LoadedModel, images: torch.Tensor, layer: str) -> torch.Tensor:
     """Spatially averaged channel vectors at ``layer`` for images in [0, 1]."""
     with torch.inference_mode():
-        a = Probe(model, [layer])(images.to(model.device))[layer]
-    return as_map(a).float().mean(dim=(2, 3)).cpu()
+        return pool(Probe(model, [layer])(images.to(model.device))[layer])
 
 
 def feature_rows(layer: str, kind: str, units: list[int], ranks: list[int], ids: list[str],
@@ -52,7 +56,7 @@ class NaturalFeatures:
     def add(self, layer: str, ids: list[str], acts: torch.Tensor) -> None:
         """Pooled vectors of ``acts`` (the layer's output for images ``ids``)."""
         if ids:
-            vec = as_map(acts).float().mean(dim=(2, 3)).cpu()
+            vec = pool(acts)
             self.frames.append(feature_rows(layer, "natural", [-1] * len(ids), [-1] * len(ids),
                                             ids, vec))
 

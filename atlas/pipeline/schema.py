@@ -144,7 +144,7 @@ TABLES: dict[str, dict[str, str]] = {
         "view": "list",  # [x0, y0, x1, y1] the region the model saw, fractions of the original
         "box": "list",  # [x0, y0, x1, y1] rf_px square at the map's peak, clipped to the view
         "rf_px": "int",  # effective receptive field side, model-input px (3/4 of the gradient)
-        "scale": "float",  # the unit's heat scale: max of its top maps; colour clip(map/scale)
+        "scale": "float",  # the unit's heat scale: median of its top maps' peaks
     },
     "classes": {  # atlas.pipeline.classes
         "layer": "str",

@@ -79,8 +79,8 @@ class Outcome:
 
 
 def stage_key(stage: Stage, ctx: Context) -> str:
-    ups = {n: [ctx.run.stage(n).get("hash"), ctx.run.stage(n).get("finished")]
-           for n in stage.inputs}
+    done = {n: ctx.run.stage(n) for n in stage.inputs}
+    ups = {n: [st.get("hash"), st.get("finished")] for n, st in done.items()}
     return stable_hash([stage.name, stage.version, stage.settings(ctx), ups])
 
 
