@@ -302,7 +302,7 @@ def _manifest(cfg: FakeRunConfig) -> dict[str, object]:
         "model": {"name": "fake-net", "weights": cfg.weights},
         "config": {"name": PAYLOADS[1] if cfg.payload else cfg.name,
                    "model": {"name": "fake-net", "weights": cfg.weights},
-                   "layers": _layers(cfg), "note": note, "data": {"images": "folder:/data/photos"},
+                   "note": note, "data": {"images": "folder:/data/photos"},
                    "mine": {"layers": _layers(cfg), "k": cfg.topk}, "topk": cfg.topk,
                    "accents": cfg.accents},
         "versions": {"atlas": "0.1.0", "torch": "fake"},

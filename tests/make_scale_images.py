@@ -12,7 +12,6 @@ same command writes the same files. Variants go into one folder per bundled cate
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import random
 from pathlib import Path
@@ -20,13 +19,12 @@ from pathlib import Path
 from PIL import Image
 
 from atlas.data import PHOTOS
+from atlas.data.sources import read_credits
 
 
 def photos() -> list[tuple[Path, str]]:
     """The bundled photos with their category (CREDITS.csv), in file order."""
-    with open(PHOTOS / "CREDITS.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return [(PHOTOS / r["file"], r.get("category") or "other") for r in rows]
+    return [(PHOTOS / f, c["group"] or "other") for f, c in read_credits(PHOTOS).items()]
 
 
 def variant(img: Image.Image, rng: random.Random, side: int) -> Image.Image:

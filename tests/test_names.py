@@ -2,7 +2,7 @@
 
 import re
 
-from atlas.data.sources import image_id
+from atlas.data.base import image_id
 from atlas.names import readable, slug
 
 SAFE = re.compile(r"[A-Za-z0-9._-]+")

@@ -38,7 +38,7 @@ def sheet(panels: list[Image.Image], captions: list[str]) -> Image.Image:
 
 
 def accentuate_photo(args: argparse.Namespace) -> int:
-    from atlas.pipeline.stages import model_of
+    from atlas.pipeline.inputs import model_of
 
     cfg = build_config(args)
     layer, unit = parse_layer_unit(args.unit)

@@ -27,8 +27,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from atlas.config.tree import build_config
     from atlas.evaluation.report import format_table, result_path
     from atlas.evaluation.validate import validate
+    from atlas.pipeline.inputs import model_of, source_of
     from atlas.pipeline.rundir import RunDir
-    from atlas.pipeline.stages import model_of, source_of
 
     cfg = build_config(args)
     check_writable(cfg.out, "run directory")
@@ -45,7 +45,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from atlas.config.tree import build_config
     from atlas.evaluation.explain import explain
     from atlas.models.hooks import LOGITS
-    from atlas.pipeline.stages import model_of
+    from atlas.pipeline.inputs import model_of
 
     cfg = build_config(args)
     check_writable(args.out, "--out folder")

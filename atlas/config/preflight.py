@@ -77,7 +77,7 @@ def check_layers(cfg: BuildConfig, model: LoadedModel) -> None:
 
 def preflight(cfg: BuildConfig, site: bool = False) -> LoadedModel:
     """Every early check of a run command (``site``: it renders too); the loaded model."""
-    from atlas.pipeline.stages import model_of, source_of
+    from atlas.pipeline.inputs import model_of, source_of
 
     check_writable(cfg.out, "run directory")
     if site:

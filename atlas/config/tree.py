@@ -23,7 +23,7 @@ from atlas.config.load import layered, put
 from atlas.config.sections import DataConfig, ModelConfig, SiteConfig
 from atlas.config.units import parse_units
 from atlas.errors import AtlasError, unknown
-from atlas.evaluation.validate import ValidateConfig
+from atlas.evaluation.settings import ValidateConfig
 from atlas.pipeline.describe import DescribeConfig
 from atlas.pipeline.embed import EmbedConfig
 from atlas.pipeline.mine import MineConfig

@@ -21,9 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from atlas.data import PHOTOS
-from atlas.data.base import SPEC_FORMS, ImageSource, Record, folder_group, image_id  # noqa: F401
+from atlas.data.base import SPEC_FORMS, ImageSource, Record, folder_group
 from atlas.data.decode import ImageInput
-from atlas.data.loader import Batch, make_loader  # noqa: F401  (re-exported: the stages' entry point)
 from atlas.errors import AtlasError, closest
 from atlas.pipeline import schema
 from atlas.pipeline.rundir import stable_hash

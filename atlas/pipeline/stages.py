@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from atlas.config.reglayer import reg_layer_for
 from atlas.models.distributed import setup, teardown
 from atlas.pipeline.accentuate import ACCENTUATE
 from atlas.pipeline.describe import DESCRIBE
@@ -63,7 +64,11 @@ def session(cfg: BuildConfig, progress: bool = True) -> Iterator[Context]:
     d = setup()
     run = RunDir(cfg.out)
     with RunLock(run.root) if d.main else nullcontext():
-        ctx = Context(run, cfg, d, progress, model_of(cfg, d), source_of(cfg))
+        model = model_of(cfg, d)
+        # the model's rule resolved here, not only by the CLI's preflight: library callers' hashes,
+        # manifest and accents table then name the layer used, never ""
+        cfg.accent.reg_layer = reg_layer_for(model, cfg.mine.layers[0], cfg.accent.reg_layer)
+        ctx = Context(run, cfg, d, progress, model, source_of(cfg))
         if d.main:
             record_inputs(run, cfg, ctx.model, ctx.source)
         d.barrier()

@@ -27,7 +27,6 @@ from atlas.site.title import site_title
 from atlas.site.validation import FILE as VALIDATION
 
 Key = tuple[str, int]
-EXTRA = tuple(t for t in ("where", "classes", "causal") if t not in TABLES)  # older schema
 
 
 def _records(run: RunDir, table: str) -> list[dict[str, Any]]:
@@ -129,7 +128,7 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     run = RunDir(run_dir)
     if not run.root.is_dir():
         raise AtlasError(f"run directory {str(run.root)!r} does not exist")
-    present = [t for t in (*TABLES, *EXTRA) if run.has(t)]
+    present = [t for t in TABLES if run.has(t)]
     if not present and not run.manifest_path.exists() and not (run.root / VALIDATION).is_file():
         raise AtlasError(f"{str(run.root)!r} is not a run directory: no manifest.json, no "
                          f"{VALIDATION} and no tables "
@@ -175,8 +174,9 @@ def load_atlas(run_dir: str | Path) -> Atlas:
 
 
 def _config_layers(manifest: dict[str, Any]) -> list[str]:
-    layers = (manifest.get("config") or {}).get("layers") if isinstance(
-        manifest.get("config"), dict) else None
+    cfg = manifest.get("config")
+    mine = cfg.get("mine") if isinstance(cfg, dict) else None
+    layers = mine.get("layers") if isinstance(mine, dict) else None
     return [str(x) for x in layers] if isinstance(layers, list) else []
 
 

@@ -35,19 +35,17 @@ def _fresh(dest: Path, src: Path) -> bool:
     return dest.is_file() and dest.stat().st_mtime >= src.stat().st_mtime
 
 
-def _flat(name: str, df: pd.DataFrame) -> bool:
-    kinds = TABLES.get(name)
-    if kinds is not None:
-        return "list" not in kinds.values()
-    return not any(len(df) and not isinstance(df[c].iloc[0], (str, int, float, bool))
-                   and hasattr(df[c].iloc[0], "__len__") for c in df.columns)
+def _flat(name: str) -> bool:
+    """Whether a table's cells are plain (its schema has no list column): only those get a CSV,
+    decided before reading it, so big list tables are not read on every render."""
+    return "list" not in TABLES[name].values()
 
 
 def _write_csv(name: str, src: Path, dest: Path) -> bool:
     """Write ``src`` as CSV when its cells are plain; text cells spreadsheet-safe."""
-    df = pd.read_parquet(src)
-    if not _flat(name, df):
+    if not _flat(name):
         return False
+    df = pd.read_parquet(src)
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].map(cell)
