@@ -25,7 +25,7 @@ from atlas.data.sources import bundled
 from atlas.models.hooks import Probe
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import load_model
-from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.mine.stage import MineConfig, mine
 from atlas.pipeline.rundir import RunDir
 
 

@@ -23,7 +23,7 @@ from atlas.models.hooks import Probe
 from atlas.models.lite0 import reference_lite0
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import LoadedModel, load_model
-from atlas.pipeline.mine import MineConfig, mine, resolve_workers
+from atlas.pipeline.mine.stage import MineConfig, mine, resolve_workers
 from atlas.pipeline.rundir import RunDir
 
 

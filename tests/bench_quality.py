@@ -53,7 +53,7 @@ from atlas.data.sources import bundled
 from atlas.models.lite0 import reference_lite0
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import load_model
-from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.mine.stage import MineConfig, mine
 from atlas.pipeline.rundir import RunDir
 
 LAYERS = ("_blocks.10", "_blocks.12")

@@ -21,7 +21,7 @@ from atlas.config.load import literal as _literal
 from atlas.config.load import put as _put
 from atlas.config.tree import _construct
 from atlas.data.sources import bundled
-from atlas.evaluation.report import format_table
+from atlas.evaluation.summary import format_table
 from atlas.evaluation.validate import ValidateConfig, validate
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import load_model

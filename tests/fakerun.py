@@ -19,7 +19,8 @@ import pandas as pd
 from fakevalidation import write_fake_validation
 from PIL import Image
 
-from atlas.pipeline.rundir import RunDir, atomic_write_json, atomic_write_with
+from atlas.io.files import atomic_write_json, atomic_write_with
+from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.schema import TABLES
 
 ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from atlas.cli.main import main, parser
-from atlas.config.preflight import preflight
-from atlas.config.reglayer import auto_reg_layer
+from atlas.pipeline.preflight import preflight
+from atlas.models.reglayer import auto_reg_layer
 from atlas.config.tree import build_config
 from atlas.errors import AtlasError
 

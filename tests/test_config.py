@@ -15,7 +15,7 @@ from atlas.errors import AtlasError
 @pytest.mark.parametrize("name", ["bundled", "resnet50-folder", "hf-dataset"])
 def test_example_configs_load(name):
     cfg = build_config(argparse.Namespace(config=name))
-    assert cfg.mine.layers and cfg.select.k >= 1 and cfg.out.startswith("runs/")
+    assert cfg.mine.layers and cfg.select.k >= 1 and cfg.run_dir.startswith("runs/")
 
 
 def test_flags_override_toml(tmp_path):
@@ -26,7 +26,7 @@ def test_flags_override_toml(tmp_path):
     cfg = build_config(args)
     assert (cfg.accent.lam, cfg.accent.steps, cfg.accent.param) == (3.0, 5, "maco")
     assert cfg.accent.augment.crops == 3
-    assert cfg.mine.k == 9 and cfg.out == "runs/x"
+    assert cfg.mine.k == 9 and cfg.run_dir == "runs/x"
 
 
 def test_every_command_reads_the_same_tree(tmp_path):

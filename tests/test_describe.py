@@ -17,13 +17,13 @@ from atlas.data.sources import bundled
 from atlas.errors import AtlasError
 from atlas.models.receptive import receptive_field
 from atlas.models.zoo import LoadedModel, imagenet_classes
-from atlas.pipeline.causal import BASELINE, CutForward
-from atlas.pipeline.classes import enriched_classes
-from atlas.pipeline.describe import DescribeConfig, run_describe
-from atlas.pipeline.inputs import Limited
-from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.describe.causal import BASELINE, CutForward
+from atlas.pipeline.describe.classes import enriched_classes
+from atlas.pipeline.describe.stage import DescribeConfig, run_describe
+from atlas.pipeline.session import Limited
+from atlas.pipeline.mine.stage import MineConfig, mine
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.where import peak_box, pool_map, view_box
+from atlas.pipeline.describe.maps import peak_box, pool_map, view_box
 
 LAYERS = ["_blocks.3", "_blocks.10"]  # 14x14 and 7x7 maps at 112 px; fields 35 px and all
 

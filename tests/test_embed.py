@@ -9,8 +9,8 @@ from blobs import blobs as seeded_blobs
 
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
-from atlas.pipeline.embed import EmbedConfig, embed_points, run_embed
-from atlas.pipeline.layer_map import unit_vectors
+from atlas.pipeline.embed.stage import EmbedConfig, embed_points, run_embed
+from atlas.pipeline.embed.layer_map import unit_vectors
 from atlas.pipeline.rundir import RunDir
 
 

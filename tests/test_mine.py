@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from atlas.data.sources import bundled
-from atlas.pipeline.inputs import Limited
-from atlas.pipeline.mine import MineConfig, mine
+from atlas.pipeline.session import Limited
+from atlas.pipeline.mine.stage import MineConfig, mine
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.topk import RunningMoments, RunningTopK
+from atlas.pipeline.mine.topk import RunningMoments, RunningTopK
 
 
 def test_running_topk_matches_sort_and_merges_exactly():

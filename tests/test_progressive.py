@@ -14,7 +14,7 @@ from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
 
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
-from atlas.pipeline.accent_parts import AccentParts
+from atlas.pipeline.accentuate.parts import AccentParts
 from atlas.pipeline.progressive import Refresher, mark_build
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.vis import VisPlan

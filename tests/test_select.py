@@ -11,7 +11,7 @@ from atlas.errors import AtlasError
 from atlas.pipeline import schema
 from atlas.pipeline.clusters import manifestation_clusters
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.select import SelectConfig, choose_seeds, run_select
+from atlas.pipeline.select.stage import SelectConfig, choose_seeds, run_select
 
 
 def top_rows(n: int, unit: int = 3, layer: str = "L", prefix: str = "im") -> pd.DataFrame:

@@ -17,7 +17,7 @@ from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
 from atlas.config.units import parse_layer_units
 from atlas.errors import AtlasError
 from atlas.site.charts import histogram, manifestation_map, sparkline
-from atlas.site.data import load_atlas
+from atlas.site.load import load_atlas
 from atlas.site.render import render_site
 from atlas.site.report import render_report
 from atlas.site.safe import http_url, js_data, safe_relpath, slug

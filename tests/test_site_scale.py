@@ -1,4 +1,4 @@
-"""Activations placed among a unit's natural ones (atlas.site.scale), and how the site uses it."""
+"""Activations placed among a unit's natural ones (atlas.site.standing), and how the site uses it."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from fakerun import FakeRunConfig, make_fake_run
 
 from atlas.pipeline.rundir import RunDir
-from atlas.site.data import load_atlas
+from atlas.site.load import load_atlas
 from atlas.site.render import render_site
-from atlas.site.scale import ordinal, percentile, standing
+from atlas.site.standing import ordinal, percentile, standing
 
 COUNTS, EDGES = [1, 2, 3, 4], [0.0, 1.0, 2.0, 3.0, 4.0]  # 10 images over [0, 4]
 STATS = {"hist_counts": COUNTS, "hist_edges": EDGES, "min": 0.0, "count": 10}

@@ -14,7 +14,8 @@ from PIL import Image
 
 from atlas.data.decode import BadImage, DecodeConfig, crop_box, decode_rgb, preprocess, to_rgb
 from atlas.data.loader import ImageDataset, make_loader
-from atlas.data.sources import FolderSource, open_source, records_frame
+from atlas.data.sources import FolderSource, open_source
+from atlas.pipeline.mine.shard import records_frame
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
 

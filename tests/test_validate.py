@@ -27,7 +27,7 @@ from atlas.evaluation.pathway import (
     unit_correlations,
     unit_summary,
 )
-from atlas.evaluation.report import charts, format_table
+from atlas.evaluation.summary import charts, format_table
 from atlas.evaluation.shortcut import shortcut_result, stream_layers
 from atlas.evaluation.sweep import recommend, sensitive_region
 from atlas.evaluation.validate import ValidateConfig, check_layers, validate
@@ -146,7 +146,7 @@ def test_split_forward_reaches_logits(lite0, photos):
 
 
 def test_explain_predicted_and_chosen_class(lite0, tmp_path):
-    from atlas.evaluation.explain import explain
+    from atlas.tools.explain import explain
 
     src = bundled()
     gibbon = src.root / "erase-gibbon.webp"

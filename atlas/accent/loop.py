@@ -12,73 +12,22 @@ the shallow part, computed without grad (in bfloat16 where the hardware does it 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from atlas.accent.objectives import FOCUS, TARGETS, LatentDistance, Target, relative_distance
+from atlas.accent.masks import count_views, finish_masks
+from atlas.accent.objectives import LatentDistance, Target, relative_distance
 from atlas.accent.param import Parameterization, noise_params
 from atlas.accent.split import split_forward
-from atlas.accent.views import AugmentConfig, NoiseBank, draw_views
-from atlas.config.checks import check_choice, check_float, check_int
-from atlas.config.reglayer import reg_layer_for
+from atlas.accent.views import NoiseBank, draw_views
+from atlas.config.accent import AccentConfig
+from atlas.config.fields import check
 from atlas.errors import AtlasError
 from atlas.models.hooks import Probe
 from atlas.models.runtime import cpu_has_bf16
 from atlas.models.zoo import LoadedModel
-
-
-@dataclass
-class AccentConfig:
-    """Settings of one accentuation; defaults chosen by what a person sees: the quality
-    benchmark (tests/bench_quality.py) and its curve over these levers in the README."""
-
-    steps: int = 30
-    lr: float = 0.15
-    lam: float = 0.3
-    canvas: int = 224
-    view_scale: float = 0.715  # side of the random views / the model's input size (224 ->
-    #                             160 px): half the cost, and coarser edits that survive a
-    #                             blur; models that take one input size only get that size
-    param: str = "fourier"
-    decay: float = 1.5  # spectrum 1/f^decay (RMS-normalized): 1.5 keeps the change smooth
-    reg_layer: str = ""  # "": the model's stage at half the depth before the target
-    #                      (the rule and its choices: atlas.config.reglayer)
-    target: str = "mean"
-    focus: str = "active"  # raise the unit where it fires (see Target.objective); or "all"
-    schedule: str = "cosine"
-    batch_size: int = 0  # (unit, seed) pairs optimized together; 0: auto (see auto_batch)
-    frames: int = 0  # snapshots for the seed-to-accentuation animation
-    amp: bool = True  # bfloat16 autocast: on CUDA the whole model; on CPUs with native bf16
-    #                   only the seed's no-grad reference pass (see reference_precision)
-    mask_every: int = 3  # attribution every k-th step: each costs a backward pass through the
-    #                      shallow part; k=3 keeps floor/actual >= 0.6 on CPU (README)
-    mask_coverage: bool = True  # average the attribution over the views that saw a pixel
-    mask_smooth: float = 1.0  # Gaussian sigma of the mask, in cells of the target layer's grid
-    #                           (0: raw per-pixel |gradient|, which reads as grain)
-    seed: int = 0
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def validate(self) -> None:
-        check_int("accent.steps", self.steps, 1, 100_000)
-        check_float("accent.lr", self.lr, 0.0, 10.0, open_lo=True)
-        check_float("accent.lam", self.lam, 0.0, 1e6)
-        check_int("accent.canvas", self.canvas, 16, 4096)
-        check_float("accent.view_scale", self.view_scale, 0.1, 4.0)
-        check_choice("accent.param", self.param, ["fourier", "maco", "pixel"])
-        check_float("accent.decay", self.decay, 0.0, 4.0)
-        check_choice("accent.target", self.target, TARGETS)
-        check_choice("accent.focus", self.focus, FOCUS)
-        check_choice("accent.schedule", self.schedule, ["constant", "cosine"])
-        check_int("accent.batch_size", self.batch_size, 0, 4096)
-        check_int("accent.frames", self.frames, 0, 256)
-        check_int("accent.mask_every", self.mask_every, 1, 100_000)
-        check_float("accent.mask_smooth", self.mask_smooth, 0.0, 16.0)
-        self.augment.validate()
-
-    def parameterization(self) -> Parameterization:
-        return Parameterization(kind=self.param, size=self.canvas, decay=self.decay)
 
 
 @dataclass
@@ -95,14 +44,8 @@ class AccentResult:
     frames: list[torch.Tensor] = field(default_factory=list)  # each (N, 3, s, s)
 
 
-def auto_batch(batch_size: int, device: torch.device) -> int:
-    """Pairs per optimization batch for ``batch_size=0``. On the reference CPU the cost per
-    accentuation is flat in the batch while memory grows with it (README, "Speed against the
-    floor"), so CPUs get 1, which also makes every pair its own resume point; a GPU needs
-    large batches to be busy (64)."""
-    if batch_size > 0:
-        return batch_size
-    return 64 if device.type == "cuda" else 1
+def parameterization(cfg: AccentConfig) -> Parameterization:
+    return Parameterization(kind=cfg.param, size=cfg.canvas, decay=cfg.decay)
 
 
 def concat_results(parts: list[AccentResult]) -> AccentResult:
@@ -145,11 +88,13 @@ def _autocast(on: bool, device: torch.device):
 
 
 def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, target: Target,
-             cfg: AccentConfig) -> AccentResult:
-    """Optimize ``params`` to raise ``target``; regularize toward ``seeds`` unless None."""
-    cfg.validate()
-    cfg = replace(cfg, reg_layer=reg_layer_for(model, target.layer, cfg.reg_layer))
-    p, dev = cfg.parameterization(), model.device
+             cfg: AccentConfig, *, reg_layer: str, view_px: int) -> AccentResult:
+    """Optimize ``params`` to raise ``target``; regularize toward ``seeds`` unless None.
+
+    ``reg_layer`` and ``view_px`` are what the command resolved (:mod:`atlas.pipeline.resolve`):
+    the layer the image is kept close to its seed at, and the side of the views."""
+    check(cfg)
+    p, dev = parameterization(cfg), model.device
     n = next(iter(params.values())).shape[0]
     lam = cfg.lam if seeds is not None else 0.0
     trainable = p.trainable(params)
@@ -158,12 +103,12 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
              if cfg.schedule == "cosine" else None)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(cfg.seed)
-    size = view_side(model, cfg.view_scale)
+    size = view_px
     bank = NoiseBank(n * cfg.augment.crops, size, cfg.augment.noise, noise_gen)
-    reg, reg_probe = LatentDistance(cfg.reg_layer), Probe(model, [cfg.reg_layer])
+    reg, reg_probe = LatentDistance(reg_layer), Probe(model, [reg_layer])
     start = p.decode(params).detach()
     x0 = seeds if seeds is not None else start
-    seed_act, a_seed = measure(model, x0, target, cfg.reg_layer)
+    seed_act, a_seed = measure(model, x0, target, reg_layer)
     masks = torch.zeros(n, cfg.canvas, cfg.canvas, device=dev)
     seen = torch.zeros(n, cfg.canvas, cfg.canvas)  # how many views covered each pixel
     traj = torch.zeros(n, cfg.steps, device=dev)
@@ -178,14 +123,14 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         views = draw_views(cfg.augment, n, size, gen, bank)
         if lam > 0:  # before the graph exists: its temporaries then reuse freed memory
             with torch.inference_mode(), ref_amp:  # same crops, other noise (NoiseBank)
-                a0 = reg_probe(views.apply(x0, views.seed_noise))[cfg.reg_layer].float()
+                a0 = reg_probe(views.apply(x0, views.seed_noise))[reg_layer].float()
         with amp:
-            a, leaf, acts = split_forward(model, views.apply(x), cfg.reg_layer, target.layers)
+            a, leaf, acts = split_forward(model, views.apply(x), reg_layer, target.layers)
             value = target.objective(acts, cfg.focus if seeds is not None else "all").float()
         traj[:, step] = value.detach()
         (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
         if g_leaf is None:
-            raise AtlasError(f"reg_layer {cfg.reg_layer!r} must come before the target layer "
+            raise AtlasError(f"reg_layer {reg_layer!r} must come before the target layer "
                              f"{target.layer!r} in the model")
         g_reg = None
         if lam > 0:
@@ -196,7 +141,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
             g_x, beta = _pixel_backward(x, a, g_leaf, g_reg, lam, beta, trainable, step == 0)
             masks += g_x.detach().abs().sum(1)
             if cfg.mask_coverage:
-                _count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
+                count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
         else:
             _layer_backward(a, g_leaf, g_reg, lam * beta)
         opt.step()
@@ -204,10 +149,10 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
             sched.step()
     with torch.no_grad():
         final = p.decode(params)
-        final_act, a_final = measure(model, final, target, cfg.reg_layer)
+        final_act, a_final = measure(model, final, target, reg_layer)
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
-        masks = _finish_masks(masks, seen, cfg, acts[target.layer])
+        masks = finish_masks(masks, seen, cfg, acts[target.layer])
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)
 
@@ -244,87 +189,6 @@ def _layer_backward(a: torch.Tensor, g_leaf: torch.Tensor, g_reg: torch.Tensor |
     a.backward(g_a)
 
 
-def _finish_masks(masks: torch.Tensor, seen: torch.Tensor, cfg: AccentConfig,
-                  last: torch.Tensor) -> torch.Tensor:
-    """Summed attributions -> the mask: averaged over the views that saw each pixel, then
-    smoothed by one cell of the target layer's grid (``last``: its output on the last views)."""
-    if cfg.mask_coverage:
-        masks = coverage_mean(masks, seen.to(masks))
-    if cfg.mask_smooth > 0:
-        masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid_width(last))
-    return masks
-
-
-_VIEW_OK: dict[tuple[int, int], bool] = {}
-
-
-def view_side(model: LoadedModel, scale: float) -> int:
-    """Side of the views fed to the model: ``scale`` times its input size, unless the model
-    refuses that size (a ViT with fixed position embeddings): then its own input size. The
-    answer is cached per model and size (one batch-1 forward pass to find out)."""
-    side = max(16, round(model.input_size * scale))
-    if side == model.input_size:
-        return side
-    key = (id(model.module), side)
-    if key not in _VIEW_OK:
-        try:
-            with torch.inference_mode():
-                model.module(model.normalize(torch.zeros(1, 3, side, side, device=model.device)))
-            _VIEW_OK[key] = True
-        except Exception:  # any refusal of the size: shape assertions, reshape errors
-            _VIEW_OK[key] = False
-    return side if _VIEW_OK[key] else model.input_size
-
-
-def _count_views(seen: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> None:
-    """Add 1 to every canvas pixel inside each view's box (image i owns boxes i*T..i*T+T-1).
-
-    Random crops inside the canvas cover its centre more often than its border, so a summed
-    gradient map is brighter in the middle whatever the unit: a vignette on every mask.
-    Dividing by this count turns the sum into a mean over the views that saw the pixel.
-    """
-    t = len(boxes) // seen.shape[0]
-    for k, (top, left, bottom, right) in enumerate(boxes):
-        seen[k // t, top:bottom, left:right] += 1
-
-
-def coverage_mean(sums: torch.Tensor, seen: torch.Tensor, prior: float = 0.5) -> torch.Tensor:
-    """Per-pixel mean attribution over the views that saw each pixel, shrunk toward the
-    image's overall mean where few views did.
-
-    Corner pixels are inside a random crop only when the crop nearly fills the canvas, so a
-    plain mean there rests on a handful of samples and lit up corners at random. Adding
-    ``prior`` times the average count of pseudo-samples at the image's mean keeps well-seen
-    pixels at their own mean and pulls rarely seen ones toward the image's typical value.
-    """
-    c = prior * seen.mean((1, 2), keepdim=True)
-    mu = sums.sum((1, 2), keepdim=True) / seen.sum((1, 2), keepdim=True).clamp_min(1e-12)
-    return (sums + c * mu) / (seen + c).clamp_min(1e-12)
-
-
-def grid_width(a: torch.Tensor) -> int:
-    """Width of a layer's spatial grid: W of a (B, C, H, W) map, sqrt of a token count."""
-    return a.shape[-1] if a.dim() == 4 else max(1, round(a.shape[1] ** 0.5))
-
-
-def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, H, W) maps, reflect-padded, sigma in pixels.
-
-    An attribution map is per-pixel |gradient|: it peaks on edges and fine texture inside the
-    region the unit reads, so at page size it looks like grain. The unit itself only sees the
-    image at the resolution of its layer's grid; blurring at that scale shows that region.
-    """
-    r = min(int(3 * sigma + 0.5), min(maps.shape[-2:]) - 1)
-    if r < 1:
-        return maps
-    t = torch.arange(-r, r + 1, dtype=maps.dtype, device=maps.device)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    x = F.pad(maps[:, None], (r, r, r, r), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1))
-    return F.conv2d(x, k.view(1, 1, -1, 1))[:, 0]
-
-
 def reference_precision(cfg: AccentConfig, device: torch.device) -> str:
     """Precision of the seed's no-grad reference pass at the regularization layer.
 
@@ -337,44 +201,22 @@ def reference_precision(cfg: AccentConfig, device: torch.device) -> str:
     return "bfloat16" if cfg.amp and native else "float32"
 
 
-def accentuate(model: LoadedModel, seeds: torch.Tensor, target: Target,
-               cfg: AccentConfig) -> AccentResult:
+def accentuate(model: LoadedModel, seeds: torch.Tensor, target: Target, cfg: AccentConfig,
+               *, reg_layer: str, view_px: int) -> AccentResult:
     """Accentuate ``seeds`` (N, 3, canvas, canvas) in [0, 1], starting exactly at them."""
-    p = cfg.parameterization()
+    p = parameterization(cfg)
     seeds = to_input(seeds, cfg.canvas).to(model.device)
-    return run_loop(model, p.encode(seeds), seeds, target, cfg)
+    return run_loop(model, p.encode(seeds), seeds, target, cfg, reg_layer=reg_layer,
+                    view_px=view_px)
 
 
-def visualize(model: LoadedModel, target: Target, cfg: AccentConfig) -> AccentResult:
+def visualize(model: LoadedModel, target: Target, cfg: AccentConfig, *, reg_layer: str,
+              view_px: int) -> AccentResult:
     """Noise-seeded feature visualization of the same targets (no regularizer), for contrast."""
     n = target.units.shape[0]
-    params = noise_params(cfg.parameterization(), n, seed=cfg.seed)
+    params = noise_params(parameterization(cfg), n, seed=cfg.seed)
     params = {k: v.detach().to(model.device).requires_grad_(v.requires_grad)
               for k, v in params.items()}
-    return run_loop(model, params, None, target, cfg)
+    return run_loop(model, params, None, target, cfg, reg_layer=reg_layer, view_px=view_px)
 
 
-def normalize_masks(masks: torch.Tensor, q: float = 0.995, floor: float = 0.5) -> torch.Tensor:
-    """Map a set of masks to [0, 1]: each from its own ``floor`` quantile (0), all by one
-    shared scale (the set's ``q`` quantile above those floors), so relative relevance across
-    the images shown together stays visible.
-
-    Averaged over the views that saw each pixel and smoothed, an attribution map has little
-    dynamic range: scaled from 0 it made an overlay that showed nearly the whole image. A
-    floor shared by the set made the weaker images' masks black; each image's own median
-    shows where in it the unit looked, and the shared scale how strongly.
-    """
-    lo = torch.tensor([_quantile(m, floor) for m in masks], dtype=masks.dtype,
-                      device=masks.device).view(-1, *[1] * (masks.dim() - 1))
-    above = masks - lo
-    hi = _quantile(above, q)
-    return (above / max(hi, 1e-12)).clamp(0, 1)
-
-
-def _quantile(x: torch.Tensor, q: float) -> float:
-    """``q`` quantile of a tensor's values (a fixed random subset above a million values)."""
-    flat = x.flatten().float()
-    if flat.numel() > 1_000_000:
-        flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))
-                    [:1_000_000]]
-    return float(torch.quantile(flat, q))

@@ -11,21 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
+from atlas.config.accent import FOCUS, TARGETS
 from atlas.config.checks import check_choice
-
-TARGETS = ["mean", "max", "neuron"]
-FOCUS = ["all", "active"]
-
-
-def as_map(a: torch.Tensor) -> torch.Tensor:
-    """Activations as (B, C, H, W); token sequences (B, T, C) become (B, C, T, 1)."""
-    if a.dim() == 4:
-        return a
-    if a.dim() == 3:
-        return a.transpose(1, 2).unsqueeze(-1)
-    if a.dim() == 2:
-        return a[:, :, None, None]
-    raise ValueError(f"cannot read activations of shape {tuple(a.shape)}")
+from atlas.models.maps import as_map
 
 
 @dataclass

@@ -14,21 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from atlas.config.checks import check_float, check_int
-
-
-@dataclass
-class AugmentConfig:
-    crops: int = 4  # crops per image per step
-    min_side: float = 0.5  # crop side as a fraction of the canvas, uniform in [min, max]
-    max_side: float = 1.0
-    noise: float = 0.02  # std of additive pixel noise
-
-    def validate(self) -> None:
-        check_int("augment.crops", self.crops, 1, 256)
-        check_float("augment.min_side", self.min_side, 0.0, 1.0, open_lo=True)
-        check_float("augment.max_side", self.max_side, self.min_side, 1.0)
-        check_float("augment.noise", self.noise, 0.0, 1.0)
+from atlas.config.accent import AugmentConfig
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Command line: ``atlas build | mine | accentuate | embed | render | serve | layers | ...``.
 
 Each subcommand is a thin wrapper: its flags, a TOML file and ``--set`` make one config tree
-(atlas.config), the early checks run (atlas.config.preflight), then one stage. Heavy modules
+(atlas.config), the early checks run (atlas.pipeline.preflight), then one stage. Heavy modules
 (torch, pandas, PIL) load inside the commands, so ``--help`` and argument errors are instant.
 User errors (:class:`AtlasError`) print as one line and exit with status 2.
 """
@@ -17,7 +17,7 @@ from atlas.errors import AtlasError
 
 
 def _cmd_layers(args: argparse.Namespace) -> int:
-    from atlas.models.hooks import describe_layers
+    from atlas.models.probe import describe_layers
     from atlas.models.zoo import load_model
 
     model = load_model(args.model, args.weights)
@@ -29,26 +29,27 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 
 
 def _checked(args: argparse.Namespace, site: bool = False):
-    """The config tree of a run command, after the early checks (atlas.config.preflight)."""
-    from atlas.config.preflight import preflight
+    """The config tree of a run command and its resolved settings, after the early checks
+    (atlas.pipeline.resolve)."""
     from atlas.config.tree import build_config
+    from atlas.pipeline.resolve import preflight
 
     cfg = build_config(args)
-    preflight(cfg, site=site)
-    return cfg
+    _, resolved = preflight(cfg, site=site)
+    return cfg, resolved
 
 
 def _cmd_mine(args: argparse.Namespace) -> int:
     from atlas.pipeline.stages import run_mine
 
-    cfg = _checked(args)
+    cfg, resolved = _checked(args)
     t0 = time.perf_counter()
-    info = run_mine(cfg, progress=not args.quiet)
+    info = run_mine(cfg, progress=not args.quiet, resolved=resolved)
     st = info["stage"]
     state = "cached" if info["cached"] else "done"
     print(f"mine {state}: {st.get('images', 0)} images read, {st.get('skipped', 0)} skipped, "
           f"{sum(st.get('units', {}).values())} units, {time.perf_counter() - t0:.1f} s "
-          f"-> {cfg.out}")
+          f"-> {cfg.run_dir}")
     return 0
 
 
@@ -58,22 +59,23 @@ def _cmd_accentuate(args: argparse.Namespace) -> int:
     if args.photo and not args.config and is_config(args.photo):  # `atlas accentuate bundled`
         args.config, args.photo = args.photo, None
     if args.photo:
-        from atlas.cli.photo import accentuate_photo
+        from atlas.cli import photo
 
-        return accentuate_photo(args)
+        return photo.run(args)
     from atlas.pipeline.stages import run_accentuate
 
-    cfg = _checked(args)
-    info = run_accentuate(cfg, progress=not args.quiet)
-    print(f"accentuate: {info['pairs']} accentuations -> {cfg.out}")
+    cfg, resolved = _checked(args)
+    info = run_accentuate(cfg, progress=not args.quiet, resolved=resolved)
+    print(f"accentuate: {info['pairs']} accentuations -> {cfg.run_dir}")
     return 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from atlas.pipeline.build import build
+    from atlas.site.render import build_renderer
 
-    cfg = _checked(args, site=True)
-    build(cfg, progress=not args.quiet)
+    cfg, resolved = _checked(args, site=True)
+    build(cfg, build_renderer(cfg.site), progress=not args.quiet, resolved=resolved)
     return 0
 
 

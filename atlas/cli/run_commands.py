@@ -20,22 +20,22 @@ def _config(args: argparse.Namespace):
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from atlas.pipeline.embed import run_embed
+    from atlas.pipeline.embed.stage import EMBED
     from atlas.pipeline.rundir import RunDir
-    from atlas.pipeline.select import run_select
+    from atlas.pipeline.select.stage import SELECT
+    from atlas.pipeline.stage import Context, run_alone
 
-    cfg = _config(args)
-    run = RunDir(args.run)
-    run_select(run, cfg.select)
-    df = run_embed(run, cfg.embed)
-    print(f"embed: {len(df)} points -> {run.table_path('embed')}")
+    ctx = Context(RunDir(args.run), _config(args))
+    run_alone(SELECT, ctx)
+    info = run_alone(EMBED, ctx).info
+    print(f"embed: {info.get('rows', 0)} points -> {ctx.run.table_path('embed')}")
     return 0
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
     import time
 
-    from atlas.config.preflight import check_writable
+    from atlas.io.files import check_writable
     from atlas.site.render import render_site
 
     cfg = _config(args)
@@ -48,7 +48,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from atlas.config.preflight import check_writable
+    from atlas.io.files import check_writable
     from atlas.site.report import render_report
 
     cfg = _config(args)

@@ -23,35 +23,36 @@ def _floats(text: str) -> list[float]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from atlas.config.preflight import check_writable
     from atlas.config.tree import build_config
-    from atlas.evaluation.report import format_table, result_path
-    from atlas.evaluation.validate import validate
-    from atlas.pipeline.inputs import model_of, source_of
+    from atlas.evaluation.summary import format_table, result_path
+    from atlas.evaluation.validate import first_target, validate
+    from atlas.io.files import check_writable
+    from atlas.pipeline.resolve import model_of, resolve, source_of
     from atlas.pipeline.rundir import RunDir
 
     cfg = build_config(args)
-    check_writable(cfg.out, "run directory")
+    check_writable(cfg.run_dir, "run directory")
     vcfg = replace(cfg.validate, accent=cfg.accent)
-    res = validate(cfg.out, model_of(cfg), source_of(cfg), vcfg, progress=not args.quiet)
+    model = model_of(cfg)
+    resolved = resolve(cfg, model, target=first_target(model, vcfg))
+    res = validate(cfg.run_dir, model, source_of(cfg), vcfg, resolved, progress=not args.quiet)
     print(format_table(res))
-    print(f"-> {result_path(RunDir(cfg.out))}")
+    print(f"-> {result_path(RunDir(cfg.run_dir))}")
     return 0
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from atlas.config.preflight import check_writable
-    from atlas.config.reglayer import reg_layer_for
     from atlas.config.tree import build_config
-    from atlas.evaluation.explain import explain
+    from atlas.io.files import check_writable
     from atlas.models.hooks import LOGITS
-    from atlas.pipeline.inputs import model_of
+    from atlas.pipeline.resolve import model_of, resolve
+    from atlas.tools.explain import explain
 
     cfg = build_config(args)
     check_writable(args.out, "--out folder")
     model = model_of(cfg)
-    acc = replace(cfg.accent, reg_layer=reg_layer_for(model, LOGITS, cfg.accent.reg_layer))
-    r = explain(model, args.photo, args.class_name, acc, args.out)
+    resolved = resolve(cfg, model, target=LOGITS)
+    r = explain(model, args.photo, args.class_name, cfg.accent, resolved, args.out)
     for key in ("predicted", "chosen"):
         e = r[key]
         print(f"{key:<10} {e['name']:<28} logit {e['logit_before']:7.2f} -> "

@@ -1,38 +1,108 @@
-"""The config tree's own sections: the model, the images and the site.
+"""The sections of the config tree that are not accentuation's: model, data, each stage, site.
 
-The stages own the sections of their settings (``MineConfig`` in atlas.pipeline.mine,
-``AccentConfig`` in atlas.accent.loop, ``ValidateConfig`` in atlas.evaluation.validate, ...).
-These three belong to no single stage. This module imports nothing heavy, so the site renderer
-can use :class:`SiteConfig` without loading the compute stages.
+Plain dataclasses with declared fields (:mod:`atlas.config.fields`): nothing here imports torch
+or a stage, so the command line, the site and the stages all read one tree. A stage reads its
+section; settings a stage derives from the machine or the model (device, batch sizes, workers,
+the regularization layer) are resolved once per command into :class:`atlas.config.resolved.
+Resolved`, never written back here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
-from atlas.config.checks import check_int
+from atlas.config.fields import flag, names, num, one_of, text
+
+METHODS = ("diverse", "topk")
+METRICS = ("cosine", "euclidean", "correlation", "manhattan")
 
 
 @dataclass
 class ModelConfig:
-    name: str = "efficientnet-lite0"
-    weights: str = "default"
-    input_size: int = 0  # 0: the model's own
-
-    def validate(self) -> None:
-        check_int("model.input_size", self.input_size, 0, 4096)
+    SECTION: ClassVar[str] = "model"
+    name: str = text("efficientnet-lite0", empty=False)
+    weights: str = text("default", empty=False)  # "default", "none" or a state_dict file
+    input_size: int = num(0, 0, 4096)  # 0: the model's own
 
 
 @dataclass
 class DataConfig:
-    images: str = "bundled"
-    limit: int = 0  # 0: every image
-    split: str = ""  # Hugging Face sources: the split ("" = the spec's or "train")
-    image_column: str = ""  # Hugging Face sources: "" = the first Image feature
-    label_column: str = ""  # Hugging Face sources: "" = the first ClassLabel feature
+    SECTION: ClassVar[str] = "data"
+    images: str = text("bundled", empty=False)
+    limit: int = num(0, 0)  # 0: every image
+    split: str = text("")  # Hugging Face sources: the split ("" = the spec's or "train")
+    image_column: str = text("")  # Hugging Face sources: "" = the first Image feature
+    label_column: str = text("")  # Hugging Face sources: "" = the first ClassLabel feature
 
-    def validate(self) -> None:
-        check_int("data.limit", self.limit, 0)
+
+@dataclass
+class MineConfig:
+    """What mining keeps. ``k`` is the top-N per unit from which seeds are later chosen."""
+
+    SECTION: ClassVar[str] = "mine"
+    layers: list[str] = names("_blocks.10")
+    k: int = num(64, 1, 10_000)
+    bottom_k: int = num(8, 0, 10_000)
+    reduce: str = one_of("mean", ["mean", "max"])
+    sample: int = num(8192, 1)
+    bins: int = num(40, 2, 1000)
+    batch_size: int = num(32, 1, 4096)
+    workers: int = num(-1, -1, 64)  # -1: auto (atlas.pipeline.resolve)
+    checkpoint_every: int = num(4, 1)
+
+    def result_key(self) -> dict[str, Any]:
+        """The settings the result depends on (batching and workers do not change it)."""
+        d = asdict(self)
+        for k in ("batch_size", "workers", "checkpoint_every"):
+            d.pop(k)
+        return d
+
+
+@dataclass
+class DescribeConfig:
+    """``top_n``: the top images per unit that dataset classes and causal labels are computed
+    on (16: enough for a class to reach p < 0.05 at a few hits, few enough to stay among the
+    images that really drive the unit). ``map_side``: maps larger than this per side are
+    average-pooled. ``rows_per_pass``: the most ablation rows in one rest-of-network batch."""
+
+    SECTION: ClassVar[str] = "describe"
+    top_n: int = num(16, 1, 10_000)
+    map_side: int = num(16, 1, 256)
+    causal: bool = flag(True)
+    batch_size: int = num(32, 1, 4096)
+    rows_per_pass: int = num(256, 2, 1 << 20)
+
+    def result_key(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("batch_size", "rows_per_pass"):
+            d.pop(k)
+        return d
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """How many seeds per unit, and how to choose them."""
+
+    SECTION: ClassVar[str] = "select"
+    k: int = num(8, 1, 1024)  # seeds per unit
+    method: str = one_of("diverse", METHODS)  # round-robin over clusters, or the k strongest
+    max_clusters: int = num(8, 1, 64)  # upper bound on manifestation clusters per unit
+    seed: int = num(0, 0)  # reserved for stochastic methods; Ward clustering is deterministic
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """UMAP settings shared by every map of a run."""
+
+    SECTION: ClassVar[str] = "embed"
+    n_neighbors: int = num(15, 2, 200)
+    min_dist: float = num(0.1, 0.0, 1.0)
+    metric: str = one_of("cosine", METRICS)  # pooled vectors: direction matters, not length
+    seed: int = num(0, 0)  # UMAP random_state: makes maps reproducible (and single-threaded)
+    n_epochs: int = num(200, 10, 5000)  # UMAP's default for small sets is 500
+    max_clusters: int = num(8, 1, 64)  # keep equal to select.max_clusters: labels match seeds
+    unit_top: int = num(8, 1, 1024)  # top natural images that place a unit on the layer map
 
 
 @dataclass(frozen=True)
@@ -41,19 +111,14 @@ class SiteConfig:
 
     ``reports_max_units``: pre-render a shareable report for every unit when the run has at most
     this many units (-1 always, 0 never); each report inlines its images, so for big runs make
-    reports on demand with ``atlas report``, which uses ``report_px`` too.
+    reports on demand with ``atlas report``, which uses ``report_px`` too. ``refresh``: during a
+    build, re-render at most every this many seconds (0: only at the end).
     """
 
-    out: str = "site"
-    title: str = ""  # the site's title; default: the run's name
-    thumb_px: int = 128
-    report_px: int = 192
-    reports_max_units: int = 128
-    refresh: int = 60  # during a build, re-render at most every this many seconds (0: only at
-    #                    the end); at most ~10% of the build (atlas.pipeline.progressive)
-
-    def __post_init__(self) -> None:
-        check_int("site.thumb_px", self.thumb_px, 16, 1024)
-        check_int("site.report_px", self.report_px, 32, 2048)
-        check_int("site.reports_max_units", self.reports_max_units, -1)
-        check_int("site.refresh", self.refresh, 0, 86_400)
+    SECTION: ClassVar[str] = "site"
+    out: str = text("site", empty=False)
+    title: str = text("")  # the site's title; default: model · layer · data
+    thumb_px: int = num(128, 16, 1024)
+    report_px: int = num(192, 32, 2048)
+    reports_max_units: int = num(128, -1)
+    refresh: int = num(60, 0, 86_400)

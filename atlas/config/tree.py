@@ -1,11 +1,11 @@
 """One dataclass config tree for every command, loaded from TOML and overridden by flags.
 
-Each stage owns the dataclass of its own settings (``MineConfig`` in atlas.pipeline.mine,
-``AccentConfig`` in atlas.accent.loop, ...); the tree composes them, so every setting has one
-home and one dotted name (``accent.lam``) that a TOML file, a flag and ``--set`` all address.
-Every command takes the same tree (a TOML file, its flags, ``--set``; see atlas.config.load)
-and reads the sections it needs: ``atlas validate`` ``[validate]`` with ``[model]``, ``[data]``
-and ``[accent]``; ``atlas render`` and ``atlas report`` ``[site]``.
+Every setting has one home and one dotted name (``accent.lam``) that a TOML file, a flag and
+``--set`` all address (:mod:`atlas.config.load`). Every command takes the same tree and reads the
+sections it needs: ``atlas validate`` ``[validate]`` with ``[model]``, ``[data]`` and
+``[accent]``; ``atlas render`` and ``atlas report`` ``[site]``. The tree is plain data: it imports
+no torch and no stage, and what a command derives from it and the machine is resolved once
+(:class:`atlas.config.resolved.Resolved`), never written back.
 """
 
 from __future__ import annotations
@@ -13,93 +13,98 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from atlas.accent.loop import AccentConfig
+from atlas.config.accent import AccentConfig
 from atlas.config.checks import check_choice
+from atlas.config.fields import check, hints, kind, section, text, tree_fields
 from atlas.config.load import layered, put
-from atlas.config.sections import DataConfig, ModelConfig, SiteConfig
+from atlas.config.sections import (
+    DataConfig,
+    DescribeConfig,
+    EmbedConfig,
+    MineConfig,
+    ModelConfig,
+    SelectConfig,
+    SiteConfig,
+)
 from atlas.config.units import parse_units
+from atlas.config.validate import ValidateConfig
 from atlas.errors import AtlasError, unknown
-from atlas.evaluation.settings import ValidateConfig
-from atlas.pipeline.describe import DescribeConfig
-from atlas.pipeline.embed import EmbedConfig
-from atlas.pipeline.mine import MineConfig
-from atlas.pipeline.select import SelectConfig
+
+DEVICES = ["auto", "cpu", "cuda", "cuda:N", "mps"]
 
 
 @dataclass
 class BuildConfig:
-    name: str = "demo"
-    out: str = ""  # run directory; default runs/NAME
-    device: str = "auto"
-    units: str = ""  # units to accentuate: "" = all, "0:32", "1,5,9"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    mine: MineConfig = field(default_factory=MineConfig)
-    describe: DescribeConfig = field(default_factory=DescribeConfig)
-    select: SelectConfig = field(default_factory=SelectConfig)
-    accent: AccentConfig = field(default_factory=AccentConfig)
-    embed: EmbedConfig = field(default_factory=EmbedConfig)
-    site: SiteConfig = field(default_factory=SiteConfig)
-    validate: ValidateConfig = field(default_factory=ValidateConfig)
+    SECTION: ClassVar[str] = ""
+    name: str = text("demo", empty=False)
+    out: str = text("")  # run directory; "" = runs/NAME
+    device: str = text("auto", empty=False)
+    units: str = text("")  # units to accentuate: "" = all, "0:32", "1,5,9"
+    model: ModelConfig = section(ModelConfig)
+    data: DataConfig = section(DataConfig)
+    mine: MineConfig = section(MineConfig)
+    describe: DescribeConfig = section(DescribeConfig)
+    select: SelectConfig = section(SelectConfig)
+    accent: AccentConfig = section(AccentConfig)
+    embed: EmbedConfig = section(EmbedConfig)
+    site: SiteConfig = section(SiteConfig)
+    validate: ValidateConfig = section(ValidateConfig)
 
-    def __post_init__(self) -> None:
-        if not self.out:
-            self.out = str(Path("runs") / self.name)
+    @property
+    def run_dir(self) -> str:
+        """The run directory: ``out``, or ``runs/NAME`` when it is empty."""
+        return self.out or str(Path("runs") / self.name)
+
+    def rules(self, dot: str) -> None:
+        if not (self.device in ("auto", "cpu") or self.device.startswith(("cuda", "mps"))):
+            check_choice("device", self.device, DEVICES)
+        parse_units(self.units)  # form only; the range is checked once the layer is known
 
     def check(self) -> None:
-        """Every field's form and range (site, select and embed check on construction)."""
-        if not (self.device in ("auto", "cpu") or self.device.startswith(("cuda", "mps"))):
-            check_choice("device", self.device, ["auto", "cpu", "cuda", "cuda:N", "mps"])
-        parse_units(self.units)  # form only; the range is checked once the layer is known
-        for part in (self.model, self.data, self.mine, self.accent, self.validate):
-            part.validate()
+        """Every key's type and range, one line naming the first bad one."""
+        check(self)
 
     def to_dict(self) -> dict[str, Any]:
         return tree_dict(self)
 
 
-def _in_tree(f: dataclasses.Field) -> bool:
-    """Fields marked ``metadata={"tree": False}`` are filled from another section by the code
-    (``validate.accent`` is the tree's ``[accent]``): no second home for a setting."""
-    return f.metadata.get("tree", True)
-
-
 def tree_dict(obj: Any) -> dict[str, Any]:
     """A dataclass as nested dicts of the tree's keys (what a manifest records)."""
     return {f.name: tree_dict(v) if dataclasses.is_dataclass(v) else copy.deepcopy(v)
-            for f in dataclasses.fields(obj) if _in_tree(f) for v in [getattr(obj, f.name)]}
+            for f in tree_fields(type(obj)) for v in [getattr(obj, f.name)]}
 
 
 def _construct(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     """Instantiate dataclass ``cls`` from defaults updated with ``data`` (nested dicts).
 
-    Unknown keys end with the closest valid names; values are coerced where unambiguous
-    (an int for a float field, a string for a list field).
+    Unknown keys end with the closest valid names; values are coerced where unambiguous (an
+    int for a float field, a string for a list of strings). Types and ranges are checked after,
+    by :func:`atlas.config.fields.check`, for the whole tree at once.
     """
-    default = cls()
-    names = [f.name for f in dataclasses.fields(cls) if _in_tree(f)]
+    fields = {f.name: kind(hints(cls)[f.name]) for f in tree_fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in names:
-            raise unknown("config key", prefix + key, [prefix + n for n in names])
-        current = getattr(default, key)
-        if dataclasses.is_dataclass(current):
+        if key not in fields:
+            raise unknown("config key", prefix + key, [prefix + n for n in fields])
+        k = fields[key]
+        if k == "section":
             if not isinstance(value, dict):
-                raise AtlasError(f"config section [{prefix}{key}] must be a table")
-            value = _construct(type(current), value, f"{prefix}{key}.")
-        elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+                raise AtlasError(f"config section [{prefix}{key}] must be a table, got "
+                                 f"{value!r}")
+            value = _construct(hints(cls)[key], value, f"{prefix}{key}.")
+        elif k == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        elif isinstance(current, list) and isinstance(value, str):
+        elif k == "list[float]" and isinstance(value, list):
+            value = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                     for v in value]
+        elif k == "list[str]" and isinstance(value, str):
             value = [value]
         kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as e:
-        raise AtlasError(f"config [{prefix.rstrip('.') or 'top'}]: {e}") from None
+    return cls(**kwargs)
 
 
 def build_config(args: argparse.Namespace | None = None, **overrides: Any) -> BuildConfig:

@@ -203,3 +203,13 @@ def preprocess(img: Image.Image, size: int) -> torch.Tensor:
     out = img.resize((size, size), Image.Resampling.BICUBIC, box=box)
     arr = np.array(out, dtype=np.uint8)  # a writable copy for torch
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous().float().div_(255.0)
+
+
+def read_photo(path: str | os.PathLike[str], size: int) -> torch.Tensor:
+    """One photo a user names, as (3, size, size) in [0, 1]; one line when it cannot be read."""
+    if not Path(path).is_file():
+        raise AtlasError(f"photo {str(path)!r} is not a file")
+    try:
+        return preprocess(decode_rgb(path, draft_size=size).image, size)
+    except BadImage as e:
+        raise AtlasError(f"photo {str(path)!r}: cannot read it ({e.reason})") from None

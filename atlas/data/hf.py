@@ -16,8 +16,8 @@ from typing import Any
 from atlas.data.base import SPEC_FORMS, ImageSource, folder_group
 from atlas.data.decode import ImageInput
 from atlas.errors import AtlasError, unknown
+from atlas.io.hashing import stable_hash
 from atlas.names import readable
-from atlas.pipeline.rundir import stable_hash
 
 
 class HFSource(ImageSource):

@@ -15,6 +15,7 @@ from typing import Protocol
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from atlas.data.base import ImageSource
 from atlas.data.decode import BadImage, DecodeConfig, ImageInput, decode_rgb, preprocess
 from atlas.errors import AtlasError
 
@@ -89,3 +90,26 @@ def make_loader(source: Openable, size: int, batch_size: int, workers: int = 0,
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                       collate_fn=partial(collate, size=size), persistent_workers=False,
                       prefetch_factor=2 if workers else None)
+
+
+def load_images(source: Openable, positions: Sequence[int], size: int,
+                batch_size: int = 32) -> dict[int, torch.Tensor]:
+    """Decode the given source positions at ``size`` (each once); undecodable ones are absent."""
+    out: dict[int, torch.Tensor] = {}
+    for batch in make_loader(source, size, batch_size, 0, sorted(set(positions))):
+        out.update(zip(batch.positions, batch.images, strict=True))
+    return out
+
+
+def load_by_id(source: ImageSource, ids: Sequence[str], size: int) -> torch.Tensor:
+    """The images ``ids`` of ``source`` at ``size``, stacked in order (N, 3, size, size); one
+    that no longer decodes is an error (it decoded when it was mined)."""
+    pos = {r.image_id: r.index for r in source.records}
+    missing = [i for i in ids if i not in pos]
+    if missing:
+        raise AtlasError(f"image {missing[0]!r} is not in the source any more; re-run mine")
+    got = load_images(source, [pos[i] for i in ids], size)
+    bad = [i for i in ids if pos[i] not in got]
+    if bad:
+        raise AtlasError(f"image {bad[0]!r} no longer decodes; re-run mine")
+    return torch.stack([got[pos[i]] for i in ids])

@@ -1,14 +1,15 @@
-"""Images to WebP files, written atomically: photos, accentuations, masks, overlays, frames."""
+"""Images to files, written atomically: photos, accentuations, masks, overlays, frames, sheets."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
-from atlas.pipeline.rundir import atomic_write_with
+from atlas.io.files import atomic_write_with
 
 QUALITY = 88
 
@@ -61,3 +62,35 @@ def change_image(seed: torch.Tensor, accent: torch.Tensor,
     different accentuations comparable, and the pages state the factor next to the picture.
     """
     return to_pil((0.5 + gain * (accent.float() - seed.float())).clamp(0, 1))
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1: a scalable font
+    except TypeError:  # pragma: no cover - older Pillow
+        return ImageFont.load_default()
+
+
+def sheet(panels: Sequence[Image.Image], captions: Sequence[Sequence[str]], columns: int = 0,
+          dark: bool = True, line: int = 16, pad: int = 8) -> Image.Image:
+    """Panels on a grid (``columns`` per row; 0: one row), each with its caption lines under it:
+    the contact sheets of ``atlas accentuate PHOTO``, ``atlas explain`` and the benchmarks.
+    Panels with alpha are laid over the background (what a page shows through a mask)."""
+    columns = columns or len(panels)
+    w = max(p.width for p in panels)
+    h = max(p.height for p in panels)
+    lines = max((len(c) for c in captions), default=0)
+    cell_h = h + (lines * line + 6 if lines else 0)
+    rows = (len(panels) + columns - 1) // columns
+    bg, ink = ((24, 24, 24), (230, 230, 230)) if dark else ((255, 255, 255), (0, 0, 0))
+    out = Image.new("RGB", (columns * (w + pad) + pad, rows * (cell_h + pad) + pad), bg)
+    draw, font = ImageDraw.Draw(out), _font(13)
+    for i, p in enumerate(panels):
+        x0, y0 = pad + (i % columns) * (w + pad), pad + (i // columns) * (cell_h + pad)
+        if p.mode == "RGBA":
+            out.paste(p, (x0, y0), p)
+        else:
+            out.paste(p.convert("RGB"), (x0, y0))
+        for j, text in enumerate(captions[i] if i < len(captions) else []):
+            draw.text((x0, y0 + h + 4 + j * line), text, fill=ink, font=font)
+    return out

@@ -14,18 +14,13 @@ from __future__ import annotations
 import csv
 import os
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import asdict, replace
 from pathlib import Path
 
-import pandas as pd
-
 from atlas.data import PHOTOS
-from atlas.data.base import SPEC_FORMS, ImageSource, Record, folder_group
+from atlas.data.base import SPEC_FORMS, ImageSource, folder_group
 from atlas.data.decode import ImageInput
 from atlas.errors import AtlasError, closest
-from atlas.pipeline import schema
-from atlas.pipeline.rundir import stable_hash
+from atlas.io.hashing import stable_hash
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 def list_images(root: Path) -> list[str]:
@@ -96,6 +91,25 @@ def bundled() -> FolderSource:
     return FolderSource(PHOTOS, key="bundled", id_key="bundled")
 
 
+class Limited(ImageSource):
+    """The first ``n`` images of another source (``data.limit``)."""
+
+    def __init__(self, inner: ImageSource, n: int):
+        self.inner, self.n, self.key = inner, min(n, len(inner)), inner.key
+
+    def __len__(self) -> int:
+        return self.n
+
+    def open(self, index: int):
+        return self.inner.open(index)
+
+    def _describe(self, index: int):
+        return self.inner._describe(index)
+
+    def fingerprint(self) -> str:
+        return stable_hash([self.inner.fingerprint(), self.n])
+
+
 def open_source(spec: str, *, image_column: str | None = None, label_column: str | None = None,
                 split: str | None = None, config: str | None = None) -> ImageSource:
     """Open an image source from its command-line spec; see ``SPEC_FORMS`` for the forms.
@@ -129,13 +143,3 @@ def open_source(spec: str, *, image_column: str | None = None, label_column: str
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     what = "is a file, not a folder" if path.exists() else "is not a folder or a known form"
     raise AtlasError(f"image source {spec!r} {what}{hint}; valid: {SPEC_FORMS}")
-
-
-def records_frame(records: Sequence[Record], positions: Sequence[int],
-                  sizes: Sequence[tuple[int, int]]) -> pd.DataFrame:
-    """The images table for the decoded ``positions`` (with their decoded ``sizes``)."""
-    rows = [asdict(replace(records[p], width=int(w), height=int(h)))
-            for p, (w, h) in zip(positions, sizes, strict=True)]
-    frame = pd.DataFrame(rows, columns=list(schema.TABLES["images"]))
-    return schema.check(frame.astype({"index": "int64", "width": "int64", "height": "int64"}),
-                        "images")

@@ -1,6 +1,6 @@
 """The validation study's charts (bars with CIs, lambda curves, strips), as standalone SVG files.
 
-Drawn through the site's one writer and palette (:mod:`atlas.site.svg`) with presentation
+Drawn through the site's one writer and palette (:mod:`atlas.io.svg`) with presentation
 attributes, since a file shown through ``<img>`` gets no page styles. Every label is escaped.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from atlas.site.svg import Figure, colour, nice_ticks, svg
+from atlas.io.svg import Figure, colour, nice_ticks, svg
 
 W, H, L, R, T, B = 640, 320, 60, 150, 34, 44  # size and margins (left, right, top, bottom)
 FONT = "sans-serif"

@@ -8,14 +8,13 @@ so the sample is not the first few channels only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from atlas.accent.objectives import as_map, relative_distance
-from atlas.data.loader import make_loader
+from atlas.data.loader import load_images, make_loader
 from atlas.data.sources import ImageSource
 from atlas.errors import AtlasError
 from atlas.models.hooks import Probe
@@ -39,15 +38,6 @@ def pick_units(channels: int, count: int) -> list[int]:
         raise AtlasError(f"validate.units must be at most {channels} (the layer's channels), "
                          f"got {count}")
     return sorted({int(round(v)) for v in np.linspace(0, channels - 1, count)})
-
-
-def load_images(source: ImageSource, positions: Sequence[int], size: int,
-                batch_size: int = 32) -> dict[int, torch.Tensor]:
-    """Decode the given source positions at ``size`` (each once); undecodable ones are absent."""
-    out: dict[int, torch.Tensor] = {}
-    for batch in make_loader(source, size, batch_size, 0, sorted(set(positions))):
-        out.update(zip(batch.positions, batch.images, strict=True))
-    return out
 
 
 def _from_run(run: RunDir | None, source: ImageSource, layer: str, units: list[int],

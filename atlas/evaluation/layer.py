@@ -14,18 +14,19 @@ import numpy as np
 import torch
 
 from atlas.accent.loop import (
-    AccentConfig,
     AccentResult,
     accentuate,
-    auto_batch,
     to_input,
     visualize,
 )
 from atlas.accent.objectives import Target, relative_distance
+from atlas.config.accent import AccentConfig
+from atlas.config.resolved import Resolved
+from atlas.config.validate import ValidateConfig
+from atlas.data.loader import load_images
 from atlas.data.sources import ImageSource
-from atlas.evaluation.data import UnitImages, load_images
+from atlas.evaluation.data import UnitImages
 from atlas.evaluation.pathway import attributions, summarize, unit_summary
-from atlas.evaluation.settings import ValidateConfig
 from atlas.evaluation.shortcut import shortcut_result, stream_layers
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
@@ -34,18 +35,20 @@ CLAIM_MARGIN, CLAIM_GAP = 0.02, 0.2  # the issue's thresholds, reported, never t
 
 
 def batched_accents(model: LoadedModel, seeds: torch.Tensor | None, layer: str,
-                    units: torch.Tensor, accent: AccentConfig) -> Iterator[AccentResult]:
-    """Accentuate (or, with ``seeds`` None, visualize from noise) in batches of
-    ``accent.batch_size`` (0: the device's automatic size). Each visualization batch gets
-    its own noise seed, so two visualizations of one unit never start from the same noise."""
-    bs = auto_batch(accent.batch_size, model.device)
+                    units: torch.Tensor, accent: AccentConfig,
+                    resolved: Resolved) -> Iterator[AccentResult]:
+    """Accentuate (or, with ``seeds`` None, visualize from noise) in batches of the resolved
+    size. Each visualization batch gets its own noise seed, so two visualizations of one unit
+    never start from the same noise."""
+    bs = resolved.accent_batch
+    run = {"reg_layer": resolved.reg_layer, "view_px": resolved.view_px}
     for i in range(0, units.shape[0], bs):
         target = Target(layer, units[i:i + bs], kind=accent.target)
         if seeds is None:
             yield visualize(model, target, replace(accent, seed=accent.seed + 7919 * (i + 1),
-                                                   frames=0))
+                                                   frames=0), **run)
         else:
-            yield accentuate(model, seeds[i:i + bs], target, replace(accent, frames=0))
+            yield accentuate(model, seeds[i:i + bs], target, replace(accent, frames=0), **run)
 
 
 def _cat(results: list[AccentResult], name: str) -> torch.Tensor:
@@ -74,7 +77,7 @@ def claims(all_: dict) -> dict:
 
 
 def layer_results(model: LoadedModel, source: ImageSource, ui: UnitImages,
-                  attr_layers: list[str], cfg: ValidateConfig,
+                  attr_layers: list[str], cfg: ValidateConfig, resolved: Resolved,
                   say: Callable[[str], None]) -> dict:
     """Everything validate reports for one layer (see the module docstring)."""
     k, s, acc_cfg = cfg.naturals, cfg.seeds, cfg.accent
@@ -85,13 +88,13 @@ def layer_results(model: LoadedModel, source: ImageSource, ui: UnitImages,
     units = torch.tensor([u for u in ui.units for _ in range(s)])
     seeds = torch.stack([imgs[t[j]] for t in ui.top for j in range(s)])
     say(f"accentuating {len(units)} (unit, seed) pairs, {acc_cfg.steps} steps")
-    acc = list(batched_accents(model, seeds, ui.layer, units, acc_cfg))
+    acc = list(batched_accents(model, seeds, ui.layer, units, acc_cfg, resolved))
     say(f"visualizing {len(units)} from noise")
-    vis = list(batched_accents(model, None, ui.layer, units, acc_cfg))
+    vis = list(batched_accents(model, None, ui.layer, units, acc_cfg, resolved))
     acc_img, vis_img = _cat(acc, "images"), _cat(vis, "images")
     seed_act, acc_act = _cat(acc, "seed_activation"), _cat(acc, "final_activation")
     vis_act = _cat(vis, "final_activation")
-    reg = acc_cfg.reg_layer
+    reg = resolved.reg_layer
     vis_dist = relative_distance(_reg_acts(model, vis_img, reg), _reg_acts(model, seeds, reg))
 
     say(f"attribution vectors at {', '.join(attr_layers)}")

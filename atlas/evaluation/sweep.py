@@ -15,8 +15,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from atlas.accent.loop import AccentConfig, accentuate
+from atlas.accent.loop import accentuate
 from atlas.accent.objectives import Target
+from atlas.config.accent import AccentConfig
+from atlas.config.resolved import Resolved
 from atlas.models.zoo import LoadedModel
 
 RULE = ("recommended lambda = the lambda at which the mean latent distance is halfway between "
@@ -68,7 +70,7 @@ def recommend(region: dict) -> float | None:
 
 
 def run_sweep(model: LoadedModel, seeds: torch.Tensor, layer: str, units: Sequence[int],
-              lams: Sequence[float], accent: AccentConfig) -> dict:
+              lams: Sequence[float], accent: AccentConfig, resolved: Resolved) -> dict:
     """Accentuate each (unit, seed) at every λ; gain and latent distance per unit and λ.
 
     One batch per λ holding all units (β is balanced per row, so batching units is exact).
@@ -76,7 +78,8 @@ def run_sweep(model: LoadedModel, seeds: torch.Tensor, layer: str, units: Sequen
     target = Target(layer, torch.tensor(list(units)), kind=accent.target)
     gain, dist, act = [], [], []
     for lam in lams:
-        res = accentuate(model, seeds, target, replace(accent, lam=float(lam), frames=0))
+        res = accentuate(model, seeds, target, replace(accent, lam=float(lam), frames=0),
+                         reg_layer=resolved.reg_layer, view_px=resolved.view_px)
         gain.append((res.final_activation / res.seed_activation).tolist())
         dist.append(res.latent_distance.tolist())
         act.append(res.final_activation.tolist())

@@ -18,16 +18,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atlas.config.reglayer import reg_layer_for
+from atlas.config.fields import check
+from atlas.config.resolved import Resolved
+from atlas.config.validate import ValidateConfig
+from atlas.data.loader import load_images
 from atlas.data.sources import ImageSource
 from atlas.errors import AtlasError
-from atlas.evaluation.data import load_images, natural_pair_distances, unit_images
+from atlas.evaluation.data import natural_pair_distances, unit_images
 from atlas.evaluation.layer import layer_results
-from atlas.evaluation.settings import ValidateConfig  # noqa: F401 (re-exported)
+from atlas.evaluation.summary import load_result, write_result
 from atlas.evaluation.sweep import run_sweep
-from atlas.models.hooks import LayerHooks
+from atlas.io.hashing import stable_hash
+from atlas.models.probe import layer_shapes
 from atlas.models.zoo import LoadedModel
-from atlas.pipeline.rundir import RunDir, stable_hash
+from atlas.pipeline.rundir import RunDir
 
 FORMAT = 1  # bump when the JSON layout changes incompatibly (readers check it)
 # Part of the cache key only: bump when what is measured changes, so an older result is not
@@ -35,21 +39,10 @@ FORMAT = 1  # bump when the JSON layout changes incompatibly (readers check it)
 REVISION = 2
 
 
-def execution_order(model: LoadedModel, names: list[str]) -> list[str]:
-    """``names`` in the order the forward pass produces them (one tiny forward)."""
-    layers = {n: model.layer(n) for n in dict.fromkeys(names)}
-    x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
-    with torch.no_grad(), LayerHooks(layers, strict=False) as hooks:
-        hooks.run(model.module, model.normalize(x))
-    return list(hooks.outputs)
-
-
-def with_reg_layer(model: LoadedModel, cfg: ValidateConfig) -> ValidateConfig:
-    """``cfg`` with ``accent.reg_layer`` named: the default (``""``) is the model's rule for
-    the earliest target layer (atlas.config.reglayer), so it runs before every target."""
-    first = execution_order(model, cfg.layers)[0] if not cfg.accent.reg_layer else ""
-    reg = reg_layer_for(model, first, cfg.accent.reg_layer)
-    return replace(cfg, accent=replace(cfg.accent, reg_layer=reg))
+def first_target(model: LoadedModel, cfg: ValidateConfig) -> str:
+    """The target layer that runs first: the model's rule picks the regularization layer for
+    it, so that layer runs before every target (:func:`atlas.pipeline.resolve.resolve`)."""
+    return next(iter(layer_shapes(model, cfg.layers)), cfg.layers[0])
 
 
 def _mined_by(run: RunDir | None, model: LoadedModel) -> RunDir | None:
@@ -61,18 +54,18 @@ def _mined_by(run: RunDir | None, model: LoadedModel) -> RunDir | None:
     return run if mined in (None, model.fingerprint()) else None
 
 
-def check_layers(model: LoadedModel, cfg: ValidateConfig) -> dict[str, list[str]]:
-    """Per target layer, the attribution layers that run before it; errors name the order."""
-    cfg = with_reg_layer(model, cfg)
-    order = execution_order(model, [*cfg.layers, *cfg.attr_layers, cfg.accent.reg_layer])
+def check_layers(model: LoadedModel, cfg: ValidateConfig, reg: str) -> dict[str, list[str]]:
+    """Per target layer, the attribution layers that run before it, and the regularization
+    layer ``reg`` runs before every target; errors name the order."""
+    order = list(layer_shapes(model, [*cfg.layers, *cfg.attr_layers, reg]))
     out = {}
     for layer in cfg.layers:
         below = [a for a in cfg.attr_layers if order.index(a) < order.index(layer)]
         if not below:
             raise AtlasError(f"no attribution layer runs before {layer!r}; give layers below it "
                              f"(got {', '.join(cfg.attr_layers)})")
-        if order.index(cfg.accent.reg_layer) >= order.index(layer):
-            raise AtlasError(f"accent.reg_layer {cfg.accent.reg_layer!r} must run before the "
+        if order.index(reg) >= order.index(layer):
+            raise AtlasError(f"accent.reg_layer {reg!r} must run before the "
                              f"target layer {layer!r}")
         out[layer] = below
     return out
@@ -84,28 +77,29 @@ def _say(progress: bool, msg: str) -> None:
 
 
 def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageSource,
-             cfg: ValidateConfig, progress: bool = False) -> dict:
+             cfg: ValidateConfig, resolved: Resolved, progress: bool = False) -> dict:
     """Measure gain/closeness, pathway similarity and the λ sweep; write ``validation/``.
 
+    ``resolved``: what the command resolved for the first target (:func:`first_target`).
     ``run`` None: measure and return only. A run directory with a ``validation.json`` of the
     same model, images and settings is returned as is (a finished part is not recomputed).
     """
-    cfg.validate()
-    cfg = with_reg_layer(model, cfg)
+    check(cfg)
+    check(cfg.accent)
+    reg = resolved.reg_layer
+    # the settings as run: the accentuation with the layer it was regularized at
+    used = {**asdict(cfg), "accent": asdict(replace(cfg.accent, reg_layer=reg))}
     run = RunDir(run) if run is not None and not isinstance(run, RunDir) else run
-    key = stable_hash([model.fingerprint(), model.input_size, source.fingerprint(), asdict(cfg),
-                       FORMAT, REVISION])
+    key = stable_hash([model.fingerprint(), model.input_size, source.fingerprint(), used,
+                       resolved.view_px, FORMAT, REVISION])
     if run is not None:
-        from atlas.evaluation.report import load_result
-
         old = load_result(run)
         if old and old.get("key") == key:
             return old
-    attr = check_layers(model, cfg)
+    attr = check_layers(model, cfg, reg)
     t0 = time.perf_counter()
     out: dict = {"format": FORMAT, "key": key, "model": model.name, "source": source.key,
-                 "config": asdict(cfg), "layers": {}, "seconds": {}}
-    reg = cfg.accent.reg_layer
+                 "config": used, "layers": {}, "seconds": {}}
     _say(progress, f"natural pair distances at {reg}")
     d = natural_pair_distances(model, source, reg, cfg.natural_pairs, cfg.images, cfg.seed)
     out["natural_pairs"] = {"layer": reg, "distance": d}
@@ -114,7 +108,7 @@ def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageS
         t = time.perf_counter()
         ui = unit_images(model, source, mined, layer, cfg.units, cfg.naturals, cfg.randoms,
                          cfg.images, cfg.seed)
-        out["layers"][layer] = layer_results(model, source, ui, attr[layer], cfg,
+        out["layers"][layer] = layer_results(model, source, ui, attr[layer], cfg, resolved,
                                              lambda m, lay=layer: _say(progress, f"{lay}: {m}"))
         out["seconds"][layer] = round(time.perf_counter() - t, 1)
         if sweep_data is None:
@@ -128,12 +122,9 @@ def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageS
         imgs = load_images(source, tops, cfg.accent.canvas)
         _say(progress, f"lambda sweep: {len(units)} units x {len(cfg.lambdas)} lambdas")
         out["sweep"] = run_sweep(model, torch.stack([imgs[p] for p in tops]), sweep_data.layer,
-                                 units, cfg.lambdas, cfg.accent)
+                                 units, cfg.lambdas, cfg.accent, resolved)
         out["seconds"]["sweep"] = round(time.perf_counter() - t, 1)
     out["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     if run is not None:
-        from atlas.evaluation.report import write_result
-
         write_result(run, out)
     return out
-

@@ -125,30 +125,3 @@ class Probe:
         if missing:
             raise RuntimeError(f"layers {missing} were not run by {self.model.name}'s forward")
         return {n: out[n] for n in self.names}
-
-
-def unit_count(shape: Sequence[int]) -> int:
-    """Units of a layer whose output (without the batch) has ``shape``: channels of a (C, H, W)
-    map, the last dimension otherwise (a ViT's (tokens, width) gives its width), as mining
-    reads them."""
-    if not shape:
-        return 0
-    return int(shape[0] if len(shape) == 3 else shape[-1])
-
-
-def run_all(model: LoadedModel) -> dict[str, torch.Tensor]:
-    """Every layer's output (those that are tensors) for one random image, in execution order."""
-    x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
-    with torch.no_grad(), LayerHooks(model.layers, stop=False, strict=False) as hooks:
-        hooks.run(model.module, model.normalize(x))
-    return hooks.outputs
-
-
-def describe_layers(model: LoadedModel) -> list[tuple[str, str, tuple[int, ...], int]]:
-    """(name, module type, output shape, units) of every addressable layer at input size."""
-    outs = run_all(model)
-    rows = []
-    for name, module in model.layers.items():
-        shape = tuple(outs[name].shape[1:]) if name in outs else ()
-        rows.append((name, type(module).__name__, shape, unit_count(shape)))
-    return rows

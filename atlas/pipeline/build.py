@@ -11,26 +11,18 @@ Under torchrun every rank runs the stages and rank 0 renders.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from atlas.pipeline.inputs import planned_units
+from atlas.config.resolved import Resolved
+from atlas.config.tree import BuildConfig
 from atlas.pipeline.progressive import Refresher, mark_build
 from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.session import planned_units, session
 from atlas.pipeline.stage import Context, Stage, pending, run_stage
-from atlas.pipeline.stages import PIPELINE, RENDER, session
+from atlas.pipeline.stages import PIPELINE, RENDER
 
-if TYPE_CHECKING:
-    from atlas.config.tree import BuildConfig
-
-
-def render(run: RunDir, cfg: BuildConfig, final: bool = True) -> str:
-    """Render the site; a re-render during the build (``final=False``) skips the reports."""
-    from dataclasses import replace
-
-    from atlas.site.render import render_site
-
-    site = cfg.site if final else replace(cfg.site, reports_max_units=0)
-    return str(render_site(run.root, cfg.site.out, site))
+Render = Callable[[RunDir, bool], str]  # (run, final) -> the site folder
 
 
 def _show(ctx: Context, live: Refresher, rest: tuple[Stage | str, ...], first: bool,
@@ -51,13 +43,18 @@ def _show(ctx: Context, live: Refresher, rest: tuple[Stage | str, ...], first: b
     return todo
 
 
-def build(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    """Every stage in order (sharded over ranks under torchrun); prints one summary line."""
+def build(cfg: BuildConfig, render: Render | None, progress: bool = True,
+          resolved: Resolved | None = None) -> dict[str, Any]:
+    """Every stage in order (sharded over ranks under torchrun); prints one summary line.
+
+    ``render`` draws the site (the command line passes :func:`atlas.site.render.render_run`;
+    None: no site). ``resolved``: the settings the command's checks resolved (else resolved
+    here, once)."""
     t0 = time.perf_counter()
-    with session(cfg, progress) as ctx:
+    with session(cfg, progress, resolved) as ctx:
         d, run = ctx.dist, ctx.run
-        live = Refresher(lambda: render(run, cfg, final=False), cfg.site.refresh) \
-            if d.main else None
+        live = Refresher(lambda: render(run, False), cfg.site.refresh) \
+            if d.main and render is not None else None
         ctx.on_progress = live.maybe if live is not None else None
         early, shown = False, 0
         for i, step in enumerate(PIPELINE):
@@ -68,9 +65,11 @@ def build(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
             elif isinstance(step, Stage) and (early or not step.early):
                 run_stage(step, ctx)
         site = ""
-        if live is not None:
-            mark_build(run, "done", renders=live.count, render_seconds=round(live.seconds, 2))
-            site = render(run, cfg)
+        if d.main:
+            if live is not None:
+                mark_build(run, "done", renders=live.count,
+                           render_seconds=round(live.seconds, 2))
+                site = render(run, True)
             _summary(run, time.perf_counter() - t0, site)
     return {"site": site, "run": str(run.root)}
 

@@ -1,7 +1,7 @@
 """Manifestation clusters: the groups a unit's top images fall into, in feature space.
 
-Shared by seed choice (:mod:`atlas.pipeline.select`, round-robin over clusters) and the maps
-(:mod:`atlas.pipeline.embed`, which labels the same clusters).
+Shared by seed choice (:mod:`atlas.pipeline.select.stage`, round-robin over clusters) and the maps
+(:mod:`atlas.pipeline.embed.stage`, which labels the same clusters).
 """
 
 from __future__ import annotations

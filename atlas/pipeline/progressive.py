@@ -9,7 +9,7 @@ planned per layer (:mod:`atlas.site.status` reads it).
 
 A re-render is a whole render without the shareable reports (they inline every image; the final
 render makes them). A render is written into a staged copy of the site that replaces it whole
-(:mod:`atlas.pipeline.staged`), so a reader, or a kill in the middle of a re-render, finds a
+(:mod:`atlas.io.swap`), so a reader, or a kill in the middle of a re-render, finds a
 complete site.
 
 Throttle: after a finished batch the site is re-rendered when at least ``every`` seconds have

@@ -1,73 +1,26 @@
-"""The run directory: atomic writes, the manifest, stage status and resume bookkeeping.
+"""The run directory: its tables, the manifest, stage status and resume bookkeeping.
 
-Every file is written to a temporary name in the same directory and renamed into place, so a
-run killed at any moment, or a disk that fills up, leaves either the old file or the new one,
-never half of one. A stage's checkpoints live under ``checkpoints/`` until the stage is done.
+Every file is written atomically (:mod:`atlas.io.files`), so a run killed at any moment leaves
+either the old file or the new one. Each table has one writer: while a stage runs, the run
+directory accepts writes only of the tables that stage declares (:meth:`RunDir.writing`). A
+stage's checkpoints live under ``checkpoints/`` until the stage is done.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
-import io
 import json
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from atlas.errors import AtlasError
+from atlas.io.files import atomic_write_json, atomic_write_with
 from atlas.pipeline import schema
-
-_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, rename).
-
-    A full disk is one clear line, and leaves the previous file as it was.
-    """
-    path = Path(path)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.errno in _FULL:
-            raise AtlasError(f"disk full writing {path}; free some space and rerun "
-                             "(finished stages are kept)") from None
-        raise
-
-
-def atomic_write_with(path: Path, writer: Callable[[io.BytesIO], None]) -> None:
-    """Let ``writer`` fill a buffer, then write the buffer to ``path`` atomically."""
-    buf = io.BytesIO()
-    writer(buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
-
-
-def stable_hash(obj: Any) -> str:
-    """A short hash of a JSON-able object, stable across processes and runs."""
-    blob = json.dumps(obj, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 class RunDir:
@@ -76,6 +29,17 @@ class RunDir:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
         self.media = self.root / "media"
+        self._allowed: tuple[str, ...] | None = None  # the running stage's outputs
+
+    @contextlib.contextmanager
+    def writing(self, tables: tuple[str, ...]) -> Iterator[None]:
+        """Within the block, writing any table but ``tables`` is a bug of the stage that runs:
+        every table has the one writer that declares it."""
+        before, self._allowed = self._allowed, tuple(tables)
+        try:
+            yield
+        finally:
+            self._allowed = before
 
     # ---- tables -------------------------------------------------------------------------
     def table_path(self, table: str) -> Path:
@@ -85,6 +49,9 @@ class RunDir:
         return self.table_path(table).exists()
 
     def write_table(self, table: str, df: pd.DataFrame) -> Path:
+        if self._allowed is not None and table not in self._allowed:
+            raise RuntimeError(f"table {table!r} written by a stage that declares only "
+                               f"{', '.join(self._allowed) or 'no tables'}")
         df = schema.check(df, table)
         path = self.table_path(table)
         atomic_write_with(path, lambda buf: df.to_parquet(buf, index=False))

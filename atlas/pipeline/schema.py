@@ -1,7 +1,8 @@
 """The run-directory contract: every table a stage writes, its columns and their types.
 
 Stages communicate only through these files, so any stage can be re-run, resumed, distributed
-or replaced alone. Media paths are relative to the run directory and use forward slashes.
+or replaced alone. Every table has one writer, the stage that declares it among its outputs.
+Media paths are relative to the run directory and use forward slashes.
 
     runs/NAME/
       manifest.json     config, versions, fingerprints, stage status/timings, skipped inputs
@@ -12,8 +13,10 @@ or replaced alone. Media paths are relative to the run directory and use forward
       accents.parquet   per (unit, seed): accentuation numbers and media paths
       vis.parquet       per unit: noise-seeded feature visualization (contrast)
       labels.parquet    per unit: ImageNet classes the unit's accentuations drive most
-      features.parquet  pooled embedding-layer vectors of natural images and accentuations
-      embed.parquet     per unit (and unit=-1 for the layer-wide map): 2-D coordinates, clusters
+      vectors.parquet   per (layer, image): the layer's pooled channel vector on a listed image
+      accent_vectors.parquet  per (unit, seed): the pooled vector of its accentuation
+      embed.parquet     per unit: its top images and accentuations on its 2-D map, clusters
+      layer_map.parquet per layer: a point per unit and per accentuation on one 2-D map
       where.parquet     per topk row: the unit's activation map on that image, view and peak box
       classes.parquet   per unit: data-set classes over-represented among its top images
       causal.parquet    per unit: model classes whose probability drops most when it is ablated
@@ -114,25 +117,38 @@ TABLES: dict[str, dict[str, str]] = {
         "class_name": "str",
         "score": "float",  # mean logit increase from seed to accentuation
     },
-    "features": {
-        "layer": "str",  # the embedding layer (spatially pooled channel vectors)
-        "kind": "str",  # "natural" or "accent"
-        "unit": "int",  # -1 for natural images (unit-independent)
-        "rank": "int",  # accent rank; -1 for natural images
+    "vectors": {  # the describe stage, at each unit layer, for every image some unit lists
+        "layer": "str",
         "image_id": "str",
+        "vector": "list",  # the layer's output averaged over positions
+    },
+    "accent_vectors": {  # the accentuate stage: the same vector of each accentuation
+        "layer": "str",
+        "unit": "int",
+        "rank": "int",
+        "image_id": "str",  # its seed
         "vector": "list",
     },
-    "embed": {
+    "embed": {  # per unit: its map (atlas.pipeline.embed)
         "layer": "str",
-        "unit": "int",  # -1: the layer-wide map (a point per unit + its accentuations)
+        "unit": "int",
         "image_id": "str",
-        "rank": "int",  # accent rank for kind=accent, top-N rank for kind=natural, -1 for unit
-        "kind": "str",  # "natural" or "accent"; "unit" on the layer map (atlas.pipeline.layer_map)
+        "rank": "int",  # top-N rank for kind=natural, accent rank for kind=accent
+        "kind": "str",  # "natural" or "accent"
         "x": "float",
         "y": "float",
-        "cluster": "int",
+        "cluster": "int",  # manifestation cluster (an accentuation: its seed's)
     },
-    "where": {  # one row per topk row (atlas.pipeline.where)
+    "layer_map": {  # per layer: every unit and accentuation on one map (embed.layer_map)
+        "layer": "str",
+        "unit": "int",  # the unit the point belongs to
+        "kind": "str",  # "unit" (where its top images place it) or "accent"
+        "rank": "int",  # accent rank; -1 for a unit's own point
+        "image_id": "str",  # the seed, or the unit's top image (shown on hover)
+        "x": "float",
+        "y": "float",
+    },
+    "where": {  # one row per topk row (atlas.pipeline.describe.maps)
         "layer": "str",
         "unit": "int",
         "kind": "str",  # "top" or "bottom"
@@ -146,7 +162,7 @@ TABLES: dict[str, dict[str, str]] = {
         "rf_px": "int",  # effective receptive field side, model-input px (3/4 of the gradient)
         "scale": "float",  # the unit's heat scale: median of its top maps' peaks
     },
-    "classes": {  # atlas.pipeline.classes
+    "classes": {  # atlas.pipeline.describe.classes
         "layer": "str",
         "unit": "int",
         "rank": "int",  # 0 = smallest p-value within (unit, field)
@@ -159,7 +175,7 @@ TABLES: dict[str, dict[str, str]] = {
         "p_value": "float",  # hypergeometric upper tail
         "enrichment": "float",  # (count / top_n) / (data_count / data_total)
     },
-    "causal": {  # atlas.pipeline.causal
+    "causal": {  # atlas.pipeline.describe.causal
         "layer": "str",
         "unit": "int",
         "rank": "int",

@@ -19,27 +19,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from atlas.config.resolved import Resolved
+from atlas.config.tree import BuildConfig
 from atlas.data.sources import ImageSource
+from atlas.errors import AtlasError
+from atlas.io.hashing import stable_hash
+from atlas.io.lock import RunLock
 from atlas.models.distributed import Dist
 from atlas.models.zoo import LoadedModel
-from atlas.pipeline.rundir import RunDir, stable_hash
+from atlas.pipeline.rundir import RunDir
 
 Publish = Callable[[], object]
 
 
 @dataclass
 class Context:
-    """What stages compute from. ``cfg`` is the build's config (a ``BuildConfig``); an entry
-    point that runs one stage alone may pass any object with the parts that stage reads.
-    ``on_progress`` (rank 0) is called by a long stage after each finished part with a function
-    that publishes the partial tables: the build uses it to re-render the site."""
+    """What stages compute from: the run directory, the build's config and, for the stages
+    that run the model, the model, the images and the settings resolved for this command
+    (:mod:`atlas.pipeline.resolve`). ``on_progress`` (rank 0) is called by a long stage after
+    each finished part with a function that publishes the partial tables: the build uses it to
+    re-render the site."""
 
     run: RunDir
-    cfg: Any
-    dist: Dist = field(default_factory=Dist)
-    progress: bool = True
+    cfg: BuildConfig
     model: LoadedModel | None = None
     source: ImageSource | None = None
+    resolved: Resolved | None = None
+    dist: Dist = field(default_factory=Dist)
+    progress: bool = True
     on_progress: Callable[[Publish], object] | None = None
 
     @property
@@ -50,6 +57,12 @@ class Context:
     def progressed(self, publish: Publish) -> None:
         if self.on_progress is not None and self.dist.main:
             self.on_progress(publish)
+
+    def inputs(self) -> tuple[LoadedModel, ImageSource, Resolved]:
+        """The model, images and resolved settings, for a stage that runs the model."""
+        if self.model is None or self.source is None or self.resolved is None:
+            raise AtlasError("this stage runs the model: open it with atlas.pipeline.session")
+        return self.model, self.source, self.resolved
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,12 @@ def _decide(stage: Stage, ctx: Context) -> tuple[str, bool]:
     return key, is_done(stage, ctx, key)
 
 
+def run_alone(stage: Stage, ctx: Context) -> Outcome:
+    """One stage outside a build (``atlas embed``, tests): the run directory locked for it."""
+    with RunLock(ctx.run.root):
+        return run_stage(stage, ctx)
+
+
 def run_stage(stage: Stage, ctx: Context) -> Outcome:
     """Run ``stage`` unless it is done under its key; every rank calls this for every stage.
 
@@ -112,7 +131,8 @@ def run_stage(stage: Stage, ctx: Context) -> Outcome:
     if d.main:
         run.start_stage(stage.name, key)
     t0 = time.perf_counter()
-    info = (stage.compute(ctx, key) if stage.sharded or d.main else None) or {}
+    with run.writing(stage.outputs):
+        info = (stage.compute(ctx, key) if stage.sharded or d.main else None) or {}
     d.barrier()
     if d.main:
         run.finish_stage(stage.name, key, compute_seconds=round(time.perf_counter() - t0, 3),

@@ -13,31 +13,23 @@ it reads (before the first ``RENDER`` if the first site should show it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from atlas.config.reglayer import reg_layer_for
-from atlas.models.distributed import setup, teardown
-from atlas.pipeline.accentuate import ACCENTUATE
-from atlas.pipeline.describe import DESCRIBE
-from atlas.pipeline.embed import EMBED, EMBED_NATURAL
-from atlas.pipeline.inputs import model_of, record_inputs, source_of
-from atlas.pipeline.mine import MINE
-from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.runlock import RunLock
-from atlas.pipeline.select import SELECT
+from atlas.config.resolved import Resolved
+from atlas.config.tree import BuildConfig
+from atlas.pipeline.accentuate.stage import ACCENTUATE
+from atlas.pipeline.describe.stage import DESCRIBE
+from atlas.pipeline.embed.stage import EMBED, EMBED_NATURAL
+from atlas.pipeline.mine.stage import MINE
+from atlas.pipeline.select.stage import SELECT
+from atlas.pipeline.session import session
 from atlas.pipeline.stage import Context, Outcome, Stage, run_stage
 from atlas.pipeline.vis import VIS
-
-if TYPE_CHECKING:
-    from atlas.config.tree import BuildConfig
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
     MINE, DESCRIBE, SELECT, RENDER, EMBED_NATURAL, RENDER, VIS, ACCENTUATE, EMBED,
 )
-__all__ = ["PIPELINE", "RENDER", "model_of", "needed", "run_accentuate", "run_mine", "session"]
 
 
 def stages() -> list[Stage]:
@@ -57,38 +49,21 @@ def needed(target: str) -> list[Stage]:
     return [s for s in stages() if s.name in want]
 
 
-@contextmanager
-def session(cfg: BuildConfig, progress: bool = True) -> Iterator[Context]:
-    """The context stages run in: ranks joined (under torchrun), the run directory locked
-    (rank 0; a second build fails at once), the model and images opened and recorded."""
-    d = setup()
-    run = RunDir(cfg.out)
-    with RunLock(run.root) if d.main else nullcontext():
-        model = model_of(cfg, d)
-        # the model's rule resolved here, not only by the CLI's preflight: library callers' hashes,
-        # manifest and accents table then name the layer used, never ""
-        cfg.accent.reg_layer = reg_layer_for(model, cfg.mine.layers[0], cfg.accent.reg_layer)
-        ctx = Context(run, cfg, d, progress, model, source_of(cfg))
-        if d.main:
-            record_inputs(run, cfg, ctx.model, ctx.source)
-        d.barrier()
-        yield ctx
-    teardown(d)
-
-
 def run_until(ctx: Context, target: str) -> dict[str, Outcome]:
     return {s.name: run_stage(s, ctx) for s in needed(target)}
 
 
-def run_mine(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
-    """``atlas mine``: mining, then the describe pass (maps, labels, feature vectors)."""
-    with session(cfg, progress) as ctx:
+def run_mine(cfg: BuildConfig, progress: bool = True,
+             resolved: Resolved | None = None) -> dict[str, Any]:
+    """``atlas mine``: mining, then the describe pass (maps, labels, pooled vectors)."""
+    with session(cfg, progress, resolved) as ctx:
         done = run_until(ctx, DESCRIBE.name)
     return {"cached": done[MINE.name].cached, "stage": ctx.run.stage(MINE.name)}
 
 
-def run_accentuate(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
+def run_accentuate(cfg: BuildConfig, progress: bool = True,
+                   resolved: Resolved | None = None) -> dict[str, Any]:
     """``atlas accentuate``: what accentuation needs (mine, describe, select), then it."""
-    with session(cfg, progress) as ctx:
+    with session(cfg, progress, resolved) as ctx:
         run_until(ctx, ACCENTUATE.name)
     return {"pairs": int(ctx.run.stage(ACCENTUATE.name).get("pairs", 0))}

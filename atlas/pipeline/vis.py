@@ -5,37 +5,35 @@ regularizer: classic feature visualization, which shows what a unit likes in iso
 not depend on accentuation, so a build runs it first: one optimization per unit against at least
 four per unit for accentuation, it gives every page a picture of what the unit likes early on.
 
-Resumable like accentuation: each chunk of units (one ``visualize`` call) is a part file under
-``checkpoints/vis-<key>/`` and a rerun skips the chunks that exist; :meth:`VisPlan.publish` writes
-``vis.parquet`` from the parts that exist, during a build (for the site) and at the end.
-Chunks are sharded over ranks.
+Resumable like accentuation: each chunk of units (one ``visualize`` call) is a part
+(:class:`atlas.io.parts.PartStore`) under ``checkpoints/vis-<key>/`` and a rerun skips the chunks
+that exist; :meth:`VisPlan.publish` writes ``vis.parquet`` from the parts that exist, during a
+build (for the site) and at the end. Chunks are sharded over ranks.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from atlas.accent.loop import AccentConfig, auto_batch, visualize
+from atlas.accent.loop import visualize
 from atlas.accent.objectives import Target
+from atlas.config.accent import AccentConfig
+from atlas.config.resolved import Resolved
 from atlas.data.media import save_webp, to_pil
+from atlas.io.parts import PartStore
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline import schema
-from atlas.pipeline.inputs import planned_units
-from atlas.pipeline.rundir import RunDir, atomic_write_json
+from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.session import planned_units
 from atlas.pipeline.stage import Context, Stage
 
 Row = tuple[str, int, float, str]  # layer, unit, final activation, media path
-# Units per visualize call on a CPU when accent.batch_size is auto. Accentuation takes 1 pair
-# at a time there (flat cost, memory); for visualization a batch of 8 units costs no more per
-# unit, degrades less when other processes compete for the cores, and stays near 1 GB (the
-# measurements are in the README's benchmarks).
-CPU_UNITS = 8
+Chunk = list[tuple[str, int]]
 
 
 def vis_config(cfg: AccentConfig) -> AccentConfig:
@@ -45,8 +43,8 @@ def vis_config(cfg: AccentConfig) -> AccentConfig:
     return replace(cfg, frames=0, mask_every=min(cfg.steps + 1, 100_000))
 
 
-def vis_chunk(cfg: AccentConfig, device: torch.device) -> int:
-    return cfg.batch_size or (CPU_UNITS if device.type == "cpu" else auto_batch(0, device))
+def _rows(path) -> list[Row]:
+    return [tuple(r) for r in json.loads(path.read_text())]
 
 
 @dataclass
@@ -56,23 +54,21 @@ class VisPlan:
     run: RunDir
     units: list[tuple[str, int]]
     cfg: AccentConfig  # already through vis_config
-    key: str
     chunk: int
-    _loaded: dict[Path, list[Row]] = field(default_factory=dict)
+    parts: PartStore[list[Row]]
 
     @classmethod
     def make(cls, run: RunDir, units: list[tuple[str, int]], accent: AccentConfig, key: str,
-             device: torch.device) -> VisPlan:
-        cfg = vis_config(accent)
-        return cls(run, sorted(units), cfg, key, vis_chunk(cfg, device))
+             chunk: int) -> VisPlan:
+        store = PartStore(run.root / "checkpoints" / f"vis-{key}", ".json",
+                          lambda rows, buf: buf.write(json.dumps(rows, indent=2,
+                                                                 sort_keys=True).encode()),
+                          _rows)
+        return cls(run, sorted(units), vis_config(accent), chunk, store)
 
-    @property
-    def dir(self) -> Path:
-        return self.run.root / "checkpoints" / f"vis-{self.key}"
-
-    def chunks(self) -> list[list[tuple[str, int]]]:
+    def chunks(self) -> list[Chunk]:
         """Chunks of units of one layer each (a ``visualize`` call targets one layer)."""
-        out: list[list[tuple[str, int]]] = []
+        out: list[Chunk] = []
         for layer, unit in self.units:
             if out and len(out[-1]) < self.chunk and out[-1][0][0] == layer:
                 out[-1].append((layer, unit))
@@ -80,30 +76,24 @@ class VisPlan:
                 out.append([(layer, unit)])
         return out
 
-    def path(self, chunk: list[tuple[str, int]]) -> Path:
-        return self.dir / f"{chunk[0][0]}-{chunk[0][1]:06d}.json"
-
-    def load(self, chunk: list[tuple[str, int]]) -> list[Row] | None:
-        path = self.path(chunk)
-        if path not in self._loaded:
-            if not path.exists():
-                return None
-            self._loaded[path] = [tuple(r) for r in json.loads(path.read_text())]
-        return self._loaded[path]
+    @staticmethod
+    def name(chunk: Chunk) -> str:
+        return f"{chunk[0][0]}-{chunk[0][1]:06d}"
 
     def publish(self) -> pd.DataFrame:
         """Write ``vis.parquet`` from the chunks that are done; return it."""
-        rows = sorted(r for c in self.chunks() for r in (self.load(c) or []))
+        rows = sorted(r for c in self.chunks() for r in (self.parts.get(self.name(c)) or []))
         df = pd.DataFrame(rows, columns=list(schema.TABLES["vis"])) if rows else schema.empty(
             "vis")
         self.run.write_table("vis", df)
         return df
 
 
-def _visualize(plan: VisPlan, model: LoadedModel, chunk: list[tuple[str, int]]) -> list[Row]:
+def _visualize(plan: VisPlan, model: LoadedModel, resolved: Resolved, chunk: Chunk) -> list[Row]:
     layer = chunk[0][0]
     units = [u for _, u in chunk]
-    res = visualize(model, Target(layer, torch.tensor(units), kind=plan.cfg.target), plan.cfg)
+    res = visualize(model, Target(layer, torch.tensor(units), kind=plan.cfg.target), plan.cfg,
+                    reg_layer=resolved.reg_layer, view_px=resolved.view_px)
     rows = []
     for j, unit in enumerate(units):
         path = f"media/vis/{layer}/{unit}.webp"
@@ -118,19 +108,21 @@ def _units(ctx: Context) -> list[tuple[str, int]]:
 
 
 def _settings(ctx: Context) -> list:
-    cfg = vis_config(ctx.cfg.accent)
+    _, _, resolved = ctx.inputs()
     # the chunk is in the key: a unit's starting noise depends on its place in the call
-    return [asdict(cfg), sorted(_units(ctx)), vis_chunk(cfg, ctx.model.device)]
+    return [asdict(vis_config(ctx.cfg.accent)), sorted(_units(ctx)), resolved.vis_batch,
+            resolved.reg_layer, resolved.view_px]
 
 
 def _compute(ctx: Context, key: str) -> dict:
     """Visualize every planned unit (resuming from part files), reporting each new chunk."""
     d = ctx.dist
-    plan = VisPlan.make(ctx.run, _units(ctx), ctx.cfg.accent, key, ctx.model.device)
+    model, _, resolved = ctx.inputs()
+    plan = VisPlan.make(ctx.run, _units(ctx), ctx.cfg.accent, key, resolved.vis_batch)
     mine = plan.chunks()[d.rank::d.world]
     for chunk in tqdm(mine, disable=not ctx.bar, desc="visualize", dynamic_ncols=True):
-        if not plan.path(chunk).exists():
-            atomic_write_json(plan.path(chunk), _visualize(plan, ctx.model, chunk))
+        if not plan.parts.has(plan.name(chunk)):
+            plan.parts.save(plan.name(chunk), _visualize(plan, model, resolved, chunk))
             ctx.progressed(plan.publish)
     d.barrier()
     return {"units": len(plan.publish())} if d.main else {}

@@ -1,7 +1,7 @@
 """The unit page's charts: activation histogram, manifestation map, trajectory sparkline.
 
 Computed here as numbers (so they stay testable as numbers) and drawn inline by
-:func:`atlas.site.svg.svg` through ``templates/_charts.html``, so they need no script and work
+:func:`atlas.io.svg.svg` through ``templates/_charts.html``, so they need no script and work
 in the self-contained report and under a strict CSP. Templates reach this module as ``charts``.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from atlas.site.model import Unit
-from atlas.site.svg import PALETTE, Figure, colour, nice_ticks, svg
+from atlas.io.svg import PALETTE, Figure, colour, nice_ticks, svg
+from atlas.site.content import Unit
 
 __all__ = ["PALETTE", "histogram", "manifestation_map", "spark", "sparkline", "svg"]
 HIST_LABEL = "Activation histogram (log scale) with the top images and accentuations marked"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from atlas.pipeline.rundir import atomic_write_bytes
+from atlas.io.files import atomic_write_bytes
 from atlas.pipeline.schema import TABLES
 from atlas.site.export import cell
 

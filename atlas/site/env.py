@@ -14,9 +14,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from atlas import __version__
 from atlas.site import charts as site_charts
+from atlas.site.content import Atlas, Pic, Unit
 from atlas.site.heat import heat_uri
 from atlas.site.heat import place as heat_place
-from atlas.site.model import Atlas, Pic, Unit
 from atlas.site.safe import slug
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from atlas.errors import AtlasError
-from atlas.pipeline.rundir import atomic_write_bytes
-from atlas.site.model import Atlas, Pic, Shot, Unit
+from atlas.io.files import atomic_write_bytes
+from atlas.site.content import Atlas, Pic, Shot, Unit
 
 Place = Callable[[str | None], str | None]
 FORMATS = ("json", "csv")
@@ -157,7 +157,7 @@ def export_run(run_dir: str | Path, fmt: str,
     """``atlas export``: per-unit JSON (``units/<layer>/<unit>.json``) or one CSV per layer
     (``<layer>.csv``) under ``out`` (default ``RUN/export``); media paths run-relative.
     Returns the folder and the files written."""
-    from atlas.site.data import load_atlas
+    from atlas.site.load import load_atlas
 
     if fmt not in FORMATS:
         raise AtlasError(f"export format {fmt!r} unknown; valid: {', '.join(FORMATS)}")

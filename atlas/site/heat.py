@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from atlas.site.model import Pic, Where
+from atlas.site.content import Pic, Where
 
 # matplotlib's inferno at 0, 0.1, ..., 1 (perceptually uniform, readable in grey)
 _INFERNO = np.array([

@@ -15,18 +15,20 @@ import json
 import os
 import shlex
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from atlas.config.sections import SiteConfig
 from atlas.errors import AtlasError
-from atlas.pipeline.rundir import atomic_write_bytes
-from atlas.pipeline.staged import staged_folder
-from atlas.site.data import load_atlas
+from atlas.io.files import atomic_write_bytes
+from atlas.io.swap import staged_folder
+from atlas.pipeline.rundir import RunDir
+from atlas.site.content import Atlas, Pic, Unit
 from atlas.site.downloads import write_tables
 from atlas.site.env import TEMPLATES, make_env, model_name, pretty
 from atlas.site.export import csv_text, json_text, layer_row, unit_record
+from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia, SiteMedia
-from atlas.site.model import Atlas, Pic, Unit
 from atlas.site.report import report_html
 from atlas.site.safe import SITE_CSP, js_assign, slug
 from atlas.site.title import RULE
@@ -62,11 +64,22 @@ class _Writer:
 def render_site(run_dir: str | Path, out_dir: str | Path, cfg: SiteConfig | None = None) -> Path:
     """Render the run at ``run_dir`` into ``out_dir`` and return ``out_dir`` (open its
     ``index.html``). It is written into a staged copy of the site that then replaces it whole
-    (:mod:`atlas.pipeline.staged`), so a kill mid-render leaves the previous complete site."""
+    (:mod:`atlas.io.swap`), so a kill mid-render leaves the previous complete site."""
     _prepare(Path(out_dir))
     with staged_folder(out_dir) as out:
         _render_into(Path(run_dir), str(out_dir), out, cfg or SiteConfig())
     return Path(out_dir)
+
+
+def build_renderer(cfg: SiteConfig) -> Callable[[RunDir, bool], str]:
+    """The site renderer a build calls while it works (``final=False``: without the shareable
+    reports, which inline every image) and at its end."""
+
+    def render(run: RunDir, final: bool) -> str:
+        site = cfg if final else replace(cfg, reports_max_units=0)
+        return str(render_site(run.root, cfg.out, site))
+
+    return render
 
 
 def _render_into(run_dir: Path, out_dir: str, out: Path, cfg: SiteConfig) -> None:

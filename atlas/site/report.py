@@ -17,11 +17,11 @@ from markupsafe import Markup
 
 from atlas.config.units import LayerUnit, parse_layer_units
 from atlas.errors import AtlasError, unknown
-from atlas.pipeline.rundir import atomic_write_bytes
-from atlas.site.data import load_atlas
+from atlas.io.files import atomic_write_bytes
+from atlas.site.content import Atlas, Unit
 from atlas.site.env import make_env, model_name, pretty, read_static
+from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia
-from atlas.site.model import Atlas, Unit
 
 UnitSpec = str | LayerUnit
 _EXTRA_CSS = """

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from atlas.site.model import Unit
+from atlas.site.content import Unit
 
 PENDING = ("Accentuation pending — the build was still running when this page was written; "
            "reload later to see it.")

@@ -18,7 +18,7 @@ from typing import Any
 
 from atlas.errors import AtlasError
 from atlas.site.safe import finite, natural_key, plain_svg, slug
-from atlas.site.validation_model import (
+from atlas.site.validation_content import (
     Chart,
     Interval,
     LayerView,

@@ -1,0 +1,1 @@
+"""The accentuate stage: every chosen (unit, seed) pair, batched and resumable."""

@@ -1,0 +1,1 @@
+"""The describe stage: where each unit fires on its listed images, and its honest labels."""

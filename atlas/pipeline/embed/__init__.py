@@ -1,0 +1,1 @@
+"""The embed stages: per-unit manifestation maps and the layer map."""

@@ -1,0 +1,115 @@
+"""The start of every command that computes: checks before long work, and settings resolved once.
+
+:func:`resolve` turns the config, the machine and the loaded model into a
+:class:`~atlas.config.resolved.Resolved` (device, regularization layer, batch sizes, workers,
+view size); the run's manifest records it and every stage reads it. :func:`preflight` runs the
+checks a mistake should fail at within seconds, not after a finished mining: writable folders,
+the image source, the layers and units (one forward pass on a random image), the regularization
+layer. Each failure is one :class:`AtlasError` line.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import torch
+
+from atlas.config.resolved import Resolved
+from atlas.config.tree import BuildConfig
+from atlas.config.units import parse_units
+from atlas.data.sources import ImageSource, Limited, open_source
+from atlas.errors import AtlasError, unknown
+from atlas.io.files import check_writable
+from atlas.models.distributed import Dist
+from atlas.models.probe import unit_counts, view_side
+from atlas.models.reglayer import reg_layer_for
+from atlas.models.runtime import pick_device
+from atlas.models.zoo import LoadedModel, load_model
+
+CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: no dearer per
+#                    unit than 1, and steadier when other processes compete for the cores)
+
+
+@cache
+def _model(name: str, weights: str, size: int, device: str) -> LoadedModel:
+    return load_model(name, weights, size or None).to(device)
+
+
+def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
+    """The config's model on this process's device, loaded once per process (the checks
+    before long work and the stages share it)."""
+    dev = str(pick_device(cfg.device, d.local_rank if d else 0))
+    return _model(cfg.model.name, cfg.model.weights, cfg.model.input_size, dev)
+
+
+def source_of(cfg: BuildConfig) -> ImageSource:
+    """The config's images (the first ``data.limit`` of them when it is set)."""
+    d = cfg.data
+    hf = {k: v for k, v in (("split", d.split), ("image_column", d.image_column),
+                            ("label_column", d.label_column)) if v}
+    src = open_source(d.images, **hf)
+    return Limited(src, cfg.data.limit) if cfg.data.limit else src
+
+
+def decode_workers(workers: int, device: torch.device) -> int:
+    """Decoding workers for ``workers=-1``: none on a CPU with <= 4 cores, where a worker process
+    competes with the model's own threads (mining measured slower with one than in-process);
+    else half the cores, at most 8."""
+    if workers >= 0:
+        return workers
+    cores = os.cpu_count() or 1
+    if device.type == "cpu" and cores <= 4:
+        return 0
+    return min(8, max(1, cores // 2))
+
+
+def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> Resolved:
+    """What this command runs with. ``target``: the layer accentuated (default the first mined
+    layer), whose regularization layer the model's rule picks when ``accent.reg_layer`` is empty.
+
+    Pairs per accentuation batch: 1 on a CPU, where the cost per accentuation is flat in the
+    batch and memory is not (each pair is then its own resume point); 64 on a GPU, which needs
+    large batches to be busy."""
+    dev = model.device
+    gpu = dev.type == "cuda"
+    batch = cfg.accent.batch_size
+    return Resolved(
+        device=str(dev),
+        reg_layer=reg_layer_for(model, target or cfg.mine.layers[0], cfg.accent.reg_layer),
+        accent_batch=batch or (64 if gpu else 1),
+        vis_batch=batch or (CPU_VIS_UNITS if dev.type == "cpu" else 64),
+        workers=decode_workers(cfg.mine.workers, dev),
+        view_px=view_side(model, cfg.accent.view_scale),
+    )
+
+
+def check_layers(cfg: BuildConfig, model: LoadedModel, reg: str) -> None:
+    """Mined layers exist, ``units`` fits the first one (the layer accentuated), and the
+    regularization layer ``reg`` runs before it."""
+    target = cfg.mine.layers[0]
+    units = unit_counts(model, [*cfg.mine.layers, reg])
+    if target not in units:
+        raise AtlasError(f"layer {target!r} of {model.name} gives no tensor output")
+    parse_units(cfg.units, units[target], target)
+    order = list(units)
+    if reg not in order or order.index(reg) >= order.index(target):
+        raise AtlasError(f"accent.reg_layer {reg!r} must run before the target layer "
+                         f"{target!r}; leave it empty for the model's rule "
+                         f"({reg_layer_for(model, target, '')!r})")
+
+
+def preflight(cfg: BuildConfig, site: bool = False) -> tuple[LoadedModel, Resolved]:
+    """Every early check of a run command (``site``: it renders too); the loaded model and the
+    resolved settings the command then runs with."""
+    check_writable(cfg.run_dir, "run directory")
+    if site:
+        check_writable(cfg.site.out, "site.out")
+    source_of(cfg)  # an unknown source or an empty folder fails here
+    model = model_of(cfg)
+    for name in cfg.mine.layers:  # before resolving: the rule names the target's neighbours
+        if name not in model.layers:
+            raise unknown(f"mine.layers entry of {model.name}", name, model.layers)
+    resolved = resolve(cfg, model)
+    check_layers(cfg, model, resolved.reg_layer)
+    return model, resolved

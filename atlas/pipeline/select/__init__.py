@@ -1,0 +1,1 @@
+"""The select stage: which of a unit's top images to accentuate."""
