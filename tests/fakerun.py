@@ -24,7 +24,7 @@ from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.schema import TABLES
 
 ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed",
-                        "where", "classes", "causal"})
+                        "layer_map", "where", "classes", "causal"})
 MINE_TABLES = frozenset({"images", "topk", "stats"})
 PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
 CHANGE_GAIN = 4.0  # as atlas.data.media writes the change view
@@ -285,15 +285,19 @@ def _describe(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[di
 
 def _global_map(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
                 layer: str) -> None:
-    """unit=-1 rows: every unit's accentuations in one layer-wide map; cluster = owning unit."""
+    """The layer map: a point per unit (at its top image) and one per accentuation near it."""
     for u in range(cfg.units):
         centre = rng.uniform(0.1, 0.9, 2)
+        top = next(r for r in t["topk"] if r["layer"] == layer and r["unit"] == u)
+        t["layer_map"].append({"layer": layer, "unit": u, "kind": "unit", "rank": -1,
+                               "image_id": top["image_id"], "x": float(centre[0]),
+                               "y": float(centre[1])})
         owned = [a for a in t["accents"] if a["layer"] == layer and a["unit"] == u]
         for a in owned:
             x, y = np.clip(centre + rng.normal(0, 0.04, 2), 0, 1)
-            t["embed"].append({"layer": layer, "unit": -1, "image_id": a["image_id"],
-                               "rank": a["rank"], "kind": "accent", "x": float(x),
-                               "y": float(y), "cluster": u})
+            t["layer_map"].append({"layer": layer, "unit": u, "kind": "accent",
+                                   "rank": a["rank"], "image_id": a["image_id"], "x": float(x),
+                                   "y": float(y)})
 
 
 def _manifest(cfg: FakeRunConfig) -> dict[str, object]:

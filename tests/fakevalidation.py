@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from atlas.names import slug  # the producer's own file naming
 from atlas.io.files import atomic_write_bytes, atomic_write_json
+from atlas.names import slug  # the producer's own file naming
 
 KINDS = ("accent_natural", "natural_natural", "vis_natural", "random_natural", "accent_own_seed")
 MEANS = ({"accent_natural": 0.60, "natural_natural": 0.55, "vis_natural": 0.50},

@@ -2,10 +2,13 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import run_args
 
-from atlas.accent.loop import AccentConfig, accentuate, normalize_masks, to_input, visualize
+from atlas.accent.loop import accentuate, to_input, visualize
+from atlas.accent.masks import normalize_masks
 from atlas.accent.objectives import LatentDistance, Target
-from atlas.accent.views import AugmentConfig
+from atlas.config.accent import AccentConfig, AugmentConfig
+from atlas.config.fields import check
 from atlas.errors import AtlasError
 
 FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2",
@@ -18,12 +21,18 @@ def small(lite0):
     return replace(lite0, input_size=96)
 
 
-def test_accentuation_raises_target_and_stays_close(small, photos):
+@pytest.fixture(scope="module")
+def run(small):
+    """The regularization layer and view size a command would resolve for FAST on ``small``."""
+    return run_args(small, AccentConfig(**FAST), "_blocks.10")
+
+
+def test_accentuation_raises_target_and_stays_close(small, photos, run):
     units = torch.tensor([3, 3, 17, 40])
     # 12 steps: pair 0 starts far below zero, where 6 steps raise the mean over random crops
     # (the trajectory) but not yet the activation on the whole image
     cfg = AccentConfig(**{**FAST, "steps": 12})
-    res = accentuate(small, photos[:4], Target("_blocks.10", units), cfg)
+    res = accentuate(small, photos[:4], Target("_blocks.10", units), cfg, **run)
     assert res.images.shape == (4, 3, 96, 96) and res.masks.shape == (4, 96, 96)
     assert (res.final_activation > res.seed_activation).all()
     assert (res.trajectory[:, -1] > res.trajectory[:, 0]).all()
@@ -31,13 +40,13 @@ def test_accentuation_raises_target_and_stays_close(small, photos):
     assert res.trajectory.shape == (4, 12) and (res.masks >= 0).all() and res.masks.sum() > 0
 
 
-def test_a_pair_does_not_depend_on_the_rest_of_its_batch(small, photos):
+def test_a_pair_does_not_depend_on_the_rest_of_its_batch(small, photos, run):
     """Pairs optimized together stay independent: the first pair's result is the same whoever
     shares its batch (a batch of one draws other views, so equal-sized batches are compared;
     the differences allowed are float rounding, which Adam's step amplifies)."""
     cfg = AccentConfig(**FAST)
-    a = accentuate(small, photos[:2], Target("_blocks.10", torch.tensor([5, 9])), cfg)
-    b = accentuate(small, photos[[0, 5]], Target("_blocks.10", torch.tensor([5, 40])), cfg)
+    a = accentuate(small, photos[:2], Target("_blocks.10", torch.tensor([5, 9])), cfg, **run)
+    b = accentuate(small, photos[[0, 5]], Target("_blocks.10", torch.tensor([5, 40])), cfg, **run)
     moved = (a.images[0] - to_input(photos[:1], 96)[0]).abs().mean()
     diff = (a.images[0] - b.images[0]).abs()
     assert moved > 0.01 and diff.mean() < 0.01 * moved and diff.max() < 0.01
@@ -46,15 +55,15 @@ def test_a_pair_does_not_depend_on_the_rest_of_its_batch(small, photos):
     assert not torch.allclose(a.images[1], b.images[1], atol=0.05)  # the partners differ
 
 
-def test_attribution_steps_do_not_change_the_optimization(small, photos):
+def test_attribution_steps_do_not_change_the_optimization(small, photos, run):
     """On attribution steps the two loss terms go through the shallow part separately and are
     combined at the canvas; the update must equal the one-pass update of the other steps."""
     target = Target("_blocks.10", torch.tensor([5, 9]))
     # summed (not view-averaged) maps, so the number of attribution samples shows in the sum
     every = accentuate(small, photos[:2], target,
-                       AccentConfig(**FAST, mask_every=1, mask_coverage=False))
+                       AccentConfig(**FAST, mask_every=1, mask_coverage=False), **run)
     once = accentuate(small, photos[:2], target,
-                      AccentConfig(**FAST, mask_every=1000, mask_coverage=False))
+                      AccentConfig(**FAST, mask_every=1000, mask_coverage=False), **run)
     moved = (once.images - to_input(photos[:2], 96)).abs().mean()
     diff = (every.images - once.images).abs()  # float rounding, which Adam's step amplifies
     assert diff.mean() < 0.01 * moved and diff.max() < 0.01
@@ -73,25 +82,26 @@ def test_seed_pass_precision_follows_amp_and_hardware():
     assert reference_precision(AccentConfig(), torch.device("cuda")) == "bfloat16"
 
 
-def test_lambda_pulls_toward_the_seed(small, photos):
+def test_lambda_pulls_toward_the_seed(small, photos, run):
     t = Target("_blocks.10", torch.tensor([7, 7]))
-    loose = accentuate(small, photos[:2], t, AccentConfig(**FAST, lam=0.0))
-    tight = accentuate(small, photos[:2], t, AccentConfig(**FAST, lam=20.0))
+    loose = accentuate(small, photos[:2], t, AccentConfig(**FAST, lam=0.0), **run)
+    tight = accentuate(small, photos[:2], t, AccentConfig(**FAST, lam=20.0), **run)
     assert tight.latent_distance.mean() < loose.latent_distance.mean()
     assert loose.final_activation.mean() > tight.final_activation.mean()
 
 
-def test_frames_and_visualization(small):
+def test_frames_and_visualization(small, run):
     cfg = AccentConfig(**{**FAST, "steps": 4}, frames=3)
-    res = visualize(small, Target("_blocks.10", torch.tensor([1, 2])), cfg)
+    res = visualize(small, Target("_blocks.10", torch.tensor([1, 2])), cfg, **run)
     assert len(res.frames) == 3 and res.frames[0].shape == (2, 3, 128, 128)
     assert (res.final_activation > res.seed_activation).all()
 
 
-def test_reg_layer_after_target_is_an_error(small, photos):
+def test_reg_layer_after_target_is_an_error(small, photos, run):
     cfg = AccentConfig(**{**FAST, "reg_layer": "_blocks.12"})
     with pytest.raises(AtlasError, match="'_blocks.12' does not run before"):
-        accentuate(small, photos[:1], Target("_blocks.10", torch.tensor([0])), cfg)
+        accentuate(small, photos[:1], Target("_blocks.10", torch.tensor([0])), cfg,
+                   **{**run, "reg_layer": "_blocks.12"})
 
 
 def test_normalize_masks_shares_one_scale():
@@ -117,16 +127,16 @@ def test_latent_distance_is_nonsquared_mean_over_positions():
 
 def test_config_validation():
     with pytest.raises(AtlasError, match="accent.param must be one of"):
-        AccentConfig(param="wavelet").validate()
+        check(AccentConfig(param="wavelet"))
     with pytest.raises(AtlasError, match="augment.crops"):
-        AccentConfig(augment=AugmentConfig(crops=0)).validate()
+        check(AccentConfig(augment=AugmentConfig(crops=0)))
 
 
 def test_views_are_counted_per_image_and_box():
-    from atlas.accent.loop import _count_views
+    from atlas.accent.masks import count_views
 
     seen = torch.zeros(2, 6, 6)
-    _count_views(seen, [(0, 0, 6, 6), (1, 1, 3, 3), (2, 2, 4, 6), (2, 2, 4, 6)])
+    count_views(seen, [(0, 0, 6, 6), (1, 1, 3, 3), (2, 2, 4, 6), (2, 2, 4, 6)])
     assert seen[0].sum() == 36 + 4 and seen[0, 1, 1] == 2 and seen[0, 5, 5] == 1
     assert seen[1].sum() == 2 * 8 and seen[1, 2, 5] == 2 and seen[1, 0, 0] == 0
 
@@ -142,7 +152,7 @@ def test_active_focus_weights_firing_positions_and_falls_back_when_silent():
 
 
 def test_coverage_mean_shrinks_rarely_seen_pixels_toward_the_image_mean():
-    from atlas.accent.loop import coverage_mean
+    from atlas.accent.masks import coverage_mean
 
     seen = torch.full((1, 2, 2), 10.0)
     seen[0, 0, 0] = 0.0  # never seen: no evidence of its own

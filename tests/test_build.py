@@ -34,7 +34,7 @@ reg_layer = "_blocks.4"
 [accent.augment]
 crops = 2
 """
-TABLES = ("images", "topk", "seeds", "accents", "embed", "vis")
+TABLES = ("images", "topk", "seeds", "accents", "embed", "layer_map", "vis")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -77,7 +77,7 @@ def test_build_is_deterministic(reference, tmp_path):
     subprocess.run(_cmd(cfg, tmp_path / "again"), env=ENV, check=True, capture_output=True)
     _assert_same(ref, _tables(tmp_path / "again"))
     assert len(ref["accents"]) == 6 and set(ref["accents"]["unit"]) == {0, 1, 2}
-    assert (ref["embed"]["unit"] == -1).any()
+    assert (ref["layer_map"]["kind"] == "accent").sum() == 6
 
 
 @pytest.mark.slow

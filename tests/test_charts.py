@@ -10,11 +10,11 @@ import pytest
 from fakerun import FakeRunConfig, make_fake_run
 
 from atlas.evaluation.charts import bar_chart, line_chart, strip_chart
+from atlas.io.svg import PALETTE, Figure, colour, svg
 from atlas.site.charts import histogram, manifestation_map, spark, sparkline
 from atlas.site.load import load_atlas
 from atlas.site.render import render_site
 from atlas.site.safe import plain_svg
-from atlas.io.svg import PALETTE, Figure, colour, svg
 
 NS = "{http://www.w3.org/2000/svg}"
 NINE = [f"series {i}" for i in range(9)]

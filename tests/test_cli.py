@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from atlas.cli.main import main, parser
-from atlas.pipeline.preflight import preflight
-from atlas.models.reglayer import auto_reg_layer
 from atlas.config.tree import build_config
 from atlas.errors import AtlasError
+from atlas.models.reglayer import auto_reg_layer
+from atlas.pipeline.resolve import preflight
 
 PROBE = """
 import runpy, sys
@@ -69,13 +69,14 @@ def test_reg_layer_after_the_target_fails_before_mining(tmp_path, capsys):
 
 def test_default_reg_layer_follows_the_model(tmp_path):
     """resnet18's layer3 no longer inherits EfficientNet's _blocks.4: the rule picks a stage
-    of this model, and the preflight writes it into the config the manifest records."""
+    of this model; the checks resolve it once and leave the user's config as it was."""
     cfg = build_config(parser().parse_args(
         ["build", *_run_args(tmp_path, "--model", "resnet18", "--weights", "none",
                              "--layer", "layer3")]))
     assert cfg.accent.reg_layer == ""
-    model = preflight(cfg, site=True)
-    assert cfg.accent.reg_layer == "layer1.1" == auto_reg_layer(model, "layer3")
+    model, resolved = preflight(cfg, site=True)
+    assert resolved.reg_layer == "layer1.1" == auto_reg_layer(model, "layer3")
+    assert cfg.accent.reg_layer == ""
     assert auto_reg_layer(model, "layer4") == "layer2.0"
 
 

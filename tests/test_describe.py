@@ -10,20 +10,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import run_alone, stage_context
 from scipy.stats import hypergeom
 from torch import nn
 
-from atlas.data.sources import bundled
+from atlas.config.fields import check
+from atlas.config.sections import DescribeConfig
+from atlas.data.sources import Limited, bundled
 from atlas.errors import AtlasError
 from atlas.models.receptive import receptive_field
 from atlas.models.zoo import LoadedModel, imagenet_classes
+from atlas.pipeline import stage
 from atlas.pipeline.describe.causal import BASELINE, CutForward
 from atlas.pipeline.describe.classes import enriched_classes
-from atlas.pipeline.describe.stage import DescribeConfig, run_describe
-from atlas.pipeline.session import Limited
-from atlas.pipeline.mine.stage import MineConfig, mine
-from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.describe.maps import peak_box, pool_map, view_box
+from atlas.pipeline.describe.stage import DESCRIBE
+from atlas.pipeline.mine.stage import MINE
+from atlas.pipeline.rundir import RunDir
 
 LAYERS = ["_blocks.3", "_blocks.10"]  # 14x14 and 7x7 maps at 112 px; fields 35 px and all
 
@@ -45,8 +48,8 @@ def small(lite0):
 @pytest.fixture(scope="module")
 def mined(small, tmp_path_factory):
     root = tmp_path_factory.mktemp("describe") / "mined"
-    mine(RunDir(root), small, first(24), MineConfig(layers=LAYERS, k=8, bottom_k=2,
-                                                   batch_size=8, workers=0), progress=False)
+    run_alone(MINE, root, small, first(24), mine__layers=LAYERS, mine__k=8, mine__bottom_k=2,
+              mine__batch_size=8, mine__workers=0)
     return root
 
 
@@ -58,7 +61,8 @@ def _copy(root, tmp_path, name="run") -> RunDir:
 @pytest.fixture(scope="module")
 def described(mined, small, tmp_path_factory):
     run = _copy(mined, tmp_path_factory.mktemp("described"))
-    info = run_describe(run, small, first(24), DescribeConfig(top_n=4), progress=False)
+    info = run_alone(DESCRIBE, run.root, small, first(24), mine__layers=LAYERS,
+                     describe__top_n=4)
     return run, info
 
 
@@ -220,18 +224,18 @@ def test_ablation_falls_back_to_repeated_inputs_around_a_skip():
 
 def test_one_pass_over_topk_images_and_no_stray_hooks(mined, small, tmp_path):
     run = _copy(mined, tmp_path)
+    ctx = stage_context(run.root, small, first(24), mine__layers=LAYERS, describe__causal=False)
     seen = []
     h = small.layer("_conv_stem").register_forward_hook(lambda _m, i, _o: seen.append(len(i[0])))
     try:
-        run_describe(run, small, first(24), DescribeConfig(causal=False), progress=False)
+        stage.run_alone(DESCRIBE, ctx)
         assert sum(seen) == run.read_table("topk")["image_id"].nunique()  # two layers, one pass
         assert run.stage("describe")["causal"] == "describe.causal is off"
         seen.clear()
-        assert run_describe(run, small, first(24), DescribeConfig(causal=False),
-                            progress=False)["cached"]
+        assert stage.run_alone(DESCRIBE, ctx).cached
         assert seen == []  # resumed: nothing recomputed
-        assert not run_describe(run, small, first(24), DescribeConfig(causal=False, top_n=3),
-                                progress=False)["cached"]
+        ctx.cfg.describe.top_n = 3
+        assert not stage.run_alone(DESCRIBE, ctx).cached
     finally:
         h.remove()
     assert not any(m._forward_hooks for m in small.module.modules())
@@ -239,8 +243,8 @@ def test_one_pass_over_topk_images_and_no_stray_hooks(mined, small, tmp_path):
 
 def test_random_weights_give_no_causal_labels(mined, small, tmp_path):
     run = _copy(mined, tmp_path)
-    info = run_describe(run, dataclasses.replace(small, weights="none"), first(24),
-                        DescribeConfig(top_n=4), progress=False)
+    info = run_alone(DESCRIBE, run.root, dataclasses.replace(small, weights="none"), first(24),
+                     mine__layers=LAYERS, describe__top_n=4)
     assert "random weights" in info["causal"] and run.has("causal")
     assert run.read_table("causal").empty and len(run.read_table("where")) > 0
 
@@ -263,15 +267,14 @@ def test_enriched_classes_on_a_crafted_table():
 
 def test_describe_config_names_bad_values():
     with pytest.raises(AtlasError, match=r"describe.top_n must be an integer in \[1, 10000\]"):
-        DescribeConfig(top_n=0)
+        check(DescribeConfig(top_n=0))
 
 
 def test_the_pass_also_writes_each_listed_images_vector_and_copy(described):
-    """The natural rows of features.parquet ride on the describe pass: one vector per (layer,
-    image some unit of that layer lists), and a unit's entry is the mean of its map there."""
+    """vectors.parquet rides on the describe pass: one vector per (layer, image some unit of
+    that layer lists), and a unit's entry is the mean of its map there."""
     run, _ = described
-    feats, where = run.read_table("features"), run.read_table("where")
-    nat = feats[feats["kind"] == "natural"]
+    nat, where = run.read_table("vectors"), run.read_table("where")
     for layer in LAYERS:
         listed = set(where.loc[where["layer"] == layer, "image_id"])
         got = nat[nat["layer"] == layer]

@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from blobs import blobs as seeded_blobs
+from conftest import run_alone
 
+from atlas.config.fields import check
+from atlas.config.sections import EmbedConfig
 from atlas.errors import AtlasError
-from atlas.pipeline import schema
-from atlas.pipeline.embed.stage import EmbedConfig, embed_points, run_embed
 from atlas.pipeline.embed.layer_map import unit_vectors
+from atlas.pipeline.embed.layout import embed_points
+from atlas.pipeline.embed.stage import EMBED, EMBED_NATURAL
 from atlas.pipeline.rundir import RunDir
 
 
@@ -49,9 +52,9 @@ def test_degenerate_rows_do_not_break_the_map():
 
 def test_config_errors_name_the_field():
     with pytest.raises(AtlasError, match="cosine"):
-        EmbedConfig(metric="cosin")
+        check(EmbedConfig(metric="cosin"))
     with pytest.raises(AtlasError, match="embed.n_neighbors"):
-        EmbedConfig(n_neighbors=1)
+        check(EmbedConfig(n_neighbors=1))
 
 
 def make_run(tmp_path, accents: bool) -> tuple[RunDir, np.ndarray]:
@@ -70,24 +73,24 @@ def make_run(tmp_path, accents: bool) -> tuple[RunDir, np.ndarray]:
         )  # fmt: skip
     run.write_table("topk", pd.concat(tops))
     vec = [list(v) for v in feats]
-    rows = pd.DataFrame({"layer": "L", "kind": "natural", "unit": -1, "rank": -1,
-                         "image_id": ids, "vector": vec})  # fmt: skip
+    run.write_table("vectors", pd.DataFrame({"layer": "L", "image_id": ids, "vector": vec}))
     if accents:
         seeds = ["im0", "im1", "im2"]
-        acc = pd.DataFrame({"layer": "L", "kind": "accent", "unit": 0, "rank": [0, 1, 2],
-                            "image_id": seeds, "vector": [vec[i] for i in range(3)]})  # fmt: skip
-        rows = pd.concat([rows, acc])
-        table = {c: [None] * 3 for c in schema.TABLES["accents"]}
-        table.update(layer="L", unit=0, image_id=seeds, rank=[0, 1, 2])
-        run.write_table("accents", pd.DataFrame(table))
-    run.write_table("features", rows)
+        run.write_table("accent_vectors", pd.DataFrame(
+            {"layer": "L", "unit": 0, "rank": [0, 1, 2], "image_id": seeds,
+             "vector": [vec[i] for i in range(3)]}))
     return run, labels
+
+
+def run_embed(run, accents: bool = True) -> pd.DataFrame:
+    """The embed stage alone over ``run``: its per-unit maps (the layer map: ``layer_map``)."""
+    run_alone(EMBED if accents else EMBED_NATURAL, run.root)
+    return run.read_table("embed")
 
 
 def test_run_embed_with_accents(tmp_path):
     run, _ = make_run(tmp_path, accents=True)
-    out = run_embed(run, EmbedConfig())
-    pd.testing.assert_frame_equal(run.read_table("embed"), schema.check(out, "embed"))
+    out = run_embed(run)
     u0 = out[out["unit"] == 0]
     assert (u0["kind"] == "natural").sum() == 40 and (u0["kind"] == "accent").sum() == 3
     nat = u0[u0["kind"] == "natural"].set_index("image_id")["cluster"]
@@ -95,24 +98,25 @@ def test_run_embed_with_accents(tmp_path):
     assert (acc["cluster"].to_numpy() == nat[acc["image_id"]].to_numpy()).all()  # seed's cluster
     assert nat.nunique() == 3
     assert len(out[out["unit"] == 7]) == 30  # not accentuated yet: natural images alone
-    glob = out[out["unit"] == -1]
+    glob = run.read_table("layer_map")
     acc_rows, unit_rows = glob[glob["kind"] == "accent"], glob[glob["kind"] == "unit"]
-    assert len(acc_rows) == 3 and set(acc_rows["cluster"]) == {0}
+    assert len(acc_rows) == 3 and set(acc_rows["unit"]) == {0}
     # every unit is on the layer map, accentuated (0) or not (7): one point at its top images
-    assert unit_rows["cluster"].tolist() == [0, 7] and (unit_rows["rank"] == -1).all()
+    assert unit_rows["unit"].tolist() == [0, 7] and (unit_rows["rank"] == -1).all()
     assert unit_rows["image_id"].tolist() == ["im0", "im39"]
     assert out[["x", "y"]].stack().between(0, 1).all()
+    assert glob[["x", "y"]].stack().between(0, 1).all()
 
 
 def test_run_embed_without_accents_places_every_unit(tmp_path):
     run, _ = make_run(tmp_path, accents=False)
-    out = run_embed(run, EmbedConfig())
-    assert set(out[out["unit"] >= 0]["kind"]) == {"natural"}
-    glob = out[out["unit"] == -1].set_index("cluster")
+    out = run_embed(run, accents=False)
+    assert set(out["kind"]) == {"natural"}
+    glob = run.read_table("layer_map").set_index("unit")
     assert set(glob["kind"]) == {"unit"} and sorted(glob.index) == [0, 7]
     assert glob.loc[0, "image_id"] == "im0" and glob.loc[7, "image_id"] == "im39"  # top images
-    assert run.stage("embed")["status"] == "done"
-    pd.testing.assert_frame_equal(run_embed(run, EmbedConfig()), out)
+    assert run.stage("embed-natural")["status"] == "done"
+    pd.testing.assert_frame_equal(run_embed(run, accents=False), out)
 
 
 def test_unit_point_is_the_weighted_direction_of_its_top_images():

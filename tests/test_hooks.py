@@ -6,7 +6,8 @@ from torch import nn
 
 from atlas.accent.split import split_forward
 from atlas.errors import AtlasError
-from atlas.models.hooks import LayerHooks, Probe, describe_layers, unit_count
+from atlas.models.hooks import LayerHooks, Probe
+from atlas.models.probe import describe_layers, unit_count
 from atlas.models.zoo import LoadedModel
 
 

@@ -7,12 +7,12 @@ import time
 import pandas as pd
 import pytest
 import torch
+from conftest import run_alone
 
-from atlas.data.sources import bundled
-from atlas.pipeline.session import Limited
-from atlas.pipeline.mine.stage import MineConfig, mine
-from atlas.pipeline.rundir import RunDir
+from atlas.data.sources import Limited, bundled
+from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.mine.topk import RunningMoments, RunningTopK
+from atlas.pipeline.rundir import RunDir
 
 
 def test_running_topk_matches_sort_and_merges_exactly():
@@ -51,9 +51,9 @@ def test_running_moments():
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, lite0):
     run = RunDir(tmp_path_factory.mktemp("mine"))
-    cfg = MineConfig(layers=["_blocks.4", "_blocks.10"], k=5, bottom_k=3, batch_size=16,
-                     workers=0)
-    info = mine(run, lite0, Limited(bundled(), 48), cfg, progress=False)
+    info = run_alone(MINE, run.root, lite0, Limited(bundled(), 48),
+                     mine__layers=["_blocks.4", "_blocks.10"], mine__k=5, mine__bottom_k=3,
+                     mine__batch_size=16, mine__workers=0)
     return run, info
 
 
@@ -81,9 +81,9 @@ def test_mine_tables(small_run):
 
 def test_mine_is_cached_when_inputs_unchanged(small_run, lite0):
     run, _ = small_run
-    cfg = MineConfig(layers=["_blocks.4", "_blocks.10"], k=5, bottom_k=3, batch_size=8,
-                     workers=0)  # batching does not change the result: still cached
-    again = mine(run, lite0, Limited(bundled(), 48), cfg, progress=False)
+    again = run_alone(MINE, run.root, lite0, Limited(bundled(), 48),  # batching does not
+                      mine__layers=["_blocks.4", "_blocks.10"], mine__k=5,  # change the result:
+                      mine__bottom_k=3, mine__batch_size=8, mine__workers=0)  # still cached
     assert again["cached"] is True
 
 

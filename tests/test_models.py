@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from atlas.errors import AtlasError
-from atlas.models.hooks import Probe, describe_layers
+from atlas.models.hooks import Probe
 from atlas.models.lite0 import LiteNet, reference_lite0
+from atlas.models.probe import describe_layers
 from atlas.models.zoo import load_model
 
 

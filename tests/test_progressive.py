@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
 
 from atlas.errors import AtlasError
@@ -87,44 +86,38 @@ def test_build_status_reads_damaged_records_safely() -> None:
     assert PENDING.startswith("Accentuation pending")
 
 
-def _part(unit: int, with_change: bool) -> dict[str, pd.DataFrame]:
-    row = {c: None for c in schema.TABLES["accents"] if with_change or "change" not in c}
+def _part(unit: int) -> dict[str, pd.DataFrame]:
+    row = {c: None for c in schema.TABLES["accents"]}
     row.update(layer="L", unit=unit, image_id=f"im{unit}", rank=0, seed_activation=1.0,
                final_activation=2.0, gain=2.0, latent_distance=0.1, pixel_rmse=0.1, steps=3,
                lam=1.0, param="fourier", reg_layer="R", seed_media="s", accent_media="a",
-               mask_media="m", overlay_media="o", frames_media=[], trajectory=[1.0],
-               **({"change_media": "c", "change_gain": 4.0} if with_change else {}))
-    feats = pd.DataFrame({"layer": "L", "kind": "accent", "unit": [unit], "rank": [0],
-                          "image_id": [f"im{unit}"], "vector": [[1.0, 0.0]]})
-    return {"accents": pd.DataFrame([row]), "features": feats, "labels": pd.DataFrame()}
+               mask_media="m", overlay_media="o", change_media="c", change_gain=4.0,
+               frames_media=[], trajectory=[1.0])
+    vec = pd.DataFrame({"layer": "L", "unit": [unit], "rank": [0], "image_id": [f"im{unit}"],
+                        "vector": [[1.0, 0.0]]})
+    return {"accents": pd.DataFrame([row]), "accent_vectors": vec, "labels": pd.DataFrame()}
 
 
 def test_accent_parts_publish_what_is_done(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
-    run.write_table("features", pd.DataFrame({"layer": "L", "kind": "natural", "unit": [-1],
-                                              "rank": [-1], "image_id": ["n"],
-                                              "vector": [[0.0, 1.0]]}))
     seeds = pd.DataFrame({"layer": "L", "unit": [0, 1, 2], "rank": 0,
                           "image_id": ["im0", "im1", "im2"]})
     parts = AccentParts(run, seeds, "k", batch_size=1)
     assert len(parts.batches) == 3 and len(parts.publish(final=False)) == 0
-    for b, change in ((parts.batches[0], False), (parts.batches[2], True)):  # unit 1 not done
-        parts.path(b).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(_part(int(b["unit"].iloc[0]), change), parts.path(b))
+    for b in (parts.batches[0], parts.batches[2]):  # unit 1 not done
+        parts.store.save(parts.name(b), _part(int(b["unit"].iloc[0])))
     acc = parts.publish(final=False)
-    assert acc["unit"].tolist() == [0, 2] and acc["change_media"].tolist() == ["", "c"]
-    assert len(run.read_table("features")) == 1  # accent features only at the final publish
+    assert acc["unit"].tolist() == [0, 2]
+    assert run.read_table("accent_vectors")["unit"].tolist() == [0, 2]
     with pytest.raises(AtlasError, match="1 of 3|2 of 3"):
         parts.publish(final=True)
 
 
 def test_vis_chunks_hold_one_layer_and_publish_partially(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
-    from atlas.accent.loop import AccentConfig
+    from atlas.config.accent import AccentConfig
 
-    plan = VisPlan.make(run, [("B", 0), ("A", 2), ("A", 1)], AccentConfig(steps=5), "m",
-                        torch.device("cpu"))
-    plan.chunk = 2
+    plan = VisPlan.make(run, [("B", 0), ("A", 2), ("A", 1)], AccentConfig(steps=5), "m", 2)
     assert plan.chunks() == [[("A", 1), ("A", 2)], [("B", 0)]]
     assert plan.cfg.frames == 0 and plan.cfg.mask_every == 6  # attribution on step 0 only
     assert len(plan.publish()) == 0

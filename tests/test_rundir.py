@@ -16,10 +16,10 @@ import pytest
 from fakerun import FakeRunConfig, make_fake_run
 
 from atlas.errors import AtlasError
-from atlas.pipeline import rundir
 from atlas.io.files import atomic_write_bytes
-from atlas.pipeline.rundir import RunDir
 from atlas.io.lock import LOCK, RunLock
+from atlas.pipeline import rundir
+from atlas.pipeline.rundir import RunDir
 from atlas.site.render import render_site
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -6,12 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from blobs import blobs
+from conftest import run_alone
 
+from atlas.config.fields import check
+from atlas.config.sections import SelectConfig
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
 from atlas.pipeline.clusters import manifestation_clusters
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.select.stage import SelectConfig, choose_seeds, run_select
+from atlas.pipeline.select.stage import SELECT, choose_seeds
 
 
 def top_rows(n: int, unit: int = 3, layer: str = "L", prefix: str = "im") -> pd.DataFrame:
@@ -96,14 +99,17 @@ def test_tiny_top_sets(n):
 )
 def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(AtlasError, match=field):
-        SelectConfig(**kwargs)
+        check(SelectConfig(**kwargs))
 
 
-def features_rows(feats: np.ndarray, ids: list[str], layer: str = "L") -> pd.DataFrame:
-    return pd.DataFrame(
-        {"layer": layer, "kind": "natural", "unit": -1, "rank": -1, "image_id": ids,
-         "vector": [list(v) for v in feats]}
-    )  # fmt: skip
+def vector_rows(feats: np.ndarray, ids: list[str], layer: str = "L") -> pd.DataFrame:
+    return pd.DataFrame({"layer": layer, "image_id": ids, "vector": [list(v) for v in feats]})
+
+
+def run_select(run: RunDir, **settings) -> pd.DataFrame:
+    """The select stage alone, with ``select`` settings (``k=4``); its seeds."""
+    run_alone(SELECT, run.root, **{f"select__{k}": v for k, v in settings.items()})
+    return run.read_table("seeds")
 
 
 def test_run_select_writes_schema_valid_seeds(tmp_path):
@@ -112,19 +118,19 @@ def test_run_select_writes_schema_valid_seeds(tmp_path):
     top = pd.concat([top_rows(40, unit=0), top_rows(24, unit=5, prefix="im40")])
     top = top.assign(image_id=[f"im{i}" for i in range(64)])
     run.write_table("topk", top)
-    run.write_table("features", features_rows(feats, [f"im{i}" for i in range(64)]))
-    seeds = run_select(run, SelectConfig(k=4))
+    run.write_table("vectors", vector_rows(feats, [f"im{i}" for i in range(64)]))
+    seeds = run_select(run, k=4)
     back = run.read_table("seeds")
     pd.testing.assert_frame_equal(back, schema.check(back, "seeds"))
     assert back.groupby("unit").size().to_dict() == {0: 4, 5: 4}
     assert run.stage("select")["status"] == "done"
-    pd.testing.assert_frame_equal(run_select(run, SelectConfig(k=4)), seeds)  # resumed
-    assert len(run_select(run, SelectConfig(k=2))) == 4  # settings changed: recomputed
+    pd.testing.assert_frame_equal(run_select(run, k=4), seeds)  # resumed
+    assert len(run_select(run, k=2)) == 4  # settings changed: recomputed
 
 
-def test_run_select_without_features_says_what_to_do(tmp_path):
+def test_run_select_without_vectors_says_what_to_do(tmp_path):
     run = RunDir(tmp_path)
     run.write_table("topk", top_rows(10))
-    with pytest.raises(AtlasError, match="features.parquet"):
-        run_select(run, SelectConfig())
-    assert len(run_select(run, SelectConfig(k=3, method="topk"))) == 3
+    with pytest.raises(AtlasError, match="vectors.parquet"):
+        run_select(run)
+    assert len(run_select(run, k=3, method="topk")) == 3

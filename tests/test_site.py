@@ -12,6 +12,7 @@ import pytest
 from fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
 from PIL import Image
 
+from atlas.config.fields import check
 from atlas.errors import AtlasError
 from atlas.pipeline.rundir import RunDir
 from atlas.site.render import SiteConfig, render_site
@@ -161,8 +162,8 @@ def test_index_data_matches_cards(run: Path, site: Path) -> None:
                                             ", ".join(first["labels"].class_name)])
     gmap = (site / "data" / "map.js").read_text()
     m = json.loads(gmap.removeprefix("window.ATLAS_MAP=").rstrip(";\n"))
-    emb = RunDir(run).read_table("embed")
-    assert sum(len(v) for v in m["layers"].values()) == 4 * (emb.unit == -1).sum()
+    points = RunDir(run).read_table("layer_map")
+    assert sum(len(v) for v in m["layers"].values()) == 4 * len(points)
     for pre, suf, mids in m["media"].values():
         assert mids and all((site / (pre + mid + suf)).is_file() for mid in mids.values())
 
@@ -239,9 +240,9 @@ def test_index_size_scales_under_a_megabyte_per_thousand_units(tmp_path: Path) -
 
 def test_site_config_is_validated() -> None:
     with pytest.raises(AtlasError, match="thumb_px"):
-        SiteConfig(thumb_px=4)
+        check(SiteConfig(thumb_px=4))
     with pytest.raises(AtlasError, match="reports_max_units"):
-        SiteConfig(reports_max_units=-5)
+        check(SiteConfig(reports_max_units=-5))
 
 
 def test_long_top_lists_fold_on_the_page_and_stop_in_the_report(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Activations placed among a unit's natural ones (atlas.site.standing), and how the site uses it."""
+"""Activations placed among a unit's natural ones (atlas.site.standing), as the site uses them."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ from PIL import Image
 from atlas.data.decode import BadImage, DecodeConfig, crop_box, decode_rgb, preprocess, to_rgb
 from atlas.data.loader import ImageDataset, make_loader
 from atlas.data.sources import FolderSource, open_source
-from atlas.pipeline.mine.shard import records_frame
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
+from atlas.pipeline.mine.shard import records_frame
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}-[0-9a-f]{8}$")
 

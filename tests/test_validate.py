@@ -9,12 +9,14 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from conftest import resolved_for
 from torch import nn
 
-from atlas.accent.loop import AccentConfig
 from atlas.accent.objectives import Target
 from atlas.accent.split import split_forward
-from atlas.accent.views import AugmentConfig
+from atlas.config.accent import AccentConfig, AugmentConfig
+from atlas.config.fields import check
+from atlas.config.validate import ValidateConfig
 from atlas.data.sources import bundled
 from atlas.errors import AtlasError
 from atlas.evaluation.data import pick_units
@@ -27,10 +29,10 @@ from atlas.evaluation.pathway import (
     unit_correlations,
     unit_summary,
 )
-from atlas.evaluation.summary import charts, format_table
 from atlas.evaluation.shortcut import shortcut_result, stream_layers
+from atlas.evaluation.summary import charts, format_table
 from atlas.evaluation.sweep import recommend, sensitive_region
-from atlas.evaluation.validate import ValidateConfig, check_layers, validate
+from atlas.evaluation.validate import check_layers, first_target, validate
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel, load_model
 
@@ -100,16 +102,19 @@ def test_config_errors_are_one_line_with_the_field(lite0):
     for bad, field in [(dict(units=1), "validate.units"), (dict(seeds=7), "validate.seeds"),
                        (dict(lambdas=[1.0, 0.1, 10.0]), "validate.lambdas")]:
         with pytest.raises(AtlasError, match=field) as e:
-            ValidateConfig(**bad).validate()
+            check(ValidateConfig(**bad))
         assert "\n" not in str(e.value)
     with pytest.raises(AtlasError, match="no attribution layer runs before"):
-        check_layers(lite0, ValidateConfig(layers=["_blocks.4"], attr_layers=["_blocks.8"]))
+        check_layers(lite0, ValidateConfig(layers=["_blocks.4"], attr_layers=["_blocks.8"]),
+                     "_blocks.2")
     with pytest.raises(AtlasError, match="reg_layer"):
-        check_layers(lite0, ValidateConfig(layers=["_blocks.3"], attr_layers=["_blocks.1"],
-                                           accent=AccentConfig(reg_layer="_blocks.4")))
+        check_layers(lite0, ValidateConfig(layers=["_blocks.3"], attr_layers=["_blocks.1"]),
+                     "_blocks.4")
     with pytest.raises(AtlasError, match="closest: _blocks.10"):
-        check_layers(lite0, ValidateConfig(layers=["_block.10"]))
-    assert check_layers(lite0, ValidateConfig(layers=["_blocks.6"]))["_blocks.6"] == ["_blocks.4"]
+        check_layers(lite0, ValidateConfig(layers=["_block.10"]), "_blocks.4")
+    six = ValidateConfig(layers=["_blocks.6"])
+    reg = resolved_for(lite0, first_target(lite0, six)).reg_layer
+    assert check_layers(lite0, six, reg)["_blocks.6"] == ["_blocks.4"]
     with pytest.raises(AtlasError, match="at most 112"):
         pick_units(112, 113)
     assert pick_units(112, 4) == [0, 37, 74, 111]
@@ -151,11 +156,12 @@ def test_explain_predicted_and_chosen_class(lite0, tmp_path):
     src = bundled()
     gibbon = src.root / "erase-gibbon.webp"
     cfg = AccentConfig(steps=3, canvas=128, augment=AugmentConfig(crops=1))
-    r = explain(lite0, gibbon, None, cfg, tmp_path)
+    logits = resolved_for(lite0, "logits")
+    r = explain(lite0, gibbon, None, cfg, logits, tmp_path)
     assert r["predicted"]["name"] == "gibbon" and r["chosen_is_default"]
     assert r["chosen"]["prob_before"] < r["predicted"]["prob_before"]  # runner-up
     assert r["predicted"]["logit_after"] > r["predicted"]["logit_before"]
-    bee = explain(lite0, src.root / "erase-bee.webp", "Bee", cfg, tmp_path)  # misclassified
+    bee = explain(lite0, src.root / "erase-bee.webp", "Bee", cfg, logits, tmp_path)  # wrong
     assert bee["predicted"]["name"] != "bee" and bee["chosen"]["name"] == "bee"
     assert bee["chosen"]["logit_after"] > bee["chosen"]["logit_before"]
     from PIL import Image
@@ -165,14 +171,15 @@ def test_explain_predicted_and_chosen_class(lite0, tmp_path):
     saved = json.loads((tmp_path / "explain-erase-bee.json").read_text())
     assert saved["chosen"]["name"] == "bee" and "images" not in saved
     with pytest.raises(AtlasError, match="closest: .*tabby"):
-        explain(lite0, gibbon, "tabyy", cfg)
+        explain(lite0, gibbon, "tabyy", cfg, logits)
 
 
 def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, monkeypatch):
     cfg = ValidateConfig(layers=["_blocks.10"], units=2, naturals=3, randoms=2, images=24,
                          natural_pairs=6, sweep_units=1, lambdas=[0.1, 1.0, 10.0],
                          bootstrap=200, accent=TINY)
-    res = validate(tmp_path, lite0, bundled(), cfg)
+    resolved = resolved_for(lite0, first_target(lite0, cfg))
+    res = validate(tmp_path, lite0, bundled(), cfg, resolved)
     saved = json.loads((tmp_path / "validation" / "validation.json").read_text())
     assert {"format", "key", "model", "source", "config", "layers", "natural_pairs", "sweep",
             "seconds", "charts"} <= set(saved)
@@ -207,7 +214,7 @@ def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, 
         raise AssertionError("recomputed a finished validation")
 
     monkeypatch.setattr("atlas.evaluation.validate.layer_results", boom)
-    assert validate(tmp_path, lite0, bundled(), cfg)["key"] == saved["key"]
+    assert validate(tmp_path, lite0, bundled(), cfg, resolved)["key"] == saved["key"]
 
 
 def test_svg_labels_are_escaped():
