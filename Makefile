@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-scale lint clean browser
+.PHONY: demo test test-fast bench bench-scale lint clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/atlas build bundled
 
-test: $(STAMP) browser
-	$(PY) -m ruff check atlas tests
+test: $(STAMP) browser lint
 	$(PY) -m pytest -q
+
+# The quick loop while working: lint, the import layers and every test but the browser and slow ones.
+test-fast: $(STAMP) lint
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 # The browser tests need Chromium: Debian's package when root, else Playwright's own download.
 browser: $(STAMP)
@@ -40,6 +43,7 @@ bench-scale: $(STAMP) browser
 
 lint: $(STAMP)
 	$(PY) -m ruff check atlas tests
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf runs site/* test-output .pytest_cache

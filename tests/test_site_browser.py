@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
+from playwright.sync_api import expect
 
 from atlas.pipeline.rundir import RunDir
 from atlas.site.render import render_site
@@ -127,7 +128,7 @@ def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:  # no
     emb = RunDir(run).read_table("embed").query("unit >= 0 and kind == 'natural'")
     most = emb.groupby(["layer", "unit"]).cluster.nunique().max()
     first = page.locator("#cards .card").first
-    assert f"{most} clusters" in first.inner_text()
+    expect(first).to_contain_text(f"{most} clusters")  # waits for the re-sorted cards to paint
     page.focus("#sort")
     for _ in range(10):  # past the hint's glossary links, to the first card
         page.keyboard.press("Tab")
@@ -158,7 +159,9 @@ def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, site: Path) -> 
     pos = page.evaluate("""() => {
         const c = document.getElementById('map-canvas').getBoundingClientRect();
         const p = window.ATLAS_MAP.layers['0'];
-        const x = p[0] / 1000, y = p[1] / 1000;
+        let i = 0;
+        while (p[i + 3] < 0) i += 4;  // the first accentuation (a unit's own point has -1)
+        const x = p[i] / 1000, y = p[i + 1] / 1000;
         return [c.left + 14 + x * (c.width - 28), c.top + 14 + (1 - y) * (c.height - 28)];
     }""")
     assert page.locator("#map-tip").is_hidden()
