@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakerun import FakeRunConfig, make_fake_run  # noqa: E402
+from fakerun import FakeRunConfig, make_fake_run
 
-from atlas.site.env import make_env  # noqa: E402
-from atlas.site.load import load_atlas  # noqa: E402
-from atlas.site.media import InlineMedia  # noqa: E402
-from atlas.site.render import SiteConfig, render_site  # noqa: E402
-from atlas.site.report import report_html  # noqa: E402
+from atlas.site.env import make_env
+from atlas.site.load import load_atlas
+from atlas.site.media import InlineMedia
+from atlas.site.render import SiteConfig, render_site
+from atlas.site.report import report_html
 
 
 def _mb(n: float) -> str:

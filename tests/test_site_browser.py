@@ -47,7 +47,7 @@ def browser() -> Iterator[object]:
     with sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as e:  # noqa: BLE001 - any launch failure is a test failure
+        except Exception as e:
             pytest.fail(f"Chromium could not be launched: {e}")
         yield b
         b.close()
@@ -69,14 +69,14 @@ def evil_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_site(run, tmp_path_factory.mktemp("evilsite") / "out")
 
 
-def open_page(browser, url: str, viewport: dict | None = None):  # noqa: ANN001, ANN201
+def open_page(browser, url: str, viewport: dict | None = None):
     page = browser.new_page(viewport=viewport or DESKTOP)
     log = Log()
     page.on("console", lambda m: m.type == "error" and log.errors.append(m.text))
     page.on("pageerror", lambda e: log.errors.append(str(e)))
     page.on("request", lambda r: log.requests.append(r.url))
 
-    def on_dialog(d) -> None:  # noqa: ANN001
+    def on_dialog(d) -> None:
         log.dialogs.append(d.message)
         d.dismiss()
 
@@ -86,7 +86,7 @@ def open_page(browser, url: str, viewport: dict | None = None):  # noqa: ANN001,
     return page, log
 
 
-def load_all(page) -> None:  # noqa: ANN001
+def load_all(page) -> None:
     """Scroll through the page so every lazy image loads, then wait for them all."""
     page.evaluate("""async () => {
         for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
@@ -98,11 +98,11 @@ def load_all(page) -> None:  # noqa: ANN001
     page.evaluate("() => window.scrollTo(0, 0)")
 
 
-def visible_cards(page) -> int:  # noqa: ANN001
+def visible_cards(page) -> int:
     return page.locator("#cards .card:visible").count()
 
 
-def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:  # noqa: ANN001
+def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:
     page, log = open_page(browser, (site / "index.html").as_uri())
     total = len(RunDir(run).read_table("stats"))
     assert visible_cards(page) == total
@@ -139,7 +139,7 @@ def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:  # no
     log.check()
 
 
-def test_card_click_opens_unit_page(browser, site: Path) -> None:  # noqa: ANN001
+def test_card_click_opens_unit_page(browser, site: Path) -> None:
     page, log = open_page(browser, (site / "index.html").as_uri())
     card = page.locator("#cards .card").nth(5)
     href = card.get_attribute("href")
@@ -153,7 +153,7 @@ def test_card_click_opens_unit_page(browser, site: Path) -> None:  # noqa: ANN00
     log.check()
 
 
-def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, site: Path) -> None:  # noqa: ANN001
+def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, site: Path) -> None:
     page, log = open_page(browser, (site / "index.html").as_uri())
     page.locator("#map-canvas").scroll_into_view_if_needed()
     pos = page.evaluate("""() => {
@@ -175,7 +175,7 @@ def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, site: Path) -> 
     log.check()
 
 
-def test_map_works_from_the_keyboard(browser, site: Path) -> None:  # noqa: ANN001
+def test_map_works_from_the_keyboard(browser, site: Path) -> None:
     page, log = open_page(browser, (site / "index.html").as_uri())
     page.focus("#map-canvas")
     page.keyboard.press("ArrowRight")
@@ -186,7 +186,7 @@ def test_map_works_from_the_keyboard(browser, site: Path) -> None:  # noqa: ANN0
     log.check()
 
 
-def test_unit_page_images_load_and_player_runs(browser, site: Path) -> None:  # noqa: ANN001
+def test_unit_page_images_load_and_player_runs(browser, site: Path) -> None:
     page, log = open_page(browser, (site / "units" / "_blocks.4" / "0.html").as_uri())
     load_all(page)
     broken = page.evaluate(f"{SHOWN}.filter(i => !i.naturalWidth).map(i => i.src)")
@@ -199,7 +199,7 @@ def test_unit_page_images_load_and_player_runs(browser, site: Path) -> None:  # 
     log.check()
 
 
-def test_validation_page_loads_its_chart(browser, site: Path) -> None:  # noqa: ANN001
+def test_validation_page_loads_its_chart(browser, site: Path) -> None:
     page, log = open_page(browser, (site / "index.html").as_uri())
     with page.expect_navigation():
         page.get_by_role("link", name="Validation").click()  # the nav link
@@ -211,7 +211,7 @@ def test_validation_page_loads_its_chart(browser, site: Path) -> None:  # noqa: 
     log.check()
 
 
-def test_report_opens_on_its_own(browser, site: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_report_opens_on_its_own(browser, site: Path, tmp_path: Path) -> None:
     alone = tmp_path / "shared-report.html"
     shutil.copyfile(next((site / "reports").rglob("*.html")), alone)
     page, log = open_page(browser, alone.as_uri())
@@ -224,7 +224,7 @@ def test_report_opens_on_its_own(browser, site: Path, tmp_path: Path) -> None:  
     log.check()
 
 
-def test_payloads_show_as_text_and_never_run(browser, evil_site: Path) -> None:  # noqa: ANN001
+def test_payloads_show_as_text_and_never_run(browser, evil_site: Path) -> None:
     pages = ["index.html", "about.html"] + [
         p.relative_to(evil_site).as_posix() for p in (evil_site / "units").rglob("*.html")][:3]
     for rel in pages:
@@ -246,7 +246,7 @@ def test_payloads_show_as_text_and_never_run(browser, evil_site: Path) -> None: 
 
 
 @pytest.mark.parametrize("name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
-def test_screenshots(browser, site: Path, name: str, viewport: dict) -> None:  # noqa: ANN001
+def test_screenshots(browser, site: Path, name: str, viewport: dict) -> None:
     SHOTS.mkdir(exist_ok=True)
     for rel, shot in (("index.html", "index"), ("units/_blocks.10/1.html", "unit"),
                       ("about.html", "about")):
@@ -264,7 +264,7 @@ SHOWN_AT_CENTRE = """el => { const r = el.getBoundingClientRect();
     return hit && hit.tagName === 'IMG' && hit.naturalWidth > 0 ? hit.className : null; }"""
 
 
-def test_flip_between_seed_and_accentuation(browser, site: Path) -> None:  # noqa: ANN001
+def test_flip_between_seed_and_accentuation(browser, site: Path) -> None:
     """The large image flips in place: by mouse (hover peeks, a click on the button pins) and
     by keyboard (Tab to the button, Space / Enter); what is hit at its centre is what shows."""
     page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
@@ -298,7 +298,7 @@ def test_flip_between_seed_and_accentuation(browser, site: Path) -> None:  # noq
     log.check()
 
 
-def test_flip_by_tap_on_a_phone(browser, site: Path) -> None:  # noqa: ANN001
+def test_flip_by_tap_on_a_phone(browser, site: Path) -> None:
     ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     page = ctx.new_page()
     page.goto((site / "units" / "_blocks.10" / "1.html").as_uri())
@@ -313,7 +313,7 @@ def test_flip_by_tap_on_a_phone(browser, site: Path) -> None:  # noqa: ANN001
     ctx.close()
 
 
-def test_change_view_and_activation_scale(browser, site: Path, run: Path) -> None:  # noqa: ANN001
+def test_change_view_and_activation_scale(browser, site: Path, run: Path) -> None:
     """Every row shows its amplified change with the factor; activations are percentiles or
     multiples of the best photo, explained on the page; the negative seed gets no ratio."""
     page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
@@ -347,7 +347,7 @@ def test_change_view_and_activation_scale(browser, site: Path, run: Path) -> Non
     log.check()
 
 
-def test_report_flips_on_hover_without_script(browser, site: Path) -> None:  # noqa: ANN001
+def test_report_flips_on_hover_without_script(browser, site: Path) -> None:
     report = next((site / "reports").rglob("*.html"))
     page, log = open_page(browser, report.as_uri())
     assert page.locator("button.flip-btn").count() == 0  # no script there, so no dead button
@@ -365,7 +365,7 @@ def test_report_flips_on_hover_without_script(browser, site: Path) -> None:  # n
 HEAT_SHOWN = "el => getComputedStyle(el).display !== 'none' && el.getBoundingClientRect().width > 0"
 
 
-def test_heatmap_toggle_changes_what_is_shown(browser, site: Path) -> None:  # noqa: ANN001
+def test_heatmap_toggle_changes_what_is_shown(browser, site: Path) -> None:
     page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
     load_all(page)
     heat, crop = page.locator(".pic .heat").first, page.locator(".pic .crop").first
@@ -395,7 +395,7 @@ def _units_with(run: Path, table: str, column: str, name: str) -> set[tuple[str,
 @pytest.mark.parametrize("table,column,name", [("classes", "name", "monuments"),
                                                ("causal", "class_name", "volcano")])
 def test_search_by_dataset_class_and_causal_label(browser, site: Path, run: Path, table: str,
-                                                  column: str, name: str) -> None:  # noqa: ANN001
+                                                  column: str, name: str) -> None:
     want = _units_with(run, table, column, name)
     total = len(RunDir(run).read_table("stats"))
     assert 0 < len(want) < total
@@ -407,7 +407,7 @@ def test_search_by_dataset_class_and_causal_label(browser, site: Path, run: Path
     log.check()
 
 
-def test_export_links_download_valid_json(browser, site: Path) -> None:  # noqa: ANN001
+def test_export_links_download_valid_json(browser, site: Path) -> None:
     import json
 
     page, log = open_page(browser, (site / "units" / "_blocks.4" / "2.html").as_uri())
@@ -416,14 +416,14 @@ def test_export_links_download_valid_json(browser, site: Path) -> None:  # noqa:
         with page.expect_download(timeout=5000) as dl:
             link.click()
         text = Path(dl.value.path()).read_text()
-    except Exception:  # noqa: BLE001 - file:// may open it instead: then read what opened
+    except Exception:
         text = page.locator("body").inner_text()
     rec = json.loads(text)
     assert (rec["layer"], rec["unit"]) == ("_blocks.4", 2) and rec["top"]
     log.check()
 
 
-def test_glossary_reached_by_keyboard(browser, site: Path) -> None:  # noqa: ANN001
+def test_glossary_reached_by_keyboard(browser, site: Path) -> None:
     page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
     page.focus(".pager .permalink")
     for _ in range(12):  # Tab to the first number's glossary link

@@ -96,8 +96,3 @@ def reference_lite0(pretrained: bool = True) -> nn.Module:
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
         model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path)
     return model.eval()
-
-
-def lean_lite0() -> LiteNet:
-    """The bundled default model: lean EfficientNet-Lite0 with real ImageNet weights."""
-    return LiteNet(reference_lite0()).eval()

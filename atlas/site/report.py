@@ -76,8 +76,3 @@ def render_report(run_dir: str | Path, units: str | Sequence[UnitSpec], out: str
     html = report_html(atlas, chosen, InlineMedia(Path(run_dir), max_px))
     atomic_write_bytes(out, html.encode("utf-8"))
     return out
-
-
-def write_report(run_dir: str | Path, units: str | Sequence[UnitSpec], out: str | Path) -> Path:
-    """The CLI's name for :func:`render_report` (``atlas report RUN --units ... --out ...``)."""
-    return render_report(run_dir, units, out)
