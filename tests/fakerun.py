@@ -208,7 +208,9 @@ def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str
                        "std": float(sample.std()), "min": float(sample.min()), "max": top,
                        **{f"q{q:02d}": float(np.quantile(sample, q / 100))
                           for q in (1, 10, 50, 90, 99)},
-                       "hist_counts": counts.tolist(), "hist_edges": edges.tolist()})
+                       "hist_counts": counts.tolist(), "hist_edges": edges.tolist(),
+                       "fire_images": float((sample > 0).mean()),
+                       "fire_positions": float((sample > 0).mean()) / 3})
     n_acc = min(cfg.accents, cfg.topk)
     for r in range(n_acc):
         seed_id = ids[chosen[r]]

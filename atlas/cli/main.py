@@ -80,8 +80,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from atlas.cli import concept, run_commands, validate
     from atlas.cli import export as cli_export
-    from atlas.cli import run_commands, validate
 
     ap = argparse.ArgumentParser(prog="atlas", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -104,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
     run_commands.add_commands(sub)
     validate.add_commands(sub)
     cli_export.add_commands(sub)
+    concept.add_commands(sub)
     return ap
 
 

@@ -29,6 +29,7 @@ class RunDir:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
         self.media = self.root / "media"
+        self.basis_dir = self.root / "basis"  # the basis the run's features are read with
         self._allowed: tuple[str, ...] | None = None  # the running stage's outputs
 
     @contextlib.contextmanager

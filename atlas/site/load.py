@@ -17,6 +17,7 @@ from atlas.data.sources import read_credits
 from atlas.errors import AtlasError
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.schema import TABLES
+from atlas.site import load_basis
 from atlas.site import load_describe as describe
 from atlas.site.content import Accent, Atlas, Credit, Pic, Shot, Unit
 from atlas.site.media import PHOTOS, find_natural
@@ -129,11 +130,12 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     status = BuildStatus.of(manifest)
     apply_status(units, status)
     describe.attach(run, units)
+    found_bases = load_basis.attach(run, units)
     name, rule = site_title(manifest, run.root.resolve().name)
     return Atlas(name=name, manifest=manifest, layers=layers, units=units, pics=pics,
                  global_map=dict(gmap), tables=present, building=status.running,
                  random_weights=describe.random_weights(manifest), run_path=str(run_dir),
-                 title_rule=rule)
+                 title_rule=rule, bases=found_bases)
 
 
 def _config_layers(manifest: dict[str, Any]) -> list[str]:

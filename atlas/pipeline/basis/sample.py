@@ -1,0 +1,91 @@
+"""The position vectors a dictionary is learned from: a sample of the layer's activations.
+
+Whole images are held out (a feature that memorized training positions must not score on its
+own), chosen by the same content-defined priority mining samples by, so the split and the
+sample do not depend on the order or sharding of the images. Each chosen image gives every one
+of its positions. The sample is one checkpoint file: a killed stage does not read the images
+again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from atlas.data.base import ImageSource
+from atlas.data.loader import make_loader
+from atlas.errors import AtlasError
+from atlas.io.files import atomic_write_with
+from atlas.models.hooks import Probe
+from atlas.models.maps import as_map
+from atlas.models.zoo import LoadedModel
+from atlas.pipeline.mine.topk import priority
+
+
+@dataclass
+class Sample:
+    train: torch.Tensor  # (N, C) float32 position vectors of the training images
+    held: torch.Tensor  # (M, C) those of the held-out images
+    train_images: list[int]  # source positions
+    held_images: list[int]
+
+    def state(self) -> dict:
+        return {"train": self.train, "held": self.held, "train_images": self.train_images,
+                "held_images": self.held_images}
+
+
+def choose_images(source: ImageSource, per_image: int, sample: int,
+                  holdout: float) -> tuple[list[int], list[int]]:
+    """(training, held-out) source positions: images of priority below ``holdout`` are held
+    out; each side keeps its lowest priorities up to its share of ``sample`` positions."""
+    records = source.records
+    prio = priority([r.image_id for r in records]).tolist()
+    order = sorted(range(len(records)), key=lambda i: (prio[i], i))
+    held = [i for i in order if prio[i] < holdout]
+    train = [i for i in order if prio[i] >= holdout]
+    n_held = max(1, int(sample * holdout) // per_image) if held else 0
+    n_train = max(1, (sample - n_held * per_image) // per_image)
+    if not train:
+        raise AtlasError("the basis needs training images: lower basis.holdout or add images")
+    return sorted(train[:n_train]), sorted(held[:n_held])
+
+
+def _vectors(model: LoadedModel, source: ImageSource, layer: str, positions: list[int],
+             batch: int, workers: int, progress: bool, what: str,
+             flips: bool = False) -> torch.Tensor:
+    """Every position vector of the images at ``positions`` (and of their mirror images when
+    ``flips``: the same scenes seen anew, which the dictionary must explain as well)."""
+    probe, out = Probe(model, [layer]), []
+    loader = make_loader(source, model.input_size, batch, workers, positions)
+    with tqdm(total=len(positions), unit="img", desc=f"basis sample ({what})",
+              disable=not progress, dynamic_ncols=True) as bar:
+        for b in loader:
+            views = [b.images, b.images.flip(3)] if flips else [b.images]
+            for images in views if len(b.positions) else []:
+                with torch.inference_mode():
+                    a = as_map(probe(images.to(model.device))[layer]).float()
+                out.append(a.permute(0, 2, 3, 1).reshape(-1, a.shape[1]).cpu())
+            bar.update(len(b.positions) + len(b.skipped))
+    return torch.cat(out) if out else torch.zeros(0, 0)
+
+
+def gather(model: LoadedModel, source: ImageSource, layer: str, sample: int, holdout: float,
+           batch: int, workers: int, path: Path, progress: bool = True,
+           flips: bool = False) -> Sample:
+    """The sample, read from ``path`` when a previous (killed) run of the stage made it."""
+    if path.exists():
+        return Sample(**torch.load(path, map_location="cpu", weights_only=False))
+    x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
+    with torch.inference_mode():
+        grid = as_map(Probe(model, [layer])(x)[layer]).shape
+    per_image = int(grid[2] * grid[3])
+    train_i, held_i = choose_images(source, per_image * (2 if flips else 1), sample, holdout)
+    s = Sample(_vectors(model, source, layer, train_i, batch, workers, progress, "train",
+                        flips),
+               _vectors(model, source, layer, held_i, batch, workers, progress, "held out")
+               if held_i else torch.zeros(0, 0), train_i, held_i)
+    atomic_write_with(path, lambda buf: torch.save(s.state(), buf))
+    return s
