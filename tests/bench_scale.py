@@ -2,7 +2,7 @@
 
     python tests/bench_scale.py --work /tmp/scale [--count 10000] [--small 2000]
 
-Steps, each printed as it finishes (the figures in docs/benchmarks.md come from this script):
+Steps, each printed as it finishes (the figures in the README come from this script):
 1. ``tests/make_scale_images.py`` writes the photos (crops and flips of the bundled ones) once.
 2. The forward-only floor: the same truncated model on 256 images already decoded to tensors.
 3. ``atlas mine`` at ``--small`` and at ``--count`` images, each in its own process: mining

@@ -1,6 +1,6 @@
 """The real validation measurement (not a unit test: pytest does not collect bench_* files).
 
-    python tests/bench_validate.py --out runs/validate-bench  # CPU defaults (docs/validation.md)
+    python tests/bench_validate.py --out runs/validate-bench      # CPU defaults, ~6 min (README)
     python tests/bench_validate.py --units 32 --seeds 2 --device cuda               # GPU defaults
     python tests/bench_validate.py --set lam=1 --set lr=0.05 --out runs/validate-lam1  # any field
 

@@ -28,7 +28,7 @@ _INFERNO = np.array([
 # Heat below QUIET leaves the photo as it is, so the eye goes to where the unit fires; above it
 # the colour runs from inferno's red (its middle) to yellow and covers up to MAX_ALPHA. A tint
 # everywhere (an earlier version: alpha 0.3 at no heat) turned whole photos purple on the pages
-# and hid the hot spots (docs/method.md, "The describe stage").
+# and hid the hot spots (contact sheet in the README's "Where" section).
 QUIET, MAX_ALPHA = 0.25, 0.85
 
 
