@@ -46,7 +46,7 @@ class LoadedModel:
     std: tuple[float, ...]
     class_names: list[str] | None = None
     weights: str = "default"
-    channels_last: bool = True  # NHWC: faster forward+backward on CPU (README, Benchmarks)
+    channels_last: bool = True  # NHWC: faster forward+backward on CPU (docs/benchmarks.md)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map images in [0, 1] (N,3,H,W) to the model's input space.
