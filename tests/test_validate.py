@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -35,6 +37,19 @@ from atlas.evaluation.sweep import recommend, sensitive_region
 from atlas.evaluation.validate import check_layers, first_target, validate
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel, load_model
+from atlas.pipeline.results import (
+    Claims,
+    Closeness,
+    Distribution,
+    Interval,
+    LayerResult,
+    NaturalPairs,
+    PathwayStats,
+    ResultError,
+    Shortcut,
+    ValidationResult,
+    read_result,
+)
 
 TINY = AccentConfig(steps=2, canvas=96, augment=AugmentConfig(crops=1))
 
@@ -56,20 +71,20 @@ def test_unit_correlations_exclude_own_seed_and_rank_kinds():
     vis = rng.normal(size=(2, 200))  # unrelated pathway
     rand = base * 0.3 + rng.normal(size=(4, 200))
     c = unit_correlations(nat, acc, vis, rand)
-    assert c["accent_own_seed"] == pytest.approx(1.0)
-    assert c["accent_natural"] < 0.95  # the trivial own-seed pairs were left out
-    assert abs(c["accent_natural"] - c["natural_natural"]) < 0.1  # copies of naturals
-    assert c["vis_natural"] < 0.2 < c["random_natural"] < c["natural_natural"]
+    assert c.accent_own_seed == pytest.approx(1.0)
+    assert c.accent_natural < 0.95  # the trivial own-seed pairs were left out
+    assert abs(c.accent_natural - c.natural_natural) < 0.1  # copies of naturals
+    assert c.vis_natural < 0.2 < c.random_natural < c.natural_natural
 
 
 def test_bootstrap_ci_brackets_the_mean_and_collapses_for_constants():
     rng = np.random.default_rng(2)
     v = rng.normal(0.5, 0.2, size=40)
     ci = bootstrap_ci(v, 1000, seed=0)
-    assert ci["lo"] < ci["mean"] < ci["hi"]
-    assert ci["hi"] - ci["lo"] == pytest.approx(2 * 1.96 * 0.2 / np.sqrt(40), rel=0.35)
+    assert ci.lo < ci.mean < ci.hi and ci.n == 40
+    assert ci.hi - ci.lo == pytest.approx(2 * 1.96 * 0.2 / np.sqrt(40), rel=0.35)
     flat = bootstrap_ci(np.full(10, 0.3), 200)
-    assert flat["lo"] == pytest.approx(0.3) and flat["hi"] == pytest.approx(0.3)
+    assert flat.lo == pytest.approx(0.3) and flat.hi == pytest.approx(0.3)
 
 
 @pytest.mark.parametrize("mid", [-0.7, 0.3, 1.1])
@@ -78,24 +93,24 @@ def test_sensitive_region_finds_the_sigmoid_midpoint(mid):
     x = np.log10(lams)
     dist = 0.1 + 0.8 / (1 + np.exp((x - mid) / 0.25))  # far from seed at small lambda
     r = sensitive_region(lams, dist)
-    lo, hi = r["steepest"]
+    lo, hi = r.steepest
     assert np.log10(lo) - 0.11 <= mid <= np.log10(hi) + 0.11
 
     def inverse(f):  # where the curve is a fraction f of the way from its seed-like end
         level = dist[-1] + f * (dist[0] - dist[-1])
         return mid + 0.25 * np.log(0.8 / (level - 0.1) - 1)
 
-    assert np.log10(r["mid"]) == pytest.approx(inverse(0.5), abs=0.02)
+    assert np.log10(r.mid) == pytest.approx(inverse(0.5), abs=0.02)
     assert abs(inverse(0.5) - mid) < 0.1  # ~ the midpoint (exact when the ends saturate)
-    assert np.log10(r["region"]) == pytest.approx([inverse(0.8), inverse(0.2)], abs=0.03)
-    assert recommend(r) == float(f"{r['mid']:.2g}")
+    assert np.log10(r.region) == pytest.approx([inverse(0.8), inverse(0.2)], abs=0.03)
+    assert recommend(r) == float(f"{r.mid:.2g}")
 
 
 def test_sensitive_region_rejects_bad_grids_and_flat_curves_have_no_region():
     with pytest.raises(ValueError):
         sensitive_region([1.0, 0.1, 10.0], [1, 2, 3])
     r = sensitive_region([0.1, 1.0, 10.0], [0.5, 0.5, 0.5])
-    assert r["mid"] is None and r["region"] is None and recommend(r) is None
+    assert r.mid is None and r.region is None and recommend(r) is None
 
 
 def test_config_errors_are_one_line_with_the_field(lite0):
@@ -180,41 +195,45 @@ def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, 
                          bootstrap=200, accent=TINY)
     resolved = resolved_for(lite0, first_target(lite0, cfg))
     res = validate(tmp_path, lite0, bundled(), cfg, resolved)
-    saved = json.loads((tmp_path / "validation" / "validation.json").read_text())
+    path = tmp_path / "validation" / "validation.json"
+    saved = read_result(path)
+    assert saved == res and path.read_text() == res.to_json()  # the file round-trips exactly
     assert {"format", "key", "model", "source", "config", "layers", "natural_pairs", "sweep",
-            "seconds", "charts"} <= set(saved)
-    lay = saved["layers"]["_blocks.10"]
-    assert lay["units"] == [0, 111] and lay["attr_layers"] == ["_blocks.4", "_blocks.6",
-                                                               "_blocks.8"]
-    for g in ["_blocks.4", "all"]:
-        assert {"accent_natural", "natural_natural", "vis_natural", "random_natural",
-                "accent_minus_vis"} <= set(lay["pathway"][g])
-        assert lay["pathway"][g]["natural_natural"]["n"] == 2
-    assert lay["closeness"]["accent_distance"]["n"] == 2
-    assert len(saved["natural_pairs"]["distance"]) == 6
-    assert len(saved["sweep"]["distance"][0]) == 3 and saved["sweep"]["rule"]
-    for rel in saved["charts"]:
+            "seconds", "charts"} <= set(json.loads(path.read_text()))
+    lay = saved.layers["_blocks.10"]
+    assert lay.units == [0, 111] and lay.attr_layers == ["_blocks.4", "_blocks.6", "_blocks.8"]
+    assert set(lay.pathway) == {"_blocks.4", "_blocks.6", "_blocks.8", "all"}
+    assert lay.pathway["_blocks.4"].natural_natural.n == lay.pathway["all"].accent_minus_vis.n == 2
+    assert lay.closeness.accent_distance.n == 2 and len(lay.per_unit) == 2
+    assert len(saved.natural_pairs.distance) == 6
+    assert len(saved.sweep.distance[0]) == 3 and saved.sweep.rule
+    assert len(saved.charts) == 5
+    for rel in saved.charts:
         ET.fromstring((tmp_path / rel).read_text())  # well-formed SVG
     assert "pathway similarity" in format_table(res) and "recommended lambda" in format_table(res)
-    sc = lay["shortcut"]  # _blocks.9 and _blocks.10 add _blocks.8's output back unchanged
-    assert sc["layers"] == ["_blocks.8"] and set(sc["pathway"]) == {"_blocks.8", "all"}
-    assert sc["pathway"]["all"]["vis_natural"]["n"] == 2 and sc["rule"]
-    assert set(sc["claims"]) == set(lay["claims"])
-    assert sc["own_channel"]["_blocks.8"]["chance"] == pytest.approx(1 / 112)
-    for u in lay["per_unit"]:  # the "all" average mixes unchanged _blocks.4 and _blocks.6 in
-        plain, cut = u["correlations"], u["correlations_no_shortcut"]
+    sc = lay.shortcut  # _blocks.9 and _blocks.10 add _blocks.8's output back unchanged
+    assert sc.layers == ["_blocks.8"] and set(sc.pathway) == {"_blocks.8", "all"}
+    assert sc.pathway["all"].vis_natural.n == 2 and sc.rule and sc.claims is not None
+    assert sc.own_channel["_blocks.8"].chance == pytest.approx(1 / 112)
+    for u in lay.per_unit:  # the "all" average mixes unchanged _blocks.4 and _blocks.6 in
+        plain, cut = u.correlations, u.correlations_no_shortcut
         assert cut["_blocks.4"] == plain["_blocks.4"] and cut["_blocks.8"] != plain["_blocks.8"]
-        want = np.mean([cut[a]["vis_natural"] for a in lay["attr_layers"]])
-        assert cut["all"]["vis_natural"] == pytest.approx(want)
+        want = np.mean([cut[a].vis_natural for a in lay.attr_layers])
+        assert cut["all"].vis_natural == pytest.approx(want)
     table = format_table(res)
     assert "shortcut removed" in table and "own channel at _blocks.8" in table
+    assert format_table(saved) == table
     assert "_blocks.8 -own" in (tmp_path / "validation" / "pathway-_blocks.10.svg").read_text()
 
     def boom(*a, **k):
         raise AssertionError("recomputed a finished validation")
 
     monkeypatch.setattr("atlas.evaluation.validate.layer_results", boom)
-    assert validate(tmp_path, lite0, bundled(), cfg, resolved)["key"] == saved["key"]
+    assert validate(tmp_path, lite0, bundled(), cfg, resolved).key == saved.key
+    path.write_text(path.read_text()[:200])  # truncated: measured again and replaced
+    monkeypatch.undo()
+    assert validate(tmp_path, lite0, bundled(), cfg, resolved).key == saved.key
+    assert read_result(path).key == saved.key
 
 
 def test_svg_labels_are_escaped():
@@ -231,13 +250,17 @@ def test_claims_use_the_issue_thresholds():
     from atlas.evaluation.layer import claims
 
     def res(an, nn_, vn):
-        return {"accent_natural": {"mean": an}, "natural_natural": {"mean": nn_},
-                "vis_natural": {"mean": vn}}
+        ci = {k: Interval(v, v, v, 4) for k, v in (("accent_natural", an),
+                                                   ("natural_natural", nn_),
+                                                   ("vis_natural", vn))}
+        zero = Interval(0.0, 0.0, 0.0, 4)
+        return PathwayStats(**ci, random_natural=zero, accent_own_seed=zero,
+                            accent_minus_natural=zero, accent_minus_vis=zero)
 
-    assert claims(res(0.50, 0.51, 0.29)) == {"accent_ge_natural": True, "accent_beats_vis": True,
-                                             "margin": 0.02, "gap": 0.2}
-    assert not claims(res(0.48, 0.51, 0.10))["accent_ge_natural"]
-    assert not claims(res(0.50, 0.40, 0.31))["accent_beats_vis"]
+    assert claims(res(0.50, 0.51, 0.29)) == Claims(accent_ge_natural=True, accent_beats_vis=True,
+                                                   margin=0.02, gap=0.2)
+    assert not claims(res(0.48, 0.51, 0.10)).accent_ge_natural
+    assert not claims(res(0.50, 0.40, 0.31)).accent_beats_vis
 
 
 def test_unit_images_reuse_the_runs_topk(lite0, tmp_path):
@@ -349,12 +372,12 @@ def test_removing_the_shortcut_leaves_exactly_the_branch_pathway():
     vectors = {k: {"pre": v[i:i + 2]} for k, i in (("natural", 0), ("accent", 2), ("vis", 4),
                                                   ("random", 6))}
     section, rows = shortcut_result([0], [vectors], ["pre"], ["pre"], 200, 0)
-    assert section["layers"] == ["pre"] and set(section["pathway"]) == {"pre", "all"}
-    assert section["own_channel"]["pre"]["share"]["vis"]["mean"] > 0.9
+    assert section.layers == ["pre"] and set(section.pathway) == {"pre", "all"}
+    assert section.own_channel["pre"].share.vis.mean > 0.9
     plain = unit_summary(vectors, ["pre"])["pre"]
-    assert plain["vis_natural"] > 0.99 and abs(rows[0]["pre"]["vis_natural"]) < 0.6
+    assert plain.vis_natural > 0.99 and abs(rows[0]["pre"].vis_natural) < 0.6
     assert shortcut_result([0], [vectors], ["pre"], [], 200, 0) == (
-        {"rule": section["rule"], "layers": [], "pathway": None, "own_channel": {}}, None)
+        Shortcut(rule=section.rule, layers=[], pathway=None, own_channel={}, claims=None), None)
 
 
 def test_drop_removes_only_the_named_layers_channel_and_changes_what_it_should():
@@ -375,11 +398,11 @@ def test_drop_removes_only_the_named_layers_channel_and_changes_what_it_should()
     vectors = {k: {"a": v, "b": v.copy()} for k, v in vec.items()}
     plain = unit_summary(vectors, ["a", "b"])
     cut = unit_summary(vectors, ["a", "b"], drop={"a": u})
-    assert plain["a"]["vis_natural"] > 0.8  # the shortcut alone makes them look alike
-    assert cut["a"]["vis_natural"] < 0.2 and cut["a"]["accent_natural"] > 0.6
+    assert plain["a"].vis_natural > 0.8  # the shortcut alone makes them look alike
+    assert cut["a"].vis_natural < 0.2 and cut["a"].accent_natural > 0.6
     assert cut["b"] == plain["b"]
-    assert cut["all"]["vis_natural"] == pytest.approx(
-        (cut["a"]["vis_natural"] + plain["b"]["vis_natural"]) / 2)
+    assert cut["all"].vis_natural == pytest.approx(
+        (cut["a"].vis_natural + plain["b"].vis_natural) / 2)
     assert own_channel(vec["vis"], u)["top"] == 1.0
 
 
@@ -393,23 +416,112 @@ def test_lite0_blocks8_own_channel_outweighs_chance_on_photos(lite0, photos):
     assert np.mean(shares) > 4 / 112
 
 
+def _small_result() -> ValidationResult:
+    """A one-layer result written before the shortcut variant existed (no ``shortcut``)."""
+    ci = Interval(0.5, 0.4, 0.6, 2)
+    p = PathwayStats(*[ci] * 7)
+    d = Distribution.of([0.5, 1.0, 2.0])
+    lay = LayerResult(units=[0, 1], attr_layers=["x"], pathway={"x": p, "all": p},
+                      claims=Claims(True, False, 0.02, 0.2), per_unit=[],
+                      closeness=Closeness(*[d] * 8, reg_layer="r"))
+    return ValidationResult(
+        key="k", model="m", source="s", layers={"L": lay}, sweep=None, seconds={"total": 1},
+        natural_pairs=NaturalPairs("r", [1.0, 1.2]),
+        config={"units": 2, "naturals": 3, "seeds": 1, "randoms": 2,
+                "accent": {"steps": 2, "lam": 1.0, "canvas": 96, "augment": {"crops": 1},
+                           "reg_layer": "r"}})
+
+
 def test_report_without_a_shortcut_section_still_formats():
-    """Results written before the variant existed have no ``shortcut``: no second table."""
-    ci = {"mean": 0.5, "lo": 0.4, "hi": 0.6, "n": 2}
-    p = {k: ci for k in ("accent_natural", "natural_natural", "vis_natural", "random_natural",
-                         "accent_own_seed", "accent_minus_natural", "accent_minus_vis")}
-    d = {"median": 1.0, "min": 0.5, "max": 2.0, "values": [0.5, 2.0]}
-    lay = {"units": [0, 1], "attr_layers": ["x"], "pathway": {"x": p, "all": p},
-           "claims": {"accent_ge_natural": True, "accent_beats_vis": False, "margin": 0.02,
-                      "gap": 0.2},
-           "closeness": {k: d for k in ("seed_activation", "accent_gain", "accent_distance",
-                                        "vis_gain", "vis_distance")} | {"reg_layer": "r"}}
-    res = {"model": "m", "source": "s", "layers": {"L": lay}, "seconds": {"total": 1},
-           "natural_pairs": {"layer": "r", "distance": [1.0, 1.2]},
-           "config": {"units": 2, "naturals": 3, "seeds": 1, "randoms": 2,
-                      "accent": {"steps": 2, "lam": 1.0, "canvas": 96, "augment": {"crops": 1},
-                                 "reg_layer": "r"}}}
+    """Results written before the variant existed have no ``shortcut``: no second table, and
+    the file still reads (the field's default)."""
+    res = _small_result()
+    data = res.to_dict()
+    assert "shortcut" not in data["layers"]["L"]
+    assert ValidationResult.from_dict(data) == res
     assert "shortcut removed" not in format_table(res)
     assert "-own" not in charts(res)["validation/pathway-L.svg"]
-    lay["shortcut"] = {"layers": [], "pathway": None, "own_channel": {}, "claims": None}
+    res.layers["L"].shortcut = Shortcut(rule="r", layers=[], pathway=None, own_channel={},
+                                        claims=None)
     assert "L           no attribution layer on its residual stream" in format_table(res)
+
+
+def _edit(data: dict, path: str, value: object) -> dict:
+    """``data`` with the value at a dotted path (``layers.L.claims``) set, or removed (...)."""
+    out = json.loads(json.dumps(data))
+    *head, last = path.split(".")
+    node = out
+    for k in head:
+        node = node[k]
+    if value is ...:
+        del node[last]
+    else:
+        node[last] = value
+    return out
+
+
+@pytest.mark.parametrize("path,value,match", [
+    ("format", ..., "has format None; this atlas reads format 1"),
+    ("format", 0, "has format 0; this atlas reads format 1"),
+    ("format", True, "has format True"),
+    ("layers.L.claims", ..., r"layers\['L'\]\.claims is missing"),
+    ("layers.L.closeness.accent_gain.median", "x",
+     r"layers\['L'\]\.closeness\.accent_gain\.median: expected a number, got \"x\""),
+    ("layers.L.units", [0, 1.5], r"units\[1\]: expected a whole number, got 1.5"),
+    ("layers.L.pathway", {"x": None}, r"pathway\['x'\]: expected a JSON object, got null"),
+    ("layers.L.attr_layers", ["x", "y"], "pathway lacks 'y'"),
+    ("natural_pairs.distance", [], "distance is empty"),
+    ("layers.L.claims.accent_ge_natural", 1, "expected true or false, got 1"),
+    ("seconds", [1], "seconds: expected a JSON object, got \\[1\\]"),
+    ("layers.L.shortcut", {"rule": "r", "layers": ["x"], "pathway": None, "own_channel": {},
+                           "claims": None}, "pathway and claims must be given"),
+])
+def test_a_bad_result_is_one_line_naming_the_field(tmp_path, path, value, match):
+    good = _small_result().to_dict()
+    with pytest.raises(ResultError, match=match) as e:
+        ValidationResult.from_dict(_edit(good, path, value), "f.json")
+    assert "\n" not in str(e.value) and str(e.value).startswith("f.json")
+    assert str(e.value).endswith("re-run `atlas validate` (it replaces the file)")
+
+
+@pytest.mark.parametrize("text,match", [
+    ("", "is not readable JSON"), ("{not json", "is not readable JSON"),
+    (b"\xff\xfe{}", "is not readable JSON"), ("[" * 100_000, "is not readable JSON"),
+    ("[1, 2]", "is not a validation result \\(a JSON array\\)"),
+    ('"text"', "a JSON string"), ('{"format": 99}', "has format 99")])
+def test_unreadable_files_are_one_line(tmp_path, text, match):
+    path = tmp_path / "validation.json"
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    with pytest.raises(ResultError, match=match) as e:
+        read_result(path)
+    assert "\n" not in str(e.value) and repr(str(path)) in str(e.value)
+    whole = _small_result().to_json()
+    path.write_text(whole[: len(whole) // 2])  # truncated mid-way
+    with pytest.raises(ResultError, match="is not readable JSON"):
+        read_result(path)
+    with pytest.raises(ResultError, match="cannot be read"):
+        read_result(tmp_path / "absent.json")
+
+
+def test_nan_and_infinite_numbers_survive_the_file():
+    res = _small_result()
+    res.layers["L"].closeness.accent_gain = Distribution.of([1.0, math.nan, math.inf])
+    res.layers["L"].pathway["x"] = replace(res.layers["L"].pathway["x"],
+                                           vis_natural=Interval(math.nan, -math.inf, math.inf, 2))
+    back = ValidationResult.from_json(res.to_json())
+    gain = back.layers["L"].closeness.accent_gain
+    assert math.isnan(gain.values[1]) and gain.values[2] == math.inf and math.isnan(gain.mean)
+    vis = back.layers["L"].pathway["x"].vis_natural
+    assert math.isnan(vis.mean) and (vis.lo, vis.hi) == (-math.inf, math.inf)
+    assert "nan" in format_table(back)  # the terminal shows what was measured
+
+
+def test_the_writer_refuses_what_the_reader_would():
+    res = _small_result()
+    res.layers["L"].units = [np.int64(0), 1]  # a numpy scalar is no JSON number
+    with pytest.raises(TypeError, match=r"units\[0\]: expected a whole number"):
+        res.to_json()
+    res = _small_result()
+    res.layers["L"].pathway.pop("all")
+    with pytest.raises(TypeError, match="pathway lacks 'all'"):
+        res.to_dict()

@@ -47,7 +47,7 @@ class LoadedModel:
     std: tuple[float, ...]
     class_names: list[str] | None = None
     weights: str = "default"
-    channels_last: bool = True  # NHWC: faster forward+backward on CPU (README, Benchmarks)
+    channels_last: bool = True  # NHWC: faster forward+backward on CPU (docs/benchmarks.md)
     bases: dict[str, Basis] = field(default_factory=dict)  # "LAYER/NAME" -> basis over LAYER
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
