@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 from atlas.io.files import atomic_write_json, atomic_write_with
+from atlas.models.basis import Basis
+from atlas.models.basis import load as load_basis
 from atlas.pipeline import schema
 
 
@@ -41,6 +43,12 @@ class RunDir:
             yield
         finally:
             self._allowed = before
+
+    def bases(self) -> list[Basis]:
+        """The bases the run's features were mined with (``basis/NAME.json``)."""
+        if not self.basis_dir.is_dir():
+            return []
+        return [load_basis(p) for p in sorted(self.basis_dir.glob("*.json"))]
 
     # ---- tables -------------------------------------------------------------------------
     def table_path(self, table: str) -> Path:

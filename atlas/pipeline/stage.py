@@ -25,7 +25,6 @@ from atlas.data.sources import ImageSource
 from atlas.errors import AtlasError
 from atlas.io.hashing import stable_hash
 from atlas.io.lock import RunLock
-from atlas.models.basis import load as load_basis
 from atlas.models.distributed import Dist
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.rundir import RunDir
@@ -71,7 +70,7 @@ class Context:
         found = sorted(self.run.basis_dir.glob("*.json")) if self.run.basis_dir.is_dir() else []
         key = tuple((p.name, p.stat().st_mtime_ns) for p in found)
         if self._with_bases is None or self._with_bases[0] != key:
-            self._with_bases = (key, model.with_bases(load_basis(p) for p in found))
+            self._with_bases = (key, model.with_bases(self.run.bases()))
         return self._with_bases[1]
 
 

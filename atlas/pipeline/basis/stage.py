@@ -18,6 +18,7 @@ import shutil
 from dataclasses import asdict, replace
 
 import pandas as pd
+import torch
 
 from atlas.config.tree import BuildConfig
 from atlas.errors import AtlasError
@@ -27,7 +28,7 @@ from atlas.models.probe import unit_counts
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline import schema
 from atlas.pipeline.basis.learn import Recipe, learn
-from atlas.pipeline.basis.metrics import metrics
+from atlas.pipeline.basis.metrics import firing, metrics
 from atlas.pipeline.basis.sample import gather
 from atlas.pipeline.stage import Context, Stage
 
@@ -77,6 +78,18 @@ def describe_features(basis: Basis) -> pd.DataFrame:
     }) if basis.size else schema.empty("basis")
 
 
+def by_frequency(basis: Basis, x: torch.Tensor) -> Basis:
+    """The learned features renumbered by how often they fire on the training positions, most
+    often first (ties: the order they were learned in): feature numbers, and a ``units``
+    range such as ``0:64``, then mean something rather than an initialization's draw."""
+    rate = firing(basis, x)
+    order = torch.tensor(sorted(range(basis.size), key=lambda f: (-float(rate[f]), f)))
+    moved = {k: getattr(basis, k)[order] for k in ("encoder", "encoder_bias", "decoder")}
+    if basis.threshold is not None:
+        moved["threshold"] = basis.threshold[order]
+    return replace(basis, **moved)
+
+
 def _settings(ctx: Context) -> list:
     cfg = ctx.cfg.basis
     if not cfg.active:
@@ -110,8 +123,8 @@ def _compute(ctx: Context, key: str) -> dict:
         sample = gather(model, source, layer, b.sample, b.holdout, cfg.mine.batch_size,
                         resolved.workers, ck / f"basis-{key}-sample.pt", ctx.bar)
         recipe = _recipe(ctx, sample.train.shape[1])
-        basis = learn(sample.train, recipe, ck / f"basis-{key}-train.pt", ctx.bar,
-                      name=b.name or b.kind, layer=layer)
+        basis = by_frequency(learn(sample.train, recipe, ck / f"basis-{key}-train.pt", ctx.bar,
+                                   name=b.name or b.kind, layer=layer), sample.train)
         figures = metrics(model, basis, sample.train, sample.held, source,
                           sorted(sample.train_images + sample.held_images))
         basis = replace(basis, meta={
