@@ -235,3 +235,26 @@ def test_concept_from_two_folders_is_a_named_direction(tmp_path, capsys):
     assert torch.allclose(b.encoder.norm(dim=1), torch.ones(2))
     line = _fails([*argv, "--name", "x", "--layer", "_blocks.8"], capsys)
     assert "holds directions of layer '_blocks.10'" in line
+
+
+def test_feature_pages_say_what_a_direction_is_and_link_its_channels(small, tmp_path):
+    from atlas.site.render import render_site
+
+    d = np.zeros((2, C), np.float32)
+    d[0, 3], d[1, :] = 1.0, 1.0
+    np.save(tmp_path / "dirs.npy", d)
+    (tmp_path / "dirs.txt").write_text("<script>alert(1)</script>\nall of them\n")
+    run = _described(tmp_path / "run", small, kind="directions", file=str(tmp_path / "dirs.npy"),
+                     name="concepts")
+    site = render_site(run.root, tmp_path / "site")
+    pages = {p.name: p for p in (site / "units").glob("*/*.html")}
+    feature = next(p for p in (site / "units").glob("*/0.html") if "concepts" in p.parent.name)
+    html = feature.read_text()
+    assert "What this direction is" in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html
+    assert 'href="../../units/_blocks.10/3.html">channel 3</a>' in html  # made of channel 3
+    assert "fires at positions" in html and len(pages) >= 2
+    data = json.loads(feature.with_suffix(".json").read_text())
+    assert data["feature"]["name"] == "<script>alert(1)</script>"
+    assert data["feature"]["made_of"][0] == {"channel": 3, "weight": 1.0}
+    assert data["feature"]["basis"]["kind"] == "directions"
