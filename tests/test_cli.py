@@ -103,14 +103,20 @@ def test_unwritable_output_folders_fail_at_start(tmp_path, capsys, key):
     assert not (tmp_path / "run" / "manifest.json").exists()
 
 
-def test_render_and_report_check_their_output_first(tmp_path, capsys):
+def test_render_and_report_check_their_output_first(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    line = _fails(["render", str(tmp_path / "norun"), "--out", str(blocker / "s")], capsys)
+    (tmp_path / "run").mkdir()
+    line = _fails(["render", str(tmp_path / "run"), "--out", str(blocker / "s")], capsys)
     assert "site.out" in line and "not writable" in line
-    line = _fails(["report", str(tmp_path / "norun"), "--units", "_blocks.10:1",
+    line = _fails(["report", str(tmp_path / "run"), "--units", "_blocks.10:1",
                    "--out", str(blocker / "r.html")], capsys)
     assert "report folder" in line and "not writable" in line
+    monkeypatch.chdir(tmp_path)  # where the default site/ and report.html would go
+    for cmd in (["render"], ["report", "--units", "_blocks.10:1"], ["embed"]):
+        line = _fails([cmd[0], str(tmp_path / "norun"), *cmd[1:]], capsys)
+        assert line == f"atlas: error: run directory '{tmp_path / 'norun'}' does not exist"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "run"]  # nothing made
 
 
 def test_validate_rejects_bad_settings_before_loading_a_model(capsys):

@@ -8,7 +8,7 @@ from atlas.cli.main import parser
 from atlas.config.load import TREE
 from atlas.config.sections import SiteConfig
 from atlas.config.tree import build_config
-from atlas.config.units import parse_layer_unit, parse_layer_units, parse_units
+from atlas.config.units import check_units, parse_layer_unit, parse_layer_units, parse_units
 from atlas.errors import AtlasError
 
 
@@ -95,7 +95,19 @@ def test_parse_units():
         parse_units("110:200", 112, "_blocks.10")  # never cut to fit
     with pytest.raises(AtlasError, match="has 4 units"):
         parse_units("2,9", 4)
-    assert parse_units("3:") == [3]  # form only: the end is known once the layer is
+    check_units("3:")  # form only: the end is known once the layer is
+    for bad in ("a", "5:2", "1,,2", "-3", "1:2:3"):
+        with pytest.raises(AtlasError, match=r"^units "):
+            check_units(bad)
+
+
+def test_huge_unit_ranges_are_checked_without_being_spelled_out():
+    big = "0:" + "9" * 30  # spelled out, this fails at once (too large for a list)
+    check_units(big)
+    with pytest.raises(AtlasError, match=r"has 112 units \(0..111\); 9{27}887 of those"):
+        parse_units(big, 112, "_blocks.10")
+    with pytest.raises(AtlasError, match="select no unit"):
+        check_units("9" * 30 + ":5")
 
 
 def test_parse_layer_units():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import NoReturn
 
 from atlas.cli.flags import run_flags
 from atlas.errors import AtlasError
@@ -79,11 +80,19 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line, like every user error (argparse prints its usage first);
+    the subcommands' parsers are of this class too (``add_subparsers`` makes them so)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"atlas: error: {message} (see: {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     from atlas.cli import export as cli_export
     from atlas.cli import run_commands, validate
 
-    ap = argparse.ArgumentParser(prog="atlas", description=__doc__.splitlines()[0])
+    ap = _Parser(prog="atlas", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("layers", help="list the addressable layers of a model")
     p.add_argument("model", nargs="?", default="efficientnet-lite0")
@@ -115,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args) or 0)
     except AtlasError as e:
-        print(f"atlas: error: {e}", file=sys.stderr)
+        line = " ".join(str(e).split("\n"))  # one line, even around another library's message
+        print(f"atlas: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("atlas: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -11,12 +11,18 @@ from pathlib import Path
 
 from atlas.cli.flags import config_flags
 from atlas.config.load import setting
+from atlas.errors import AtlasError
 
 
 def _config(args: argparse.Namespace):
+    """The config tree, then the run directory it acts on: a missing run fails before an
+    output folder is made."""
     from atlas.config.tree import build_config
 
-    return build_config(args)
+    cfg = build_config(args)
+    if not Path(args.run).is_dir():
+        raise AtlasError(f"run directory {args.run!r} does not exist")
+    return cfg
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
