@@ -69,6 +69,17 @@ def test_flags_name_their_config_key():
     ({"site__reports_max_units": -5}, "site.reports_max_units must be an integer >= -1"),
     ({"site__thumb": 64}, "unknown config key 'site.thumb'; closest: site.thumb_px"),
     ({"validate__units": 1}, "validate.units must be an integer in [2, 100000], got 1"),
+    ({"device": "cudaaa"}, "device must be one of auto, cpu, cuda, cuda:N, mps, got 'cudaaa'"),
+    ({"device": "cuda:x"}, "device must be one of"),
+    ({"device": " "}, "device must not be empty"),
+    ({"name": ".."}, "name must be a folder name"),
+    ({"name": "a/b"}, "name must be a folder name"),
+    ({"out": "runs/\0x"}, "out must not contain a NUL character"),
+    ({"data__images": "  "}, "data.images must not be empty"),
+    ({"mine__layers": ["_blocks.10", "_blocks.10"]}, "mine.layers lists '_blocks.10' twice"),
+    ({"validate__lambdas": [1.0, float("nan")]}, "validate.lambdas must hold finite numbers"),
+    ({"embed__seed": 2**32}, "embed.seed must be an integer in [0, 4294967295], got 4294967296"),
+    ({"units": "0:" + "9" * 30 + ":1"}, "units must look like"),
 ])
 def test_invalid_values_name_field_and_range(override, message):
     with pytest.raises(AtlasError, match=message.replace("[", r"\[").replace("]", r"\]")

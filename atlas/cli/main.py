@@ -31,19 +31,21 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 
 def _checked(args: argparse.Namespace, site: bool = False):
     """The config tree of a run command and its resolved settings, after the early checks
-    (atlas.pipeline.resolve)."""
+    (atlas.pipeline.resolve). The tree is checked before torch loads: a bad value is one line
+    at once."""
     from atlas.config.tree import build_config
-    from atlas.pipeline.resolve import preflight
 
     cfg = build_config(args)
+    from atlas.pipeline.resolve import preflight
+
     _, resolved = preflight(cfg, site=site)
     return cfg, resolved
 
 
 def _cmd_mine(args: argparse.Namespace) -> int:
+    cfg, resolved = _checked(args)
     from atlas.pipeline.stages import run_mine
 
-    cfg, resolved = _checked(args)
     t0 = time.perf_counter()
     info = run_mine(cfg, progress=not args.quiet, resolved=resolved)
     st = info["stage"]
@@ -63,19 +65,19 @@ def _cmd_accentuate(args: argparse.Namespace) -> int:
         from atlas.cli import photo
 
         return photo.run(args)
+    cfg, resolved = _checked(args)
     from atlas.pipeline.stages import run_accentuate
 
-    cfg, resolved = _checked(args)
     info = run_accentuate(cfg, progress=not args.quiet, resolved=resolved)
     print(f"accentuate: {info['pairs']} accentuations -> {cfg.run_dir}")
     return 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    cfg, resolved = _checked(args, site=True)
     from atlas.pipeline.build import build
     from atlas.site.render import build_renderer
 
-    cfg, resolved = _checked(args, site=True)
     build(cfg, build_renderer(cfg.site), progress=not args.quiet, resolved=resolved)
     return 0
 

@@ -26,12 +26,13 @@ def _config(args: argparse.Namespace):
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
+    cfg = _config(args)
     from atlas.pipeline.embed.stage import EMBED
     from atlas.pipeline.rundir import RunDir
     from atlas.pipeline.select.stage import SELECT
     from atlas.pipeline.stage import Context, run_alone
 
-    ctx = Context(RunDir(args.run), _config(args))
+    ctx = Context(RunDir(args.run), cfg)
     run_alone(SELECT, ctx)
     info = run_alone(EMBED, ctx).info
     print(f"embed: {info.get('rows', 0)} points -> {ctx.run.table_path('embed')}")
@@ -41,10 +42,10 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     import time
 
+    cfg = _config(args)
     from atlas.io.files import check_writable
     from atlas.site.render import render_site
 
-    cfg = _config(args)
     check_writable(cfg.site.out, "site.out")
     t0 = time.perf_counter()
     out = render_site(args.run, cfg.site.out, cfg.site)
@@ -54,10 +55,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    cfg = _config(args)
     from atlas.io.files import check_writable
     from atlas.site.report import render_report
 
-    cfg = _config(args)
+    if Path(args.out).is_dir():
+        raise AtlasError(f"report --out {args.out!r} is a folder; give a file, e.g. "
+                         f"{str(Path(args.out) / 'report.html')!r}")
     check_writable(Path(args.out).parent, "report folder")
     path = render_report(args.run, args.units, args.out, cfg.site.report_px)
     print(f"report: {path}")
