@@ -126,6 +126,18 @@ def test_an_input_size_the_model_refuses_fails_before_mining(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_mined_layer_without_an_output_fails_before_mining(tmp_path, capsys):
+    """_blocks is the ModuleList of the blocks: the forward never calls it."""
+    want = "atlas: error: layer '_blocks' of efficientnet-lite0 gives no tensor output"
+    line = _fails(["mine", *_run_args(tmp_path, "--layer", "_blocks.10", "--layer", "_blocks")],
+                  capsys)
+    assert line == want
+    for flag in ("--layer", "--attr-layer"):
+        assert _fails(["validate", flag, "_blocks", "--device", "cpu", "--out",
+                       str(tmp_path / "run")], capsys) == want
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_model_file_that_is_not_torchscript_is_one_line(tmp_path, capsys):
     path = tmp_path / "model.pt"
     path.write_bytes(b"not a model")

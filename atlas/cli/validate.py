@@ -29,12 +29,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from atlas.evaluation.summary import format_table, result_path
     from atlas.evaluation.validate import first_target, validate
     from atlas.io.files import check_writable
-    from atlas.pipeline.resolve import model_of, resolve, source_of
+    from atlas.pipeline.resolve import check_outputs, model_of, resolve, source_of
     from atlas.pipeline.rundir import RunDir
 
     check_writable(cfg.run_dir, "run directory")
     vcfg = replace(cfg.validate, accent=cfg.accent)
     model = model_of(cfg)
+    check_outputs(model, [*vcfg.layers, *vcfg.attr_layers])
     resolved = resolve(cfg, model, target=first_target(model, vcfg))
     res = validate(cfg.run_dir, model, source_of(cfg), vcfg, resolved, progress=not args.quiet)
     print(format_table(res))

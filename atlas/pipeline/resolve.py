@@ -102,13 +102,22 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
     )
 
 
+def check_outputs(model: LoadedModel, names: list[str]) -> dict[str, int]:
+    """The units of each layer of ``names``, in the order the forward runs them; a layer that
+    gives no tensor (a container such as a ModuleList, a layer the forward never calls) fails
+    here, not where its first batch is read."""
+    units = unit_counts(model, names)
+    for name in names:
+        if name not in units:
+            raise AtlasError(f"layer {name!r} of {model.name} gives no tensor output")
+    return units
+
+
 def check_layers(cfg: BuildConfig, model: LoadedModel, reg: str) -> None:
-    """Mined layers exist, ``units`` fits the first one (the layer accentuated), and the
-    regularization layer ``reg`` runs before it."""
+    """Every mined layer gives a tensor, ``units`` fits the first one (the layer accentuated),
+    and the regularization layer ``reg`` runs before it."""
     target = cfg.mine.layers[0]
-    units = unit_counts(model, [*cfg.mine.layers, reg])
-    if target not in units:
-        raise AtlasError(f"layer {target!r} of {model.name} gives no tensor output")
+    units = check_outputs(model, [*cfg.mine.layers, reg])
     parse_units(cfg.units, units[target], target)
     order = list(units)
     if reg not in order or order.index(reg) >= order.index(target):
