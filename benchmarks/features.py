@@ -47,7 +47,7 @@ def curve(args: argparse.Namespace) -> None:
     model, src = load_model("efficientnet-lite0"), bundled()
     with tempfile.TemporaryDirectory() as tmp:
         s = gather(model, src, LAYER, 250_000, 0.1, 32, 0, Path(tmp) / "sample.pt",
-                   progress=False, flips=args.flips)
+                   progress=False, views=args.views)
         images = sorted(s.train_images + s.held_images)
         print(f"{len(s.train)} training positions ({len(s.train_images)} images), "
               f"{len(s.held)} held out ({len(s.held_images)} images)")
@@ -168,7 +168,7 @@ def main() -> None:
     p.add_argument("--k", type=int, nargs="+", default=[4, 8, 16, 32])
     p.add_argument("--features", type=int, default=448)
     p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--flips", action="store_true")
+    p.add_argument("--views", type=int, default=1, choices=(1, 2, 4, 6))
     p.add_argument("--batch-topk", action="store_true")
     p.set_defaults(fn=curve)
     p = sub.add_parser("quality")

@@ -1,5 +1,6 @@
 """The command line: instant help, and the early checks that fail before any long work."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,33 @@ def test_help_and_argument_errors_load_no_heavy_module(argv, code):
     done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip().splitlines()[-1] == f"EXIT {code} HEAVY []", done.stderr
+
+
+BAD_VALUE = """
+import contextlib, io, sys
+from atlas.cli.main import main
+bad, lines = ["--set", "accent.seed=abc"], []
+for argv in (["build"], ["mine"], ["accentuate"], ["accentuate", "p.jpg", "--unit", "a:1"],
+             ["validate"], ["explain", "p.jpg"], ["embed", "R"], ["render", "R"],
+             ["report", "R", "--units", "a:1"]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main([*argv, *bad])
+    lines.append((code, err.getvalue()))
+print(lines)
+print(sorted(m for m in ("torch", "pandas", "PIL", "numpy", "jinja2") if m in sys.modules))
+"""
+
+
+def test_a_bad_value_is_one_line_before_any_heavy_module_loads(tmp_path):
+    """Every command that takes the config tree checks it first: a bad value costs no model,
+    no torch, not even pandas."""
+    done = subprocess.run([sys.executable, "-c", BAD_VALUE], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    *_, results, heavy = done.stdout.strip().splitlines()
+    line = "atlas: error: accent.seed must be an integer, got 'abc'\n"
+    assert ast.literal_eval(results) == [(2, line)] * 9, done.stderr
+    assert heavy == "[]"
 
 
 def _fails(argv: list[str], capsys) -> str:
@@ -91,6 +119,55 @@ def test_reg_layer_rule_on_the_bundled_model(lite0):
         auto_reg_layer(lite0, "_block.10")
 
 
+def test_an_input_size_the_model_refuses_fails_before_mining(tmp_path, capsys):
+    line = _fails(["mine", *_run_args(tmp_path, "--set", "model.input_size=8")], capsys)
+    assert line == ("atlas: error: model 'efficientnet-lite0' does not run on 8-px inputs "
+                    "(model.input_size; 0 is the model's own size)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_mined_layer_without_an_output_fails_before_mining(tmp_path, capsys):
+    """_blocks is the ModuleList of the blocks: the forward never calls it."""
+    want = "atlas: error: layer '_blocks' of efficientnet-lite0 gives no tensor output"
+    line = _fails(["mine", *_run_args(tmp_path, "--layer", "_blocks.10", "--layer", "_blocks")],
+                  capsys)
+    assert line == want
+    for flag in ("--layer", "--attr-layer"):
+        assert _fails(["validate", flag, "_blocks", "--device", "cpu", "--out",
+                       str(tmp_path / "run")], capsys) == want
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_file_that_is_not_torchscript_is_one_line(tmp_path, capsys):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"not a model")
+    want = f"atlas: error: model '{path}' is not a TorchScript file (torch.jit.save): "
+    assert _fails(["layers", str(path)], capsys).startswith(want)
+    assert _fails(["mine", *_run_args(tmp_path, "--model", str(path))], capsys).startswith(want)
+
+
+def test_a_device_the_machine_lacks_fails_at_start(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    line = _fails(["mine", *_run_args(tmp_path, "--device", "mps")], capsys)
+    assert line == "atlas: error: device 'mps' requested but MPS is not available; valid: cpu, auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    line = _fails(["mine", *_run_args(tmp_path, "--device", "cuda:2")], capsys)
+    assert line == ("atlas: error: device 'cuda:2' requested but this machine has 2 CUDA "
+                    "devices; valid: cuda:0..cuda:1, cpu, auto")
+    assert not (tmp_path / "run").exists()
+
+
+def test_argument_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["build", "--steps", "many"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == ("atlas: error: argument --steps: invalid int value: "
+                                       "'many' (see: atlas build --help)\n")
+
+
 @pytest.mark.parametrize("key", ["out", "site.out"])
 def test_unwritable_output_folders_fail_at_start(tmp_path, capsys, key):
     blocker = tmp_path / "file"
@@ -103,14 +180,25 @@ def test_unwritable_output_folders_fail_at_start(tmp_path, capsys, key):
     assert not (tmp_path / "run" / "manifest.json").exists()
 
 
-def test_render_and_report_check_their_output_first(tmp_path, capsys):
+def test_render_and_report_check_their_output_first(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    line = _fails(["render", str(tmp_path / "norun"), "--out", str(blocker / "s")], capsys)
+    (tmp_path / "run").mkdir()
+    line = _fails(["render", str(tmp_path / "run"), "--out", str(blocker / "s")], capsys)
     assert "site.out" in line and "not writable" in line
-    line = _fails(["report", str(tmp_path / "norun"), "--units", "_blocks.10:1",
+    line = _fails(["report", str(tmp_path / "run"), "--units", "_blocks.10:1",
                    "--out", str(blocker / "r.html")], capsys)
     assert "report folder" in line and "not writable" in line
+    line = _fails(["report", str(tmp_path / "run"), "--units", "_blocks.10:1",
+                   "--out", str(tmp_path)], capsys)
+    assert line.startswith(f"atlas: error: report --out '{tmp_path}' is a folder")
+    line = _fails(["export", str(tmp_path / "run"), "--out", str(blocker)], capsys)
+    assert line.startswith(f"atlas: error: --out folder '{blocker}' is not writable")
+    monkeypatch.chdir(tmp_path)  # where the default site/ and report.html would go
+    for cmd in (["render"], ["report", "--units", "_blocks.10:1"], ["embed"]):
+        line = _fails([cmd[0], str(tmp_path / "norun"), *cmd[1:]], capsys)
+        assert line == f"atlas: error: run directory '{tmp_path / 'norun'}' does not exist"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "run"]  # nothing made
 
 
 def test_validate_rejects_bad_settings_before_loading_a_model(capsys):

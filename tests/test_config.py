@@ -8,7 +8,7 @@ from atlas.cli.main import parser
 from atlas.config.load import TREE
 from atlas.config.sections import SiteConfig
 from atlas.config.tree import build_config
-from atlas.config.units import parse_layer_unit, parse_layer_units, parse_units
+from atlas.config.units import check_units, parse_layer_unit, parse_layer_units, parse_units
 from atlas.errors import AtlasError
 
 
@@ -69,6 +69,17 @@ def test_flags_name_their_config_key():
     ({"site__reports_max_units": -5}, "site.reports_max_units must be an integer >= -1"),
     ({"site__thumb": 64}, "unknown config key 'site.thumb'; closest: site.thumb_px"),
     ({"validate__units": 1}, "validate.units must be an integer in [2, 100000], got 1"),
+    ({"device": "cudaaa"}, "device must be one of auto, cpu, cuda, cuda:N, mps, got 'cudaaa'"),
+    ({"device": "cuda:x"}, "device must be one of"),
+    ({"device": " "}, "device must not be empty"),
+    ({"name": ".."}, "name must be a folder name"),
+    ({"name": "a/b"}, "name must be a folder name"),
+    ({"out": "runs/\0x"}, "out must not contain a NUL character"),
+    ({"data__images": "  "}, "data.images must not be empty"),
+    ({"mine__layers": ["_blocks.10", "_blocks.10"]}, "mine.layers lists '_blocks.10' twice"),
+    ({"validate__lambdas": [1.0, float("nan")]}, "validate.lambdas must hold finite numbers"),
+    ({"embed__seed": 2**32}, "embed.seed must be an integer in [0, 4294967295], got 4294967296"),
+    ({"units": "0:" + "9" * 30 + ":1"}, "units must look like"),
 ])
 def test_invalid_values_name_field_and_range(override, message):
     with pytest.raises(AtlasError, match=message.replace("[", r"\[").replace("]", r"\]")
@@ -95,7 +106,19 @@ def test_parse_units():
         parse_units("110:200", 112, "_blocks.10")  # never cut to fit
     with pytest.raises(AtlasError, match="has 4 units"):
         parse_units("2,9", 4)
-    assert parse_units("3:") == [3]  # form only: the end is known once the layer is
+    check_units("3:")  # form only: the end is known once the layer is
+    for bad in ("a", "5:2", "1,,2", "-3", "1:2:3"):
+        with pytest.raises(AtlasError, match=r"^units "):
+            check_units(bad)
+
+
+def test_huge_unit_ranges_are_checked_without_being_spelled_out():
+    big = "0:" + "9" * 30  # spelled out, this fails at once (too large for a list)
+    check_units(big)
+    with pytest.raises(AtlasError, match=r"has 112 units \(0..111\); 9{27}887 of those"):
+        parse_units(big, 112, "_blocks.10")
+    with pytest.raises(AtlasError, match="select no unit"):
+        check_units("9" * 30 + ":5")
 
 
 def test_parse_layer_units():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import re
 import threading
@@ -20,7 +21,7 @@ from atlas.site.charts import histogram, manifestation_map, sparkline
 from atlas.site.load import load_atlas
 from atlas.site.render import render_site
 from atlas.site.report import render_report
-from atlas.site.safe import http_url, js_data, safe_relpath, slug
+from atlas.site.safe import SITE_CSP, http_url, js_data, safe_relpath, slug
 from atlas.site.serve import make_server
 
 
@@ -123,3 +124,80 @@ def test_preview_server_is_local_and_strict(run: Path, tmp_path: Path) -> None:
         server.server_close()
     with pytest.raises(AtlasError, match="index.html missing"):
         make_server(tmp_path, 0)
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """A site folder with what a preview must not show beside it (hidden files, a marker with
+    the run's path, symlinks out of it), served on 127.0.0.1 at a free port; a GET/HEAD
+    function (status, headers, body), and the server stopped after the test."""
+    site = tmp_path / "site"
+    for rel, text in {"index.html": "<p>atlas index</p>", "units/_blocks.10/5.html": "<p>unit</p>",
+                      "media/a.webp": "RIFFwebp", "static/app.js": "let a = 1;",
+                      ".atlas-site": json.dumps({"run": str(tmp_path / "secret-run")}),
+                      ".hidden/secret.txt": "hidden", "units/.x": "hidden",
+                      "../outside.txt": "outside", "../outdir/x.txt": "outside"}.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    (site / "media" / "out.txt").symlink_to(tmp_path / "outside.txt")
+    (site / "dir-out").symlink_to(tmp_path / "outdir", target_is_directory=True)
+    (site / "media" / "same.html").symlink_to(site / "index.html")  # inside: still the site
+    (site / "media" / "hidden.txt").symlink_to(site / ".hidden" / "secret.txt")
+    server = make_server(site, 0)
+    assert server.server_address[0] == "127.0.0.1"
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+
+    def get(path: str, method: str = "GET") -> tuple[int, dict[str, str], str]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request(method, path)  # sent as written: no client-side normalizing
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+
+    try:
+        yield get
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_preview_serves_the_site_files_with_its_csp(served) -> None:
+    index = "<p>atlas index</p>"
+    for path, body in [("/", index), ("/index.html", index), ("/units/_blocks.10/5.html",
+                       "<p>unit</p>"), ("/media/a.webp", "RIFFwebp"), ("/static/app.js",
+                       "let a = 1;"), ("/index.html?x=1#y", index), ("/media/same.html", index)]:
+        status, headers, text = served(path)
+        assert (status, text) == (200, body), path
+        assert headers["Content-Security-Policy"] == SITE_CSP
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Server"] == "atlas"  # no Python version
+    assert served("/index.html", "HEAD")[0] == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/units/", "/media/", "/units/_blocks.10/", "/static/",  # folders: no listing
+    "/.atlas-site", "/%2eatlas-site", "/.hidden/secret.txt", "/.hidden/", "/units/.x",
+    "/.git/config", "/../outside.txt", "/%2e%2e/outside.txt", "/units/..%2f..%2foutside.txt",
+    "/units/../../outside.txt", "/media/out.txt", "/dir-out/x.txt", "/dir-out/",
+    "/media/hidden.txt", "/nope.html", "/index.html/",
+])
+def test_preview_shows_nothing_but_the_site(served, path: str) -> None:
+    for method in ("GET", "HEAD"):
+        status, headers, text = served(path, method)
+        assert status == 404, (method, path, status, text)
+        assert headers["Content-Security-Policy"] == SITE_CSP
+        for secret in ("secret-run", "hidden", "outside", "a.webp", "5.html", "Python"):
+            assert secret not in text, (path, secret)
+
+
+def test_preview_redirects_a_folder_only_to_its_slash(served) -> None:
+    status, headers, _ = served("/units")
+    assert status == 301 and headers["Location"] == "/units/"
+    assert served("/units/")[0] == 404

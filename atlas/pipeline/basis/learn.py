@@ -61,7 +61,6 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
     params = {k: v.requires_grad_() for k, v in _init(c, recipe.features, gen).items()}
     opt = torch.optim.Adam(params.values(), lr=recipe.lr)
     since = torch.zeros(recipe.features, dtype=torch.long)  # positions since last firing
-    threshold = torch.zeros(())  # BatchTopK: running mean of the smallest code kept
     step = 0
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -70,12 +69,12 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
                 v.copy_(state["params"][k])
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"])
-        since, step, threshold = state["since"], state["step"], state["threshold"]
+        since, step = state["since"], state["step"]
 
     def save() -> None:
         state = {"params": {k: v.detach().clone() for k, v in params.items()},
                  "opt": opt.state_dict(), "gen": gen.get_state(), "since": since,
-                 "step": step, "threshold": threshold}
+                 "step": step}
         atomic_write_with(checkpoint, lambda buf: torch.save(state, buf))
 
     bar = tqdm(total=recipe.steps, initial=step, desc="basis learn", disable=not progress,
@@ -84,8 +83,7 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
         for g in opt.param_groups:
             g["lr"] = recipe.lr * 0.5 * (1 + math.cos(math.pi * step / recipe.steps))
         batch = xn[torch.randint(0, n, (recipe.batch_size,), generator=gen)]
-        loss, fired, smallest = _loss(params, batch, recipe, since >= DEAD_AFTER)
-        threshold = smallest if step == 0 else 0.99 * threshold + 0.01 * smallest
+        loss, fired = _loss(params, batch, recipe, since >= DEAD_AFTER)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -98,32 +96,39 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
             save()
     bar.close()
     p = {k: v.detach() for k, v in params.items()}
-    batchwise = {"activation": "jumprelu", "threshold": threshold.expand(recipe.features).clone()}
+    thr = _calibrated(p, xn, recipe.k, gen) if recipe.batch_topk else torch.zeros(())
+    batchwise = {"activation": "jumprelu", "threshold": thr.expand(recipe.features).clone()}
     return Basis(name=name, kind="sae", layer=layer, encoder=p["encoder"],
                  encoder_bias=p["encoder_bias"], decoder=p["decoder"],
                  decoder_bias=p["decoder_bias"], k=recipe.k, mean=mean, scale=scale,
                  **(batchwise if recipe.batch_topk else {"activation": "topk"}))
 
 
-def _codes(pre: torch.Tensor, recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
-    """TopK per row, or BatchTopK (the k x rows largest of the batch); the smallest code kept
-    (BatchTopK's inference threshold is its running mean)."""
+@torch.no_grad()
+def _calibrated(p: dict[str, torch.Tensor], xn: torch.Tensor, k: int, gen: torch.Generator,
+                rows: int = 16384) -> torch.Tensor:
+    """BatchTopK's inference threshold: the value above which, on training positions, k
+    features per position fire on average."""
+    idx = torch.randperm(len(xn), generator=gen)[:rows]
+    pre = (xn[idx] - p["decoder_bias"]) @ p["encoder"].T + p["encoder_bias"]
+    return pre.flatten().topk(k * len(idx)).values[-1].clamp_min(0)
+
+
+def _codes(pre: torch.Tensor, recipe: Recipe) -> torch.Tensor:
+    """TopK per row, or BatchTopK: the k x rows largest of the whole batch, so a position
+    holding more takes more features and one holding less fewer (k on average)."""
     if not recipe.batch_topk:
-        z = activate(pre, "topk", recipe.k)
-        return z, torch.zeros(())
+        return activate(pre, "topk", recipe.k)
     flat = pre.flatten()
     vals, idx = flat.topk(recipe.k * pre.shape[0])
-    z = torch.zeros_like(flat).scatter(0, idx, vals.clamp_min(0)).view_as(pre)
-    kept = vals.detach()[vals.detach() > 0]
-    return z, kept.min() if len(kept) else torch.zeros(())
+    return torch.zeros_like(flat).scatter(0, idx, vals.clamp_min(0)).view_as(pre)
 
 
 def _loss(params: dict[str, torch.Tensor], x: torch.Tensor, recipe: Recipe,
-          dead: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Reconstruction MSE (plus AuxK over ``dead`` features); which features fired; the
-    smallest code kept."""
+          dead: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reconstruction MSE (plus AuxK over ``dead`` features); which features fired."""
     pre = (x - params["decoder_bias"]) @ params["encoder"].T + params["encoder_bias"]
-    z, smallest = _codes(pre, recipe)
+    z = _codes(pre, recipe)
     recon = z @ params["decoder"] + params["decoder_bias"]
     err = x - recon
     loss = err.pow(2).sum(1).mean() / x.pow(2).sum(1).mean().clamp_min(1e-12)
@@ -135,4 +140,4 @@ def _loss(params: dict[str, torch.Tensor], x: torch.Tensor, recipe: Recipe,
         target = err.detach()
         loss = loss + AUX_WEIGHT * (target - aux).pow(2).sum(1).mean() / target.pow(2).sum(
             1).mean().clamp_min(1e-12)
-    return loss, (z > 0).any(0), smallest
+    return loss, (z > 0).any(0)

@@ -37,36 +37,57 @@ class Sample:
                 "held_images": self.held_images}
 
 
-def choose_images(source: ImageSource, per_image: int, sample: int,
-                  holdout: float) -> tuple[list[int], list[int]]:
+def choose_images(source: ImageSource, per_image: int, sample: int, holdout: float,
+                  views: int = 1) -> tuple[list[int], list[int]]:
     """(training, held-out) source positions: images of priority below ``holdout`` are held
-    out; each side keeps its lowest priorities up to its share of ``sample`` positions."""
+    out; each side keeps its lowest priorities up to its share of ``sample`` positions (a
+    training image gives ``per_image`` positions in each of its ``views``)."""
     records = source.records
     prio = priority([r.image_id for r in records]).tolist()
     order = sorted(range(len(records)), key=lambda i: (prio[i], i))
     held = [i for i in order if prio[i] < holdout]
     train = [i for i in order if prio[i] >= holdout]
     n_held = max(1, int(sample * holdout) // per_image) if held else 0
-    n_train = max(1, (sample - n_held * per_image) // per_image)
+    n_train = max(1, (sample - n_held * per_image) // (per_image * views))
     if not train:
         raise AtlasError("the basis needs training images: lower basis.holdout or add images")
     return sorted(train[:n_train]), sorted(held[:n_held])
 
 
+ZOOM = 1.5  # the zoomed views: the image decoded at 1.5x the input size, two crops of it
+
+
+def _views(images: torch.Tensor, zoomed: torch.Tensor | None, size: int,
+           views: int) -> list[torch.Tensor]:
+    """The views of a batch a dictionary learns from: the image as mining sees it, its mirror
+    (views >= 2), two crops of the zoomed image (views >= 4), their mirrors (views >= 6)."""
+    out = [images]
+    if views >= 2:
+        out.append(images.flip(3))
+    if views >= 4 and zoomed is not None:
+        m = zoomed.shape[-1] - size
+        crops = [zoomed[..., o:o + size, o:o + size] for o in (m // 4, 3 * m // 4)]
+        out += crops + ([c.flip(3) for c in crops] if views >= 6 else [])
+    return out
+
+
 def _vectors(model: LoadedModel, source: ImageSource, layer: str, positions: list[int],
              batch: int, workers: int, progress: bool, what: str,
-             flips: bool = False) -> torch.Tensor:
-    """Every position vector of the images at ``positions`` (and of their mirror images when
-    ``flips``: the same scenes seen anew, which the dictionary must explain as well)."""
-    probe, out = Probe(model, [layer]), []
-    loader = make_loader(source, model.input_size, batch, workers, positions)
+             views: int = 1) -> torch.Tensor:
+    """Every position vector of the images at ``positions``, in ``views`` views each (see
+    :func:`_views`: the same scenes seen anew, which the dictionary must explain as well)."""
+    probe, out, size = Probe(model, [layer]), [], model.input_size
+    loader = make_loader(source, size, batch, workers, positions)
+    zoom = (iter(make_loader(source, round(size * ZOOM), batch, workers, positions))
+            if views >= 4 else None)
     with tqdm(total=len(positions), unit="img", desc=f"basis sample ({what})",
               disable=not progress, dynamic_ncols=True) as bar:
         for b in loader:
-            views = [b.images, b.images.flip(3)] if flips else [b.images]
-            for images in views if len(b.positions) else []:
+            zb = next(zoom) if zoom is not None else None
+            zoomed = zb.images if zb is not None and zb.positions == b.positions else None
+            for images in _views(b.images, zoomed, size, views) if len(b.positions) else []:
                 with torch.inference_mode():
-                    a = as_map(probe(images.to(model.device))[layer]).float()
+                    a = as_map(probe(images.contiguous().to(model.device))[layer]).float()
                 out.append(a.permute(0, 2, 3, 1).reshape(-1, a.shape[1]).cpu())
             bar.update(len(b.positions) + len(b.skipped))
     return torch.cat(out) if out else torch.zeros(0, 0)
@@ -74,7 +95,7 @@ def _vectors(model: LoadedModel, source: ImageSource, layer: str, positions: lis
 
 def gather(model: LoadedModel, source: ImageSource, layer: str, sample: int, holdout: float,
            batch: int, workers: int, path: Path, progress: bool = True,
-           flips: bool = False) -> Sample:
+           views: int = 1) -> Sample:
     """The sample, read from ``path`` when a previous (killed) run of the stage made it."""
     if path.exists():
         return Sample(**torch.load(path, map_location="cpu", weights_only=False))
@@ -82,9 +103,9 @@ def gather(model: LoadedModel, source: ImageSource, layer: str, sample: int, hol
     with torch.inference_mode():
         grid = as_map(Probe(model, [layer])(x)[layer]).shape
     per_image = int(grid[2] * grid[3])
-    train_i, held_i = choose_images(source, per_image * (2 if flips else 1), sample, holdout)
+    train_i, held_i = choose_images(source, per_image, sample, holdout, views)
     s = Sample(_vectors(model, source, layer, train_i, batch, workers, progress, "train",
-                        flips),
+                        views),
                _vectors(model, source, layer, held_i, batch, workers, progress, "held out")
                if held_i else torch.zeros(0, 0), train_i, held_i)
     atomic_write_with(path, lambda buf: torch.save(s.state(), buf))
