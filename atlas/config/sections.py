@@ -158,7 +158,5 @@ class BasisConfig:
         return self.kind != "channels"
 
     def rules(self, dot: str) -> None:
-        if self.kind in ("file", "directions") and not self.file:
-            raise AtlasError(f"{dot}file must name the basis file for kind {self.kind!r}")
         if "/" in self.name or ":" in self.name:
             raise AtlasError(f"{dot}name must not hold '/' or ':', got {self.name!r}")

@@ -39,6 +39,8 @@ def from_file(cfg: BuildConfig, model: LoadedModel) -> Basis:
     """The configured basis file, checked against the layer it is read at (one line if it does
     not fit): before any long work, so the preflight calls it too."""
     b = cfg.basis
+    if not b.file:
+        raise AtlasError(f"basis.file must name the basis file for basis.kind {b.kind!r}")
     layer = b.layer or cfg.mine.layers[0]
     basis = bases.load(b.file, name=b.name or b.kind, layer=layer)
     if b.kind == "directions" and basis.kind != "directions":
