@@ -1,8 +1,6 @@
-from dataclasses import replace
 
 import pytest
 import torch
-from conftest import run_args
 
 from atlas.accent.loop import accentuate, to_input, visualize
 from atlas.accent.masks import normalize_masks
@@ -10,29 +8,24 @@ from atlas.accent.objectives import LatentDistance, Target
 from atlas.config.accent import AccentConfig, AugmentConfig
 from atlas.config.fields import check
 from atlas.errors import AtlasError
+from tests.helpers.stages import run_args
 
 FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2",
             schedule="constant")
 
 
 @pytest.fixture(scope="module")
-def small(lite0):
-    """The session's model at a small input (fast tests); a copy, so the shared one keeps 224."""
-    return replace(lite0, input_size=96)
+def run(lite0_96):
+    """The regularization layer and view size a command would resolve for FAST on ``lite0_96``."""
+    return run_args(lite0_96, AccentConfig(**FAST), "_blocks.10")
 
 
-@pytest.fixture(scope="module")
-def run(small):
-    """The regularization layer and view size a command would resolve for FAST on ``small``."""
-    return run_args(small, AccentConfig(**FAST), "_blocks.10")
-
-
-def test_accentuation_raises_target_and_stays_close(small, photos, run):
+def test_accentuation_raises_target_and_stays_close(lite0_96, photos, run):
     units = torch.tensor([3, 3, 17, 40])
     # 12 steps: pair 0 starts far below zero, where 6 steps raise the mean over random crops
     # (the trajectory) but not yet the activation on the whole image
     cfg = AccentConfig(**{**FAST, "steps": 12})
-    res = accentuate(small, photos[:4], Target("_blocks.10", units), cfg, **run)
+    res = accentuate(lite0_96, photos[:4], Target("_blocks.10", units), cfg, **run)
     assert res.images.shape == (4, 3, 96, 96) and res.masks.shape == (4, 96, 96)
     assert (res.final_activation > res.seed_activation).all()
     assert (res.trajectory[:, -1] > res.trajectory[:, 0]).all()
@@ -40,13 +33,14 @@ def test_accentuation_raises_target_and_stays_close(small, photos, run):
     assert res.trajectory.shape == (4, 12) and (res.masks >= 0).all() and res.masks.sum() > 0
 
 
-def test_a_pair_does_not_depend_on_the_rest_of_its_batch(small, photos, run):
+def test_a_pair_does_not_depend_on_the_rest_of_its_batch(lite0_96, photos, run):
     """Pairs optimized together stay independent: the first pair's result is the same whoever
     shares its batch (a batch of one draws other views, so equal-sized batches are compared;
     the differences allowed are float rounding, which Adam's step amplifies)."""
     cfg = AccentConfig(**FAST)
-    a = accentuate(small, photos[:2], Target("_blocks.10", torch.tensor([5, 9])), cfg, **run)
-    b = accentuate(small, photos[[0, 5]], Target("_blocks.10", torch.tensor([5, 40])), cfg, **run)
+    a = accentuate(lite0_96, photos[:2], Target("_blocks.10", torch.tensor([5, 9])), cfg, **run)
+    b = accentuate(lite0_96, photos[[0, 5]], Target("_blocks.10", torch.tensor([5, 40])), cfg,
+                   **run)
     moved = (a.images[0] - to_input(photos[:1], 96)[0]).abs().mean()
     diff = (a.images[0] - b.images[0]).abs()
     assert moved > 0.01 and diff.mean() < 0.01 * moved and diff.max() < 0.01
@@ -55,14 +49,14 @@ def test_a_pair_does_not_depend_on_the_rest_of_its_batch(small, photos, run):
     assert not torch.allclose(a.images[1], b.images[1], atol=0.05)  # the partners differ
 
 
-def test_attribution_steps_do_not_change_the_optimization(small, photos, run):
+def test_attribution_steps_do_not_change_the_optimization(lite0_96, photos, run):
     """On attribution steps the two loss terms go through the shallow part separately and are
     combined at the canvas; the update must equal the one-pass update of the other steps."""
     target = Target("_blocks.10", torch.tensor([5, 9]))
     # summed (not view-averaged) maps, so the number of attribution samples shows in the sum
-    every = accentuate(small, photos[:2], target,
+    every = accentuate(lite0_96, photos[:2], target,
                        AccentConfig(**FAST, mask_every=1, mask_coverage=False), **run)
-    once = accentuate(small, photos[:2], target,
+    once = accentuate(lite0_96, photos[:2], target,
                       AccentConfig(**FAST, mask_every=1000, mask_coverage=False), **run)
     moved = (once.images - to_input(photos[:2], 96)).abs().mean()
     diff = (every.images - once.images).abs()  # float rounding, which Adam's step amplifies
@@ -82,25 +76,25 @@ def test_seed_pass_precision_follows_amp_and_hardware():
     assert reference_precision(AccentConfig(), torch.device("cuda")) == "bfloat16"
 
 
-def test_lambda_pulls_toward_the_seed(small, photos, run):
+def test_lambda_pulls_toward_the_seed(lite0_96, photos, run):
     t = Target("_blocks.10", torch.tensor([7, 7]))
-    loose = accentuate(small, photos[:2], t, AccentConfig(**FAST, lam=0.0), **run)
-    tight = accentuate(small, photos[:2], t, AccentConfig(**FAST, lam=20.0), **run)
+    loose = accentuate(lite0_96, photos[:2], t, AccentConfig(**FAST, lam=0.0), **run)
+    tight = accentuate(lite0_96, photos[:2], t, AccentConfig(**FAST, lam=20.0), **run)
     assert tight.latent_distance.mean() < loose.latent_distance.mean()
     assert loose.final_activation.mean() > tight.final_activation.mean()
 
 
-def test_frames_and_visualization(small, run):
+def test_frames_and_visualization(lite0_96, run):
     cfg = AccentConfig(**{**FAST, "steps": 4}, frames=3)
-    res = visualize(small, Target("_blocks.10", torch.tensor([1, 2])), cfg, **run)
+    res = visualize(lite0_96, Target("_blocks.10", torch.tensor([1, 2])), cfg, **run)
     assert len(res.frames) == 3 and res.frames[0].shape == (2, 3, 128, 128)
     assert (res.final_activation > res.seed_activation).all()
 
 
-def test_reg_layer_after_target_is_an_error(small, photos, run):
+def test_reg_layer_after_target_is_an_error(lite0_96, photos, run):
     cfg = AccentConfig(**{**FAST, "reg_layer": "_blocks.12"})
     with pytest.raises(AtlasError, match="'_blocks.12' does not run before"):
-        accentuate(small, photos[:1], Target("_blocks.10", torch.tensor([0])), cfg,
+        accentuate(lite0_96, photos[:1], Target("_blocks.10", torch.tensor([0])), cfg,
                    **{**run, "reg_layer": "_blocks.12"})
 
 
@@ -162,7 +156,3 @@ def test_coverage_mean_shrinks_rarely_seen_pixels_toward_the_image_mean():
     mean = float(sums.sum() / seen.sum())
     assert abs(float(out[0, 0, 0]) - mean) < 1e-6
     assert 4.0 < float(out[0, 1, 1]) < 5.0 and abs(float(out[0, 0, 1]) - 2.0) < 0.3
-
-
-def test_small_model_is_a_copy(small, lite0):
-    assert small.input_size == 96 and lite0.input_size == 224 and small.module is lite0.module

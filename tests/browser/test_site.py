@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
 from playwright.sync_api import expect
 
 from atlas.pipeline.rundir import RunDir
-from atlas.site.render import render_site
+from tests.helpers.fakerun import PAYLOADS
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-output"
+SHOTS = Path(__file__).resolve().parents[2] / "test-output"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOWN = "[...document.images].filter(i => i.getClientRects().length)"  # rendered images only
@@ -51,22 +50,6 @@ def browser() -> Iterator[object]:
             pytest.fail(f"Chromium could not be launched: {e}")
         yield b
         b.close()
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=4, validation=True))
-
-
-@pytest.fixture(scope="module")
-def site(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render_site(run, tmp_path_factory.mktemp("site") / "out")
-
-
-@pytest.fixture(scope="module")
-def evil_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = make_fake_run(tmp_path_factory.mktemp("evil"), FakeRunConfig(payload=True, units=2))
-    return render_site(run, tmp_path_factory.mktemp("evilsite") / "out")
 
 
 def open_page(browser, url: str, viewport: dict | None = None):
@@ -102,11 +85,11 @@ def visible_cards(page) -> int:
     return page.locator("#cards .card:visible").count()
 
 
-def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
-    total = len(RunDir(run).read_table("stats"))
+def test_index_search_filter_sort(browser, fake_site: Path, fake_run: Path) -> None:
+    page, log = open_page(browser, (fake_site / "index.html").as_uri())
+    total = len(RunDir(fake_run).read_table("stats"))
     assert visible_cards(page) == total
-    labels = RunDir(run).read_table("labels")
+    labels = RunDir(fake_run).read_table("labels")
     goldfish = labels[labels.class_name == "goldfish"][["layer", "unit"]].drop_duplicates()
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "q"
@@ -120,12 +103,12 @@ def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:
     assert visible_cards(page) == total // 2
     page.select_option("#layer", "")
     page.select_option("#sort", "act")
-    stats = RunDir(run).read_table("topk").query("kind == 'top' and rank == 0")
+    stats = RunDir(fake_run).read_table("topk").query("kind == 'top' and rank == 0")
     best = stats.sort_values("activation", ascending=False).iloc[0]
     first = page.locator("#cards .card").first.get_attribute("href")
     assert first == f"units/{best.layer}/{best.unit}.html"
     page.select_option("#sort", "div")
-    emb = RunDir(run).read_table("embed").query("unit >= 0 and kind == 'natural'")
+    emb = RunDir(fake_run).read_table("embed").query("unit >= 0 and kind == 'natural'")
     most = emb.groupby(["layer", "unit"]).cluster.nunique().max()
     first = page.locator("#cards .card").first
     expect(first).to_contain_text(f"{most} clusters")  # waits for the re-sorted cards to paint
@@ -139,8 +122,8 @@ def test_index_search_filter_sort(browser, site: Path, run: Path) -> None:
     log.check()
 
 
-def test_card_click_opens_unit_page(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
+def test_card_click_opens_unit_page(browser, fake_site: Path) -> None:
+    page, log = open_page(browser, (fake_site / "index.html").as_uri())
     card = page.locator("#cards .card").nth(5)
     href = card.get_attribute("href")
     with page.expect_navigation():
@@ -153,8 +136,8 @@ def test_card_click_opens_unit_page(browser, site: Path) -> None:
     log.check()
 
 
-def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
+def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, fake_site: Path) -> None:
+    page, log = open_page(browser, (fake_site / "index.html").as_uri())
     page.locator("#map-canvas").scroll_into_view_if_needed()
     pos = page.evaluate("""() => {
         const c = document.getElementById('map-canvas').getBoundingClientRect();
@@ -175,8 +158,8 @@ def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, site: Path) -> 
     log.check()
 
 
-def test_map_works_from_the_keyboard(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
+def test_map_works_from_the_keyboard(browser, fake_site: Path) -> None:
+    page, log = open_page(browser, (fake_site / "index.html").as_uri())
     page.focus("#map-canvas")
     page.keyboard.press("ArrowRight")
     assert page.locator("#map-tip").is_visible()
@@ -186,8 +169,8 @@ def test_map_works_from_the_keyboard(browser, site: Path) -> None:
     log.check()
 
 
-def test_unit_page_images_load_and_player_runs(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "units" / "_blocks.4" / "0.html").as_uri())
+def test_unit_page_images_load_and_player_runs(browser, fake_site: Path) -> None:
+    page, log = open_page(browser, (fake_site / "units" / "_blocks.4" / "0.html").as_uri())
     load_all(page)
     broken = page.evaluate(f"{SHOWN}.filter(i => !i.naturalWidth).map(i => i.src)")
     assert broken == []
@@ -199,8 +182,8 @@ def test_unit_page_images_load_and_player_runs(browser, site: Path) -> None:
     log.check()
 
 
-def test_validation_page_loads_its_chart(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
+def test_validation_page_loads_its_chart(browser, fake_site: Path) -> None:
+    page, log = open_page(browser, (fake_site / "index.html").as_uri())
     with page.expect_navigation():
         page.get_by_role("link", name="Validation").click()  # the nav link
     load_all(page)
@@ -211,9 +194,9 @@ def test_validation_page_loads_its_chart(browser, site: Path) -> None:
     log.check()
 
 
-def test_report_opens_on_its_own(browser, site: Path, tmp_path: Path) -> None:
+def test_report_opens_on_its_own(browser, fake_site: Path, tmp_path: Path) -> None:
     alone = tmp_path / "shared-report.html"
-    shutil.copyfile(next((site / "reports").rglob("*.html")), alone)
+    shutil.copyfile(next((fake_site / "reports").rglob("*.html")), alone)
     page, log = open_page(browser, alone.as_uri())
     assert page.locator("article.unit").count() == 1
     assert page.evaluate("getComputedStyle(document.querySelector('.block')).borderRadius") \
@@ -224,13 +207,13 @@ def test_report_opens_on_its_own(browser, site: Path, tmp_path: Path) -> None:
     log.check()
 
 
-def test_payloads_show_as_text_and_never_run(browser, evil_site: Path) -> None:
+def test_payloads_show_as_text_and_never_run(browser, evil_run: Path, evil_site: Path) -> None:
+    units = len(RunDir(evil_run).read_table("stats")) // 3  # per layer; the third is a payload
     pages = ["index.html", "about.html"] + [
         p.relative_to(evil_site).as_posix() for p in (evil_site / "units").rglob("*.html")][:3]
     for rel in pages:
         page, log = open_page(browser, (evil_site / rel).as_uri())
-        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-        page.wait_for_timeout(50)
+        load_all(page)  # every lazy image (an injected onerror would fire on one) is loaded
         text = page.locator("body").inner_text()
         assert PAYLOADS[0] in text, rel  # the label, literally
         if rel == "about.html":
@@ -239,18 +222,18 @@ def test_payloads_show_as_text_and_never_run(browser, evil_site: Path) -> None:
             assert PAYLOADS[1] + ".png" in text and "</script><script>alert(1)" in text
         if rel == "index.html":
             assert PAYLOADS[2] in text  # the layer name
-            page.fill("#q", PAYLOADS[2])
-            page.wait_for_timeout(50)
+            page.fill("#q", PAYLOADS[2])  # as a search: the payload layer's cards only
+            expect(page.locator("#count")).to_have_text(f"{units} of {3 * units} units")
         log.check()
         page.close()
 
 
 @pytest.mark.parametrize("name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
-def test_screenshots(browser, site: Path, name: str, viewport: dict) -> None:
+def test_screenshots(browser, fake_site: Path, name: str, viewport: dict) -> None:
     SHOTS.mkdir(exist_ok=True)
     for rel, shot in (("index.html", "index"), ("units/_blocks.10/1.html", "unit"),
                       ("about.html", "about")):
-        page, log = open_page(browser, (site / rel).as_uri(), viewport)
+        page, log = open_page(browser, (fake_site / rel).as_uri(), viewport)
         load_all(page)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"{rel} scrolls sideways at {name} width"
@@ -264,10 +247,10 @@ SHOWN_AT_CENTRE = """el => { const r = el.getBoundingClientRect();
     return hit && hit.tagName === 'IMG' && hit.naturalWidth > 0 ? hit.className : null; }"""
 
 
-def test_flip_between_seed_and_accentuation(browser, site: Path) -> None:
+def test_flip_between_seed_and_accentuation(browser, fake_site: Path) -> None:
     """The large image flips in place: by mouse (hover peeks, a click on the button pins) and
     by keyboard (Tab to the button, Space / Enter); what is hit at its centre is what shows."""
-    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+    page, log = open_page(browser, (fake_site / "units" / "_blocks.10" / "1.html").as_uri())
     load_all(page)
     flip = page.locator(".flip").first
     stage, button = flip.locator(".flip-stage"), flip.locator("button.flip-btn")
@@ -298,10 +281,10 @@ def test_flip_between_seed_and_accentuation(browser, site: Path) -> None:
     log.check()
 
 
-def test_flip_by_tap_on_a_phone(browser, site: Path) -> None:
+def test_flip_by_tap_on_a_phone(browser, fake_site: Path) -> None:
     ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     page = ctx.new_page()
-    page.goto((site / "units" / "_blocks.10" / "1.html").as_uri())
+    page.goto((fake_site / "units" / "_blocks.10" / "1.html").as_uri())
     load_all(page)
     stage = page.locator(".flip-stage").first
     stage.scroll_into_view_if_needed()
@@ -313,10 +296,10 @@ def test_flip_by_tap_on_a_phone(browser, site: Path) -> None:
     ctx.close()
 
 
-def test_change_view_and_activation_scale(browser, site: Path, run: Path) -> None:
+def test_change_view_and_activation_scale(browser, fake_site: Path, fake_run: Path) -> None:
     """Every row shows its amplified change with the factor; activations are percentiles or
     multiples of the best photo, explained on the page; the negative seed gets no ratio."""
-    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+    page, log = open_page(browser, (fake_site / "units" / "_blocks.10" / "1.html").as_uri())
     load_all(page)
     rows = page.locator(".accent")
     changes = page.locator("figure.change")
@@ -333,12 +316,12 @@ def test_change_view_and_activation_scale(browser, site: Path, run: Path) -> Non
     assert "below every natural image" in seeds.all_inner_texts()  # the negative seed
     assert all(seeds.nth(i).get_attribute("title") for i in range(seeds.count()))
     body = page.locator("body").inner_text()
-    acc = RunDir(run).read_table("accents").query("layer == '_blocks.10' and unit == 1")
+    acc = RunDir(fake_run).read_table("accents").query("layer == '_blocks.10' and unit == 1")
     assert (acc.gain < 0).any()
     assert "×-" not in body and "×−" not in body
     assert all(f"{g:.3g}" not in body for g in acc.gain if g < 0)
     log.check()
-    index, log = open_page(browser, (site / "index.html").as_uri())
+    index, log = open_page(browser, (fake_site / "index.html").as_uri())
     strength = index.locator("#cards .card .strength")
     assert strength.count() == index.locator("#cards .card").count()
     assert "× the best photo" in strength.first.inner_text()
@@ -347,8 +330,8 @@ def test_change_view_and_activation_scale(browser, site: Path, run: Path) -> Non
     log.check()
 
 
-def test_report_flips_on_hover_without_script(browser, site: Path) -> None:
-    report = next((site / "reports").rglob("*.html"))
+def test_report_flips_on_hover_without_script(browser, fake_site: Path) -> None:
+    report = next((fake_site / "reports").rglob("*.html"))
     page, log = open_page(browser, report.as_uri())
     assert page.locator("button.flip-btn").count() == 0  # no script there, so no dead button
     stage = page.locator(".flip-stage").first
@@ -365,8 +348,8 @@ def test_report_flips_on_hover_without_script(browser, site: Path) -> None:
 HEAT_SHOWN = "el => getComputedStyle(el).display !== 'none' && el.getBoundingClientRect().width > 0"
 
 
-def test_heatmap_toggle_changes_what_is_shown(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+def test_heatmap_toggle_changes_what_is_shown(browser, fake_site: Path) -> None:
+    page, log = open_page(browser, (fake_site / "units" / "_blocks.10" / "1.html").as_uri())
     load_all(page)
     heat, crop = page.locator(".pic .heat").first, page.locator(".pic .crop").first
     heat.scroll_into_view_if_needed()
@@ -394,12 +377,12 @@ def _units_with(run: Path, table: str, column: str, name: str) -> set[tuple[str,
 
 @pytest.mark.parametrize("table,column,name", [("classes", "name", "monuments"),
                                                ("causal", "class_name", "volcano")])
-def test_search_by_dataset_class_and_causal_label(browser, site: Path, run: Path, table: str,
-                                                  column: str, name: str) -> None:
-    want = _units_with(run, table, column, name)
-    total = len(RunDir(run).read_table("stats"))
+def test_search_by_dataset_class_and_causal_label(browser, fake_site: Path, fake_run: Path,
+                                                  table: str, column: str, name: str) -> None:
+    want = _units_with(fake_run, table, column, name)
+    total = len(RunDir(fake_run).read_table("stats"))
     assert 0 < len(want) < total
-    page, log = open_page(browser, (site / "index.html").as_uri())
+    page, log = open_page(browser, (fake_site / "index.html").as_uri())
     page.fill("#q", name)
     hrefs = page.locator("#cards .card:visible").evaluate_all(
         "cs => cs.map(c => c.getAttribute('href'))")
@@ -407,10 +390,10 @@ def test_search_by_dataset_class_and_causal_label(browser, site: Path, run: Path
     log.check()
 
 
-def test_export_links_download_valid_json(browser, site: Path) -> None:
+def test_export_links_download_valid_json(browser, fake_site: Path) -> None:
     import json
 
-    page, log = open_page(browser, (site / "units" / "_blocks.4" / "2.html").as_uri())
+    page, log = open_page(browser, (fake_site / "units" / "_blocks.4" / "2.html").as_uri())
     link = page.locator(".pager a.dl", has_text="JSON")
     try:
         with page.expect_download(timeout=5000) as dl:
@@ -423,8 +406,8 @@ def test_export_links_download_valid_json(browser, site: Path) -> None:
     log.check()
 
 
-def test_glossary_reached_by_keyboard(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "units" / "_blocks.10" / "1.html").as_uri())
+def test_glossary_reached_by_keyboard(browser, fake_site: Path) -> None:
+    page, log = open_page(browser, (fake_site / "units" / "_blocks.10" / "1.html").as_uri())
     page.focus(".pager .permalink")
     for _ in range(12):  # Tab to the first number's glossary link
         page.keyboard.press("Tab")

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from badimages import BLUE, RED, WHITE, encode, make_corpus, noise
 from PIL import Image
 
 from atlas.data.decode import BadImage, DecodeConfig, crop_box, decode_rgb, preprocess, to_rgb
@@ -18,6 +17,7 @@ from atlas.data.sources import FolderSource, open_source
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
 from atlas.pipeline.mine.shard import records_frame
+from tests.helpers.badimages import BLUE, RED, WHITE, encode, make_corpus, noise
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}-[0-9a-f]{8}$")
 

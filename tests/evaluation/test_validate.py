@@ -9,7 +9,6 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from conftest import resolved_for
 from torch import nn
 
 from atlas.accent.objectives import Target
@@ -35,6 +34,7 @@ from atlas.evaluation.sweep import recommend, sensitive_region
 from atlas.evaluation.validate import check_layers, first_target, validate
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel, load_model
+from tests.helpers.stages import resolved_for
 
 TINY = AccentConfig(steps=2, canvas=96, augment=AugmentConfig(crops=1))
 

@@ -2,10 +2,11 @@
 
 The renderer must depend only on the run directory, so the site can be tested without a model:
 this writes every table of :mod:`atlas.pipeline.schema` (or a chosen subset, e.g. only what
-`mine` makes)
-plus the media those tables point at. ``payload=True`` puts script-injection strings into every
-user-supplied field (labels, file names, credits, a layer name, config text); ``validation=True``
-adds a small ``validation/`` result (:mod:`fakevalidation`).
+`mine` makes) through :meth:`RunDir.write_table`, plus the media those tables point at. The
+tables and their columns come from the schema: a table the schema gains, or a column it gains or
+loses, makes this fail until the fake follows. ``payload=True`` puts script-injection strings
+into every user-supplied field (labels, file names, credits, a layer name, config text);
+``validation=True`` adds a small ``validation/`` result (:mod:`tests.helpers.fakevalidation`).
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fakevalidation import write_fake_validation
 from PIL import Image
 
 from atlas.io.files import atomic_write_json, atomic_write_with
+from atlas.pipeline import schema
+from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.schema import TABLES
+from atlas.pipeline.stages import stages
+from tests.helpers.fakevalidation import write_fake_validation
 
-ALL_TABLES = frozenset({"images", "topk", "stats", "seeds", "accents", "vis", "labels", "embed",
-                        "layer_map", "where", "classes", "causal"})
-MINE_TABLES = frozenset({"images", "topk", "stats"})
+ALL_TABLES = frozenset(schema.TABLES)
+MINE_TABLES = frozenset(MINE.outputs)
 PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
 CHANGE_GAIN = 4.0  # as atlas.data.media writes the change view
 CLASSES = ("tabby cat", "goldfish", "windmill", "solar dish", "hammer", "red panda", "toucan")
@@ -91,7 +93,7 @@ def _accent(seed: Image.Image, hue: float, freq: float) -> tuple[Image.Image, Im
     return acc, Image.fromarray((mask * 255).astype(np.uint8), "L")
 
 
-def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> pd.DataFrame:
+def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> list[dict]:
     rows = []
     for i in range(cfg.images):
         label = CLASSES[i % len(CLASSES)]
@@ -108,7 +110,7 @@ def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> pd.Dat
                          label=label, width=cfg.image_size, height=cfg.image_size,
                          author=author, license="CC-BY-SA-4.0", credit_url=url,
                          group=GROUPS[i % len(GROUPS)]))
-    return pd.DataFrame(rows)
+    return rows
 
 
 def _layers(cfg: FakeRunConfig) -> list[str]:
@@ -118,37 +120,39 @@ def _layers(cfg: FakeRunConfig) -> list[str]:
 def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
     """Write a fake run directory at ``root`` and return it."""
     cfg = cfg or FakeRunConfig()
+    if cfg.tables - ALL_TABLES:
+        raise ValueError(f"fake run: no table {sorted(cfg.tables - ALL_TABLES)} in the schema")
     rng = np.random.default_rng(cfg.seed)
     run = RunDir(root)
-    images = _images(run, cfg, rng)
-    ids = list(images.image_id)
+    t: dict[str, list[dict]] = {"images": _images(run, cfg, rng)}
+    t.update({k: [] for k in schema.TABLES if k != "images"})
+    ids = [r["image_id"] for r in t["images"]]
     pool = _pool(run, cfg, ids)
-    t: dict[str, list[dict]] = {k: [] for k in ALL_TABLES if k != "images"}
     for li, layer in enumerate(_layers(cfg)):
         for u in range(cfg.units):
             _unit(run, cfg, rng, t, pool, ids, layer, u, li)
             _describe(cfg, rng, t, layer, u, li)
         _global_map(cfg, rng, t, layer)
-    if "images" in cfg.tables:
-        _write(run, "images", images)
-    for name, rows in t.items():
-        if name in cfg.tables and rows and not (name == "causal" and cfg.weights == "none"):
-            _write(run, name, pd.DataFrame(rows))
+    _vectors(cfg, rng, t)
+    if cfg.weights == "none":  # as the describe stage: random weights give no causal labels
+        t["causal"] = []
+    for name in sorted(cfg.tables):
+        run.write_table(name, _frame(name, t[name]))
     atomic_write_json(run.manifest_path, _manifest(cfg))
     if cfg.validation:
         write_fake_validation(run.root, _layers(cfg), cfg.units, cfg.seed, cfg.payload)
     return run.root
 
 
-def _write(run: RunDir, name: str, df: pd.DataFrame) -> None:
-    """Through the schema when it knows the table and its columns (else as the describe stage's
-    contract has it, for a schema that has not caught up: `group`, where/classes/causal)."""
-    if name in TABLES and set(df.columns) == set(TABLES[name]):
-        run.write_table(name, df)
-    elif name in TABLES:
-        run.write_table(name, df[[c for c in TABLES[name] if c in df.columns]])
-    else:
-        atomic_write_with(run.table_path(name), lambda buf: df.to_parquet(buf, index=False))
+def _frame(name: str, rows: list[dict]) -> pd.DataFrame:
+    """The rows of table ``name`` as a frame; every row must have exactly the schema's columns
+    (a row with one more or one fewer would otherwise be filled or dropped quietly)."""
+    want = set(schema.TABLES[name])
+    for row in rows:
+        if set(row) != want:
+            raise ValueError(f"fake run: a row of table {name} has columns the schema lacks "
+                             f"{sorted(set(row) - want)} and misses {sorted(want - set(row))}")
+    return pd.DataFrame(rows) if rows else schema.empty(name)
 
 
 def _pool(run: RunDir, cfg: FakeRunConfig, ids: list[str]) -> list[dict[str, object]]:
@@ -300,6 +304,20 @@ def _global_map(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[
                                    "y": float(y)})
 
 
+def _vectors(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]]) -> None:
+    """Pooled layer vectors (one entry per unit of the layer) of every image some unit of the
+    layer lists, and of every accentuation."""
+    for layer in _layers(cfg):
+        listed = sorted({r["image_id"] for r in t["topk"] if r["layer"] == layer})
+        for image_id in listed:
+            t["vectors"].append({"layer": layer, "image_id": image_id,
+                                 "vector": rng.gamma(1.5, 0.6, cfg.units).tolist()})
+    for a in t["accents"]:
+        t["accent_vectors"].append({"layer": a["layer"], "unit": a["unit"], "rank": a["rank"],
+                                    "image_id": a["image_id"],
+                                    "vector": rng.gamma(1.5, 0.6, cfg.units).tolist()})
+
+
 def _manifest(cfg: FakeRunConfig) -> dict[str, object]:
     note = PAYLOADS[0] + "</script><script>alert(1)</script>" if cfg.payload else "fake run"
     return {
@@ -311,6 +329,7 @@ def _manifest(cfg: FakeRunConfig) -> dict[str, object]:
                    "mine": {"layers": _layers(cfg), "k": cfg.topk}, "topk": cfg.topk,
                    "accents": cfg.accents},
         "versions": {"atlas": "0.1.0", "torch": "fake"},
-        "stages": {name: {"status": "done", "seconds": 1.0} for name in sorted(cfg.tables)},
+        "stages": {s.name: {"status": "done", "seconds": 1.0} for s in stages()
+                   if set(s.outputs) & cfg.tables},
         "skipped": [{"path": PAYLOADS[2] if cfg.payload else "broken.jpg", "reason": "truncated"}],
     }

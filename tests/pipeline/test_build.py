@@ -3,14 +3,14 @@ and filling in, torchrun with gloo."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.helpers.kill import atlas_killed_at
 
 CONFIG = """
 name = "tiny"
@@ -38,9 +38,13 @@ TABLES = ("images", "topk", "seeds", "accents", "embed", "layer_map", "vis")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
+def _args(cfg: Path, out: Path) -> list[str]:
+    return ["build", str(cfg), "--out", str(out), "-q", "--set", f'site.out="{out}-site"',
+            "--device", "cpu"]
+
+
 def _cmd(cfg: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "atlas", "build", str(cfg), "--out", str(out), "-q",
-            "--set", f'site.out="{out}-site"', "--device", "cpu"]
+    return [sys.executable, "-m", "atlas", *_args(cfg, out)]
 
 
 def _tables(out: Path) -> dict[str, pd.DataFrame]:
@@ -84,16 +88,10 @@ def test_build_is_deterministic(reference, tmp_path):
 def test_sigkill_at_two_moments_then_resume(reference, tmp_path):
     cfg, _, ref = reference
     out = tmp_path / "killed"
-    # 1) while mining (its checkpoint exists), 2) while accentuating (a part file exists)
+    # 1) at mining's first checkpoint, 2) at accentuation's first part file
     for marker in ("checkpoints/mine-r0.pt", "checkpoints/accents-*/*.pt"):
-        proc = subprocess.Popen(_cmd(cfg, out), env=ENV, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None and not list(out.glob(marker)):
-            time.sleep(0.01)
-        assert proc.poll() is None, f"the build ended before {marker} appeared"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        killed = atlas_killed_at(out / marker, _args(cfg, out), ENV)
+        assert killed.returncode == -9, f"the build ended before {marker} appeared"
         assert _state(out) != "done"
     subprocess.run(_cmd(cfg, out), env=ENV, check=True, capture_output=True)
     _assert_same(ref, _tables(out))
@@ -108,16 +106,10 @@ def test_site_opens_early_with_every_unit_pending_then_fills_in(reference, tmp_p
     cfg, _, ref = reference
     out = tmp_path / "early"
     site = Path(f"{out}-site")
-    cmd = [*_cmd(cfg, out), "--set", "site.refresh=1"]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and not (site / "index.html").exists():
-        time.sleep(0.01)
-    assert proc.poll() is None, "the build ended before its site first appeared"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "accents.parquet").exists() or pd.read_parquet(
-        out / "accents.parquet")["unit"].nunique() < 3, "killed too late to see pending units"
+    killed = atlas_killed_at(site / "index.html", [*_args(cfg, out), "--set", "site.refresh=1"],
+                             ENV)
+    assert killed.returncode == -9, "the build ended before its site first appeared"
+    assert not (out / "accents.parquet").exists()  # the first render comes before any
     index = (site / "index.html").read_text()
     assert index.count('class="card"') == 112 and "Build in progress" in index
     assert index.count("accentuation pending</span>") == 3  # units 0:3
@@ -146,9 +138,9 @@ def test_torchrun_two_gloo_processes_equal_single_process(reference, tmp_path):
     cfg, _, ref = reference
     out = tmp_path / "dist"
     torchrun = Path(sys.executable).with_name("torchrun")
-    # torchrun's own "-m atlas" takes the place of "python -m atlas"
-    cmd = [str(torchrun), "--nproc-per-node", "2", "--master-port", "29533",
-           *_cmd(cfg, out)[1:]]
+    # torchrun's own "-m atlas" takes the place of "python -m atlas"; --standalone: the
+    # rendezvous on a free port the system picks, so parallel runs never collide
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", *_cmd(cfg, out)[1:]]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     _assert_same(ref, _tables(out))

@@ -12,7 +12,6 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from fakerun import PAYLOADS, FakeRunConfig, make_fake_run
 
 from atlas.config.units import parse_layer_units
 from atlas.errors import AtlasError
@@ -22,11 +21,7 @@ from atlas.site.render import render_site
 from atlas.site.report import render_report
 from atlas.site.safe import http_url, js_data, safe_relpath, slug
 from atlas.site.serve import make_server
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(payload=True, units=2))
+from tests.helpers.fakerun import PAYLOADS
 
 
 def test_slug_keeps_plain_names_and_separates_others() -> None:
@@ -51,8 +46,8 @@ def test_only_http_credit_urls_become_links() -> None:
         assert http_url(bad) is None
 
 
-def test_charts_follow_the_data(run: Path) -> None:
-    atlas = load_atlas(run)
+def test_charts_follow_the_data(evil_run: Path) -> None:
+    atlas = load_atlas(evil_run)
     u = atlas.units[0]
     h = histogram(u)
     assert h is not None and len(h.bars) == len(u.stats["hist_counts"])
@@ -69,15 +64,15 @@ def test_charts_follow_the_data(run: Path) -> None:
     assert pts is not None and len(pts.split()) == 3 and sparkline([1.0]) is None
 
 
-def test_diversity_is_defined_from_the_maps(run: Path) -> None:
-    atlas = load_atlas(run)
+def test_diversity_is_defined_from_the_maps(evil_run: Path) -> None:
+    atlas = load_atlas(evil_run)
     for u in atlas.units:
         assert u.clusters == len({p["cluster"] for p in u.points if p["kind"] == "natural"})
         assert u.spread is not None and 0 <= u.spread <= 1
 
 
-def test_report_is_one_self_contained_file(run: Path, tmp_path: Path) -> None:
-    out = render_report(run, "_blocks.10:1,_blocks.4:0", tmp_path / "r.html")
+def test_report_is_one_self_contained_file(evil_run: Path, tmp_path: Path) -> None:
+    out = render_report(evil_run, "_blocks.10:1,_blocks.4:0", tmp_path / "r.html")
     html = out.read_text()
     assert html.count('class="unit"') == 2
     srcs = re.findall(r'\ssrc="([^"]*)"', html)
@@ -95,19 +90,19 @@ def test_report_is_one_self_contained_file(run: Path, tmp_path: Path) -> None:
     assert anim  # animated frames kept as WebP
 
 
-def test_report_rejects_bad_units(run: Path, tmp_path: Path) -> None:
+def test_report_rejects_bad_units(evil_run: Path, tmp_path: Path) -> None:
     with pytest.raises(AtlasError, match="closest: _blocks.10"):
-        render_report(run, "_blocks.1O:1", tmp_path / "x.html")
+        render_report(evil_run, "_blocks.1O:1", tmp_path / "x.html")
     with pytest.raises(AtlasError, match="no unit 99 .* units: 0–1"):
-        render_report(run, "_blocks.10:99", tmp_path / "x.html")
+        render_report(evil_run, "_blocks.10:99", tmp_path / "x.html")
     with pytest.raises(AtlasError, match="expected LAYER:UNIT"):
         parse_layer_units("_blocks.10")
     assert parse_layer_units(" a:1,b.c:2 ") == [("a", 1), ("b.c", 2)]
     assert not (tmp_path / "x.html").exists()
 
 
-def test_preview_server_is_local_and_strict(run: Path, tmp_path: Path) -> None:
-    site = render_site(run, tmp_path / "site")
+def test_preview_server_is_local_and_strict(evil_run: Path, tmp_path: Path) -> None:
+    site = render_site(evil_run, tmp_path / "site")
     server = make_server(site, 0)
     host, port = server.server_address[:2]
     assert host == "127.0.0.1"

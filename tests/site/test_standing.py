@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakerun import FakeRunConfig, make_fake_run
 
 from atlas.pipeline.rundir import RunDir
 from atlas.site.load import load_atlas
 from atlas.site.render import render_site
 from atlas.site.standing import ordinal, percentile, standing
+from tests.helpers.fakerun import FakeRunConfig, make_fake_run
 
 COUNTS, EDGES = [1, 2, 3, 4], [0.0, 1.0, 2.0, 3.0, 4.0]  # 10 images over [0, 4]
 STATS = {"hist_counts": COUNTS, "hist_edges": EDGES, "min": 0.0, "count": 10}
@@ -93,22 +93,17 @@ def test_nothing_to_say() -> None:
     assert standing(5.0, None, 4.0).text == "1.2× the best photo"  # the best alone suffices
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=3))
-
-
-def test_site_shows_standings_and_never_the_gain(run: Path, tmp_path: Path) -> None:
-    acc = RunDir(run).read_table("accents")
+def test_site_shows_standings_and_never_the_gain(fake_run: Path, fake_site: Path) -> None:
+    acc = RunDir(fake_run).read_table("accents")
     weak = acc[acc.seed_activation < 0.01]
     assert len(weak) == 4 and (weak.gain.abs() > 100).any() and (weak.gain < 0).any()
-    atlas = load_atlas(run)
+    atlas = load_atlas(fake_run)
     for u in atlas.units:
         for a in u.accents:
             assert a.seed_standing is not None and a.final_standing is not None
             if a.seed_activation < 0.01:
                 assert a.seed_standing.times_best is None
-    site = render_site(run, tmp_path / "site")
+    site = fake_site
     for page in [*(site / "units").rglob("*.html"), *(site / "reports").rglob("*.html"),
                  site / "index.html"]:
         text = unescape(re.sub(r"<[^>]+>", " ", page.read_text()))
@@ -121,7 +116,7 @@ def test_site_shows_standings_and_never_the_gain(run: Path, tmp_path: Path) -> N
     assert "× the best photo" in (site / "index.html").read_text()
 
 
-def test_old_runs_without_the_change_view_still_render(run: Path, tmp_path: Path) -> None:
+def test_old_runs_without_the_change_view_still_render(fake_run: Path, tmp_path: Path) -> None:
     old = tmp_path / "old"
     make_fake_run(old, FakeRunConfig(units=2))
     acc = pd.read_parquet(old / "accents.parquet").drop(columns=["change_media", "change_gain"])

@@ -7,21 +7,20 @@ import re
 from pathlib import Path
 
 import pytest
-from fakerun import FakeRunConfig, make_fake_run
-from fakevalidation import SVG, write_fake_validation
-from test_site import refs
 
 from atlas.errors import AtlasError
 from atlas.names import slug
 from atlas.site.render import render_site
 from atlas.site.safe import SITE_CSP, plain_svg
+from tests.helpers.fakerun import FakeRunConfig, make_fake_run
+from tests.helpers.fakevalidation import SVG, write_fake_validation
+from tests.helpers.pages import refs
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    run = make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=2, validation=True))
-    res = json.loads((run / "validation" / "validation.json").read_text())
-    return run, render_site(run, tmp_path_factory.mktemp("site") / "out"), res
+def built(fake_run: Path, fake_site: Path) -> tuple[Path, Path, dict]:
+    res = json.loads((fake_run / "validation" / "validation.json").read_text())
+    return fake_run, fake_site, res
 
 
 def _block(html: str, layer: str) -> str:

@@ -10,15 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_alone, stage_context
 from scipy.stats import hypergeom
 from torch import nn
 
-from atlas.config.fields import check
-from atlas.config.sections import DescribeConfig
 from atlas.data.sources import Limited, bundled
-from atlas.errors import AtlasError
-from atlas.models.receptive import receptive_field
 from atlas.models.zoo import LoadedModel, imagenet_classes
 from atlas.pipeline import stage
 from atlas.pipeline.describe.causal import BASELINE, CutForward
@@ -27,6 +22,8 @@ from atlas.pipeline.describe.maps import peak_box, pool_map, view_box
 from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.rundir import RunDir
+from tests.helpers.models import tiny_model
+from tests.helpers.stages import run_alone, stage_context
 
 LAYERS = ["_blocks.3", "_blocks.10"]  # 14x14 and 7x7 maps at 112 px; fields 35 px and all
 
@@ -36,19 +33,10 @@ def first(n: int) -> Limited:
     return Limited(bundled(), n)
 
 
-def _tiny(module: nn.Module, size: int = 32) -> LoadedModel:
-    return LoadedModel("tiny", module.eval(), size, (0.0,) * 3, (1.0,) * 3, channels_last=False)
-
-
 @pytest.fixture(scope="module")
-def small(lite0):
-    return dataclasses.replace(lite0, input_size=112)
-
-
-@pytest.fixture(scope="module")
-def mined(small, tmp_path_factory):
+def mined(lite0_112, tmp_path_factory):
     root = tmp_path_factory.mktemp("describe") / "mined"
-    run_alone(MINE, root, small, first(24), mine__layers=LAYERS, mine__k=8, mine__bottom_k=2,
+    run_alone(MINE, root, lite0_112, first(24), mine__layers=LAYERS, mine__k=8, mine__bottom_k=2,
               mine__batch_size=8, mine__workers=0)
     return root
 
@@ -59,38 +47,14 @@ def _copy(root, tmp_path, name="run") -> RunDir:
 
 
 @pytest.fixture(scope="module")
-def described(mined, small, tmp_path_factory):
+def described(mined, lite0_112, tmp_path_factory):
     run = _copy(mined, tmp_path_factory.mktemp("described"))
-    info = run_alone(DESCRIBE, run.root, small, first(24), mine__layers=LAYERS,
+    info = run_alone(DESCRIBE, run.root, lite0_112, first(24), mine__layers=LAYERS,
                      describe__top_n=4)
     return run, info
 
 
-def test_receptive_field_of_known_conv_stacks():
-    torch.manual_seed(0)
-    plain = nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1) for i in range(3)])
-    assert receptive_field(_tiny(plain), "2").theoretical == 7  # 1 + 3 * (3 - 1)
-    strided = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
-                            nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
-    assert receptive_field(_tiny(strided), "4").theoretical == 11  # 3 + 2 * 2 + 2 * 2
-    assert receptive_field(_tiny(strided), "0").theoretical == 3
-    assert receptive_field(_tiny(strided, 8), "4").theoretical == 8  # larger than the input
-
-
-def test_effective_field_holds_the_stated_share_of_the_gradient():
-    """Three all-ones 3x3 convs: the input gradient is the outer product of [1,3,6,7,6,3,1]/27
-    with itself; the centred 5x5 square holds (25/27)^2 = 0.857 of it, the 3x3 one 0.495."""
-    ones = nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1, bias=False)
-                           for i in range(3)])
-    for conv in ones:
-        nn.init.ones_(conv.weight)
-    field = receptive_field(_tiny(ones), "2", share=0.8)
-    assert (field.theoretical, field.effective) == (7, 5)
-    assert receptive_field(_tiny(ones), "2", share=0.9).effective == 7
-    assert receptive_field(_tiny(ones), "2", share=0.4).effective == 3
-
-
-def test_where_rows_match_topk_one_to_one(described, small):
+def test_where_rows_match_topk_one_to_one(described, lite0_112):
     run, info = described
     topk, where = run.read_table("topk"), run.read_table("where")
     keys = ["layer", "unit", "kind", "rank", "image_id"]
@@ -174,24 +138,24 @@ def _manual(model: LoadedModel, layer: str, image: torch.Tensor, unit: int, valu
         h.remove()
 
 
-def test_ablation_rows_equal_one_forward_each(small, photos):
+def test_ablation_rows_equal_one_forward_each(lite0_112, photos):
     images = torch.nn.functional.interpolate(photos[:3], size=112, mode="area")
     means = torch.linspace(-1, 1, 112)
     seen = {"first": 0, "head": 0}
-    hooks = [small.layer("_blocks.0").register_forward_hook(
+    hooks = [lite0_112.layer("_blocks.0").register_forward_hook(
                  lambda _m, i, _o: seen.__setitem__("first", seen["first"] + len(i[0]))),
-             small.layer("_fc").register_forward_hook(
+             lite0_112.layer("_fc").register_forward_hook(
                  lambda _m, i, _o: seen.__setitem__("head", seen["head"] + len(i[0])))]
     rows = [(0, BASELINE), (0, 5), (0, 9), (2, BASELINE), (2, 5)]
     try:
-        acts, logits = CutForward(small, "_blocks.10", means)(images, rows)
+        acts, logits = CutForward(lite0_112, "_blocks.10", means)(images, rows)
     finally:
         for h in hooks:
             h.remove()
     assert seen == {"first": 3, "head": 5}  # the prefix once per image, the rest per row
     assert acts.shape == (3, 112, 7, 7)
     for r, (i, u) in enumerate(rows):
-        want = _manual(small, "_blocks.10", images[i], u, float(means[u]) if u >= 0 else 0)
+        want = _manual(lite0_112, "_blocks.10", images[i], u, float(means[u]) if u >= 0 else 0)
         assert torch.allclose(logits[r], want, atol=1e-4)
     assert (logits[0] - logits[1]).abs().max() > 1e-3  # ablating a unit changes the logits
 
@@ -211,7 +175,7 @@ class _Skip(nn.Module):
 
 def test_ablation_falls_back_to_repeated_inputs_around_a_skip():
     torch.manual_seed(0)
-    model = _tiny(_Skip(), 8)
+    model = tiny_model(_Skip(), 8)
     images = torch.rand(2, 3, 8, 8)
     cut = CutForward(model, "b", torch.tensor([0.5, -0.5, 1.0, 2.0]))
     for rows in ([(0, BASELINE), (0, 1), (1, BASELINE), (1, 3)], [(1, BASELINE), (1, 2)]):
@@ -222,11 +186,13 @@ def test_ablation_falls_back_to_repeated_inputs_around_a_skip():
     assert cut.expand is False
 
 
-def test_one_pass_over_topk_images_and_no_stray_hooks(mined, small, tmp_path):
+def test_one_pass_over_topk_images_and_no_stray_hooks(mined, lite0_112, tmp_path):
     run = _copy(mined, tmp_path)
-    ctx = stage_context(run.root, small, first(24), mine__layers=LAYERS, describe__causal=False)
+    ctx = stage_context(run.root, lite0_112, first(24), mine__layers=LAYERS,
+                        describe__causal=False)
     seen = []
-    h = small.layer("_conv_stem").register_forward_hook(lambda _m, i, _o: seen.append(len(i[0])))
+    h = lite0_112.layer("_conv_stem").register_forward_hook(
+        lambda _m, i, _o: seen.append(len(i[0])))
     try:
         stage.run_alone(DESCRIBE, ctx)
         assert sum(seen) == run.read_table("topk")["image_id"].nunique()  # two layers, one pass
@@ -235,15 +201,15 @@ def test_one_pass_over_topk_images_and_no_stray_hooks(mined, small, tmp_path):
         assert stage.run_alone(DESCRIBE, ctx).cached
         assert seen == []  # resumed: nothing recomputed
         ctx.cfg.describe.top_n = 3
-        assert not stage.run_alone(DESCRIBE, ctx).cached
+        assert stage.pending(DESCRIBE, ctx)  # a changed setting: it would run again
     finally:
         h.remove()
-    assert not any(m._forward_hooks for m in small.module.modules())
+    assert not any(m._forward_hooks for m in lite0_112.module.modules())
 
 
-def test_random_weights_give_no_causal_labels(mined, small, tmp_path):
+def test_random_weights_give_no_causal_labels(mined, lite0_112, tmp_path):
     run = _copy(mined, tmp_path)
-    info = run_alone(DESCRIBE, run.root, dataclasses.replace(small, weights="none"), first(24),
+    info = run_alone(DESCRIBE, run.root, dataclasses.replace(lite0_112, weights="none"), first(24),
                      mine__layers=LAYERS, describe__top_n=4)
     assert "random weights" in info["causal"] and run.has("causal")
     assert run.read_table("causal").empty and len(run.read_table("where")) > 0
@@ -263,11 +229,6 @@ def test_enriched_classes_on_a_crafted_table():
     assert got["enrichment"][0] == pytest.approx((5 / 8) / (10 / 100)) and got["rank"][0] == 0
     assert enriched_classes(images.drop(columns="group"), topk, n=8)["field"].tolist() == \
         ["label"]  # an older run without groups
-
-
-def test_describe_config_names_bad_values():
-    with pytest.raises(AtlasError, match=r"describe.top_n must be an integer in \[1, 10000\]"):
-        check(DescribeConfig(top_n=0))
 
 
 def test_the_pass_also_writes_each_listed_images_vector_and_copy(described):

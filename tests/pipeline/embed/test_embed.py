@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from blobs import blobs as seeded_blobs
-from conftest import run_alone
 
-from atlas.config.fields import check
 from atlas.config.sections import EmbedConfig
-from atlas.errors import AtlasError
 from atlas.pipeline.embed.layer_map import unit_vectors
 from atlas.pipeline.embed.layout import embed_points
 from atlas.pipeline.embed.stage import EMBED, EMBED_NATURAL
 from atlas.pipeline.rundir import RunDir
+from tests.helpers.blobs import blobs as seeded_blobs
+from tests.helpers.stages import run_alone
 
 
 def nn_agreement(xy: np.ndarray, labels: np.ndarray) -> float:
@@ -48,13 +46,6 @@ def test_degenerate_rows_do_not_break_the_map():
     assert np.allclose(embed_points(same, EmbedConfig()), 0.5)
     zeros = np.vstack([np.zeros((2, 32)), blobs(sizes=(6,), dim=32)[0]])
     assert np.isfinite(embed_points(zeros, EmbedConfig())).all()
-
-
-def test_config_errors_name_the_field():
-    with pytest.raises(AtlasError, match="cosine"):
-        check(EmbedConfig(metric="cosin"))
-    with pytest.raises(AtlasError, match="embed.n_neighbors"):
-        check(EmbedConfig(n_neighbors=1))
 
 
 def make_run(tmp_path, accents: bool) -> tuple[RunDir, np.ndarray]:

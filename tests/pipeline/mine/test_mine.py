@@ -1,18 +1,16 @@
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
 import torch
-from conftest import run_alone
 
 from atlas.data.sources import Limited, bundled
 from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.mine.topk import RunningMoments, RunningTopK
 from atlas.pipeline.rundir import RunDir
+from tests.helpers.kill import atlas_killed_at
+from tests.helpers.stages import run_alone
 
 
 def test_running_topk_matches_sort_and_merges_exactly():
@@ -87,29 +85,26 @@ def test_mine_is_cached_when_inputs_unchanged(small_run, lite0):
     assert again["cached"] is True
 
 
+def _mine_args(out):
+    return ["mine", "--images", "bundled", "--limit", "96", "--layer", "_blocks.10", "--k", "8",
+            "--out", str(out), "-q", "--set", "mine.batch_size=8",
+            "--set", "mine.checkpoint_every=1", "--set", "mine.workers=0"]
+
+
 def _mine_cmd(out):
-    return [sys.executable, "-m", "atlas", "mine", "--images", "bundled", "--limit", "96",
-            "--layer", "_blocks.10", "--k", "8", "--out", str(out), "-q",
-            "--set", "mine.batch_size=8", "--set", "mine.checkpoint_every=1",
-            "--set", "mine.workers=0"]
+    return [sys.executable, "-m", "atlas", *_mine_args(out)]
 
 
 @pytest.mark.slow
 def test_sigkill_midway_then_resume_gives_identical_topk(tmp_path):
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     subprocess.run(_mine_cmd(ref), check=True, capture_output=True)
-    proc = subprocess.Popen(_mine_cmd(killed), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     ckpt = killed / "checkpoints" / "mine-r0.pt"
-    deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert ckpt.exists(), "the run never checkpointed"
-    assert not (killed / "topk.parquet").exists(), "the run finished before the kill"
+    run = atlas_killed_at(ckpt, _mine_args(killed))  # at the first checkpoint
+    assert run.returncode == -9, "the run finished without a checkpoint"
+    assert not (killed / "topk.parquet").exists()
     state = torch.load(ckpt, weights_only=False)
-    assert 0 < state["consumed"] < 96
+    assert state["consumed"] == 8  # one batch
     subprocess.run(_mine_cmd(killed), check=True, capture_output=True)
     for table in ("topk", "images", "stats"):
         a = pd.read_parquet(ref / f"{table}.parquet")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from blobs import blobs
-from conftest import run_alone
 
-from atlas.config.fields import check
 from atlas.config.sections import SelectConfig
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
-from atlas.pipeline.clusters import manifestation_clusters
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.select.stage import SELECT, choose_seeds
+from tests.helpers.blobs import blobs
+from tests.helpers.stages import run_alone
 
 
 def top_rows(n: int, unit: int = 3, layer: str = "L", prefix: str = "im") -> pd.DataFrame:
@@ -78,12 +76,6 @@ def test_row_order_and_repeats_do_not_change_the_choice():
     pd.testing.assert_frame_equal(first, choose_seeds(top.iloc[perm], feats[perm], SelectConfig()))
 
 
-def test_one_blob_is_one_cluster():
-    rng = np.random.default_rng(0)
-    feats = np.clip(rng.normal(size=(64, 112)) + 1.0, 0, None)
-    assert set(manifestation_clusters(feats, np.linspace(10, 1, 64))) == {0}
-
-
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 5])
 def test_tiny_top_sets(n):
     feats, _ = blobs(sizes=(n,)) if n else (np.zeros((0, 112)), None)
@@ -91,15 +83,6 @@ def test_tiny_top_sets(n):
     assert sorted(seeds["image_id"]) == sorted(f"im{i}" for i in range(n))
     assert seeds["rank"].tolist() == list(range(n))
     schema.check(seeds, "seeds")
-
-
-@pytest.mark.parametrize(
-    "kwargs, field",
-    [({"k": 0}, "select.k"), ({"method": "kmeans"}, "diverse, topk"), ({"max_clusters": 0}, "max")],
-)
-def test_config_errors_name_the_field(kwargs, field):
-    with pytest.raises(AtlasError, match=field):
-        check(SelectConfig(**kwargs))
 
 
 def vector_rows(feats: np.ndarray, ids: list[str], layer: str = "L") -> pd.DataFrame:
