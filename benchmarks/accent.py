@@ -1,8 +1,8 @@
 """Accentuation benchmark: quality (gain, latent distance) and speed (floor/actual).
 
-    python tests/bench_accent.py                      # quality + speed on the bundled model
-    python tests/bench_accent.py --curve              # time-to-quality curve over settings
-    python tests/bench_accent.py --model resnet50 --weights none --layer layer4.1 \
+    python -m benchmarks.accent                       # quality + speed on the bundled model
+    python -m benchmarks.accent --curve               # time-to-quality curve over settings
+    python -m benchmarks.accent --model resnet50 --weights none --layer layer4.1 \
         --reg-layer layer2.3 --speed-only --batches 64 --steps 128   # e.g. on a GPU
 
 Medians over pairs; timings are medians of repeated runs.
@@ -12,30 +12,26 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from dataclasses import replace
 
 import torch
 
-from atlas.accent.loop import AccentConfig, accentuate, auto_batch, reference_precision
+from atlas.accent.loop import accentuate, reference_precision
 from atlas.accent.objectives import Target, relative_distance
+from atlas.config.accent import AccentConfig
 from atlas.data.loader import make_loader
 from atlas.data.sources import bundled
 from atlas.models.hooks import Probe
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import load_model
-from atlas.pipeline.mine.stage import MineConfig, mine
-from atlas.pipeline.rundir import RunDir
+from benchmarks.common import loop_args, mine_bundled, resolved_for
 
 
 def top_pairs(model, layer: str, units: int, per_unit: int):
     """(seeds, unit indices) of each unit's top photos from a mining pass over the bundle."""
     src = bundled()
-    run = RunDir(tempfile.mkdtemp())
-    mine(run, model, src, MineConfig(layers=[layer], k=per_unit, bottom_k=1, workers=0),
-         progress=False)
-    top = run.read_table("topk")
+    top, _ = mine_bundled(model, [layer], k=per_unit)
     top = top[(top.kind == "top") & (top.unit < units) & (top["rank"] < per_unit)]
     pos = {r.image_id: r.index for r in src.records}
     batch = next(iter(make_loader(src, model.input_size, len(top), 0,
@@ -53,10 +49,12 @@ def photo_distance(model, layer: str, n: int = 64) -> float:
 
 
 def quality(model, seeds, units, layer, cfg: AccentConfig) -> dict:
-    batch = auto_batch(cfg.batch_size, model.device)
+    resolved = resolved_for(model, layer, cfg)
+    batch, args = resolved.accent_batch, loop_args(model, layer, cfg)
     gains, dists, t0 = [], [], time.perf_counter()
     for i in range(0, len(units), batch):
-        r = accentuate(model, seeds[i:i + batch], Target(layer, units[i:i + batch]), cfg)
+        r = accentuate(model, seeds[i:i + batch], Target(layer, units[i:i + batch]), cfg,
+                       **args)
         gains += (r.final_activation / r.seed_activation).tolist()
         dists += r.latent_distance.tolist()
     secs = (time.perf_counter() - t0) / len(units)
@@ -91,6 +89,7 @@ def speed(model, layer: str, cfg: AccentConfig, batches: list[int], reps: int) -
     minutes, which unpaired medians turned into ratio swings of +-0.05."""
     print(f"{'batch':>6} {'s/accent':>9} {'floor s':>8} {'floor/actual':>12} "
           f"{'(range)':>11} {'accents/s':>10}")
+    args = loop_args(model, layer, cfg)
     for b in batches:
         seeds = torch.rand(b, 3, cfg.canvas, cfg.canvas, device=model.device)
         units = torch.arange(b) % 8
@@ -98,7 +97,7 @@ def speed(model, layer: str, cfg: AccentConfig, batches: list[int], reps: int) -
         for r in range(reps + 1):
             sync(model)
             t = time.perf_counter()
-            accentuate(model, seeds, Target(layer, units), cfg)
+            accentuate(model, seeds, Target(layer, units), cfg, **args)
             sync(model)
             if r:
                 actual.append(time.perf_counter() - t)
@@ -129,7 +128,7 @@ def main() -> None:
     ap.add_argument("--curve", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc malloc as it is (see atlas/runtime.py)")
+                    help="leave glibc malloc as it is (see atlas/models/runtime.py)")
     args = ap.parse_args()
     if not args.default_malloc:
         tune_allocator()
@@ -152,16 +151,17 @@ def main() -> None:
     if args.crops:
         cfg = replace(cfg, augment=replace(cfg.augment, crops=args.crops))
     dev = model.device
+    reg = loop_args(model, args.layer, cfg)["reg_layer"]
     print(f"model {model.name} on {dev} ({torch.get_num_threads()} threads), layer "
-          f"{args.layer}, reg {cfg.reg_layer}, steps {cfg.steps}, crops {cfg.augment.crops}, "
+          f"{args.layer}, reg {reg}, steps {cfg.steps}, crops {cfg.augment.crops}, "
           f"canvas {cfg.canvas}, lr {cfg.lr}, lam {cfg.lam}, mask_every {cfg.mask_every}, "
           f"seed pass {reference_precision(cfg, dev)}, "
           f"malloc {'default' if args.default_malloc else 'tuned'}")
     if not args.speed_only:
         seeds, units = top_pairs(model, args.layer, args.units, args.per_unit)
         seeds = seeds.to(dev)
-        print(f"photo-to-photo distance at {cfg.reg_layer}: "
-              f"{photo_distance(model, cfg.reg_layer):.3f} (median over pairs)")
+        print(f"photo-to-photo distance at {reg}: "
+              f"{photo_distance(model, reg):.3f} (median over pairs)")
         grid = [cfg] if not args.curve else curve_grid(cfg)
         print(f"{'steps':>5} {'crops':>5} {'lr':>5} {'view':>5} {'lam':>5} "
               f"{'gain':>6} {'dist':>6} {'s/accent':>8}")

@@ -6,7 +6,7 @@ anywhere in the photo), optionally mirrored, saved as JPEG; the boxes come from 
 same command writes the same files. Variants go into one folder per bundled category, so a
 ``folder:`` source labels them by category (the dataset classes the site reports).
 
-    python tests/make_scale_images.py /tmp/scale-images --count 10000
+    python -m benchmarks.make_scale_images /tmp/scale-images --count 10000
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Mining benchmark: end-to-end mining throughput vs forward-only on decoded tensors.
 
-    python tests/bench_mine.py [--layer _blocks.10] [--reps 3] [--workers 1]
+    python -m benchmarks.mine [--layer _blocks.10] [--reps 3] [--workers 1]
 
 The forward-only figure runs the same truncated model (stopping at the layer) on the same
 images already decoded into tensors, so the ratio shows what decoding, data loading and the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 
 import torch
@@ -23,8 +22,8 @@ from atlas.models.hooks import Probe
 from atlas.models.lite0 import reference_lite0
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import LoadedModel, load_model
-from atlas.pipeline.mine.stage import MineConfig, mine, resolve_workers
-from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.resolve import decode_workers
+from benchmarks.common import mine_bundled
 
 
 def forward_only(model: LoadedModel, layer: str, images: torch.Tensor, batch: int) -> float:
@@ -37,11 +36,8 @@ def forward_only(model: LoadedModel, layer: str, images: torch.Tensor, batch: in
 
 
 def mining(model: LoadedModel, layer: str, batch: int, workers: int) -> float:
-    cfg = MineConfig(layers=[layer], k=16, batch_size=batch, workers=workers)
-    run = RunDir(tempfile.mkdtemp())
-    src = bundled()
     t = time.perf_counter()
-    info = mine(run, model, src, cfg, progress=False)
+    _, info = mine_bundled(model, [layer], k=16, batch=batch, workers=workers)
     return info["images"] / (time.perf_counter() - t)
 
 
@@ -52,7 +48,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--workers", type=int, default=-1)
     ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc malloc as it is (see atlas/runtime.py)")
+                    help="leave glibc malloc as it is (see atlas/models/runtime.py)")
     args = ap.parse_args()
     if not args.default_malloc:
         tune_allocator()
@@ -63,7 +59,7 @@ def main() -> None:
     fwd = [forward_only(model, args.layer, images, args.batch) for _ in range(args.reps)]
     mined = [mining(model, args.layer, args.batch, args.workers) for _ in range(args.reps)]
     f, m = statistics.median(fwd), statistics.median(mined)
-    workers = resolve_workers(args.workers, model.device)
+    workers = decode_workers(args.workers, model.device)
     print(f"{len(images)} bundled photos, layer {args.layer}, batch {args.batch}, "
           f"{workers} loader worker(s), {torch.get_num_threads()} threads, "
           f"median of {args.reps}")

@@ -1,8 +1,8 @@
 """What a person sees: accentuation quality scored on the images as the site saves them.
 
-    python tests/bench_quality.py                         # old defaults, new defaults, Faccent-like
-    python tests/bench_quality.py --only new --sheet test-output   # + contact sheet
-    python tests/bench_quality.py --only new --set lam=0.5 --set augment.min_side=0.1
+    python -m benchmarks.quality                          # old defaults, new defaults, Faccent-like
+    python -m benchmarks.quality --only new --sheet test-output    # + contact sheet
+    python -m benchmarks.quality --only new --set lam=0.5 --set augment.min_side=0.1
 
 Pairs: evenly spaced units of EfficientNet-Lite0 ``_blocks.10`` and ``_blocks.12``, each on its
 top bundled photo. Each accentuation, its seed and its mask are written as the site writes them
@@ -37,24 +37,27 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from atlas.accent.loop import (
-    AccentConfig,
-    accentuate,
-    auto_batch,
-    gaussian_blur,
-    normalize_masks,
-)
+from atlas.accent.loop import accentuate
+from atlas.accent.masks import gaussian_blur, normalize_masks
 from atlas.accent.objectives import Target
+from atlas.config.accent import AccentConfig
 from atlas.data.loader import make_loader
-from atlas.data.media import CHANGE_GAIN, change_image, overlay, save_exact, save_webp, to_pil
+from atlas.data.media import (
+    CHANGE_GAIN,
+    change_image,
+    overlay,
+    save_exact,
+    save_webp,
+    sheet,
+    to_pil,
+)
 from atlas.data.sources import bundled
 from atlas.models.lite0 import reference_lite0
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import load_model
-from atlas.pipeline.mine.stage import MineConfig, mine
-from atlas.pipeline.rundir import RunDir
+from benchmarks.common import loop_args, mine_bundled, resolved_for
 
 LAYERS = ("_blocks.10", "_blocks.12")
 REG = "_blocks.4"
@@ -165,10 +168,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 def top_pairs(model, per_layer: int) -> list[tuple[str, int, str, torch.Tensor]]:
     """(layer, unit, image_id, seed) for evenly spaced units of each layer, top photo each."""
     src = bundled()
-    run = RunDir(tempfile.mkdtemp())
-    mine(run, model, src, MineConfig(layers=list(LAYERS), k=1, bottom_k=1, workers=0),
-         progress=False)
-    top = run.read_table("topk")
+    top, _ = mine_bundled(model, list(LAYERS), k=1)
     top = top[(top.kind == "top") & (top["rank"] == 0)]
     pos = {r.image_id: r.index for r in src.records}
     out = []
@@ -191,7 +191,8 @@ def photo_distance(scorer: Scorer, n: int = 64) -> float:
 
 def run_setting(model, scorer, pairs, cfg: AccentConfig, tmp: Path) -> list[dict]:
     """Accentuate every pair at ``cfg``, save as the site does, read back, score."""
-    batch, rows = auto_batch(cfg.batch_size, model.device), []
+    batch, rows = resolved_for(model, LAYERS[0], cfg).accent_batch, []
+    args = {layer: loop_args(model, layer, cfg) for layer in LAYERS}
     saved = []
     t0 = time.perf_counter()
     for i in range(0, len(pairs), batch):
@@ -200,7 +201,8 @@ def run_setting(model, scorer, pairs, cfg: AccentConfig, tmp: Path) -> list[dict
         for layer in dict.fromkeys(p[0] for p in chunk):
             idx = [k for k, p in enumerate(chunk) if p[0] == layer]
             units = torch.tensor([chunk[k][1] for k in idx])
-            r = accentuate(model, seeds[idx], Target(layer, units, kind=cfg.target), cfg)
+            r = accentuate(model, seeds[idx], Target(layer, units, kind=cfg.target), cfg,
+                           **args[layer])
             masks = normalize_masks(r.masks)  # one unit per pair here: per-pair scale
             for j, k in enumerate(idx):
                 saved.append((chunk[k], r.images[j], masks[j], float(r.latent_distance[j])))
@@ -252,28 +254,20 @@ def print_table(results: dict[str, dict]) -> None:
         print(f"{name:<14}" + "".join(f"{s[c]:>9.3f}" for c in cols), flush=True)
 
 
-def contact_sheet(rows: list[dict], path: Path, title: str, size: int = 160) -> None:
-    """seed | accentuation | amplified change | mask overlay, one pair per row, 2 columns."""
-    cols, head = 2, 24
-    w, h = 4 * size + 24, size + 18
-    rows_n = (len(rows) + cols - 1) // cols
-    sheet = Image.new("RGB", (cols * w, head + rows_n * h), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    draw.text((6, 6), f"{title}   seed | accentuation | change x{CHANGE_GAIN:g} | mask overlay",
-              fill=(240, 240, 240))
-    for i, r in enumerate(rows):
+def contact_sheet(rows: list[dict], path: Path, size: int = 160) -> None:
+    """seed | accentuation | amplified change | mask overlay, two pairs per row, each panel
+    captioned with the pair's scores."""
+    panels, captions = [], []
+    for r in rows:
         s, a, m = r["_images"]
-        x0, y0 = (i % cols) * w, head + (i // cols) * h
-        over = overlay(a, m)
-        over = Image.alpha_composite(Image.new("RGBA", over.size, (0, 0, 0, 255)), over)
-        for j, img in enumerate((to_pil(s), to_pil(a), change_image(s, a), over.convert("RGB"))):
-            sheet.paste(img.resize((size, size), Image.BILINEAR), (x0 + j * size, y0))
-        draw.text((x0 + 2, y0 + size + 3),
-                  f"{r['layer']}:{r['unit']} gain {r['gain_plain']:.2f} blur "
-                  f"{r['gain_blur']:.2f} rmse {r['rmse']:.3f} hf {r['hf']:.2f} "
-                  f"mask {r['mask']:.2f}", fill=(220, 220, 220))
+        for img in (to_pil(s), to_pil(a), change_image(s, a), overlay(a, m)):
+            panels.append(img.resize((size, size), Image.Resampling.BILINEAR))
+        captions += [[f"{r['layer']}:{r['unit']} seed", f"gain {r['gain_plain']:.2f}"],
+                     ["accentuation", f"blur {r['gain_blur']:.2f}"],
+                     [f"change x{CHANGE_GAIN:g}", f"rmse {r['rmse']:.3f} hf {r['hf']:.2f}"],
+                     ["mask overlay", f"mask {r['mask']:.2f}"]]
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
+    sheet(panels, captions, columns=8).save(path)
 
 
 def time_settings(model, pairs, cfgs: dict[str, AccentConfig], reps: int = 3) -> None:
@@ -281,11 +275,14 @@ def time_settings(model, pairs, cfgs: dict[str, AccentConfig], reps: int = 3) ->
     the machine's speed hits them alike; medians and ranges over repetitions."""
     seeds = torch.stack([p[3] for p in pairs]).to(model.device)
     times: dict[str, list[float]] = {k: [] for k in cfgs}
+    args = {(label, layer): loop_args(model, layer, cfg) for label, cfg in cfgs.items()
+            for layer in LAYERS}
     for _ in range(reps):
         for label, cfg in cfgs.items():
             t0 = time.perf_counter()
             for (layer, unit, _, _), seed in zip(pairs, seeds, strict=True):
-                accentuate(model, seed[None], Target(layer, torch.tensor([unit])), cfg)
+                accentuate(model, seed[None], Target(layer, torch.tensor([unit])), cfg,
+                           **args[label, layer])
             times[label].append((time.perf_counter() - t0) / len(pairs))
     for label, ts in times.items():
         print(f"{label:<14} {statistics.median(ts):6.2f} s per accentuation "
@@ -341,7 +338,7 @@ def main() -> None:
         results[label] = summary(rows, photo)
         print_table({label: results[label]})
         if args.sheet:
-            contact_sheet(rows, Path(args.sheet) / f"contact-{label}.png", label)
+            contact_sheet(rows, Path(args.sheet) / f"contact-{label}.png")
         if args.jsonl:
             with open(args.jsonl, "a") as f:
                 f.write(json.dumps({"label": label, "overrides": over, **results[label]})

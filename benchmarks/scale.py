@@ -1,9 +1,9 @@
 """Scale benchmark: ResNet-50 ``layer4`` (2,048 units) over 10,000 photos, mined to a site.
 
-    python tests/bench_scale.py --work /tmp/scale [--count 10000] [--small 2000]
+    python -m benchmarks.scale --work /tmp/scale [--count 10000] [--small 2000]
 
-Steps, each printed as it finishes (the figures in the README come from this script):
-1. ``tests/make_scale_images.py`` writes the photos (crops and flips of the bundled ones) once.
+Steps, each printed as it finishes (docs/benchmarks.md quotes its figures):
+1. :mod:`benchmarks.make_scale_images` writes the photos (crops and flips of the bundled ones) once.
 2. The forward-only floor: the same truncated model on 256 images already decoded to tensors.
 3. ``atlas mine`` at ``--small`` and at ``--count`` images, each in its own process: mining
    throughput against the floor, and the process's resident memory sampled every 0.1 s, reported
@@ -37,8 +37,8 @@ MODEL = ["--model", "resnet50", "--weights", "none", "--layer", "layer4"]
 def ensure_images(folder: Path, count: int) -> None:
     if folder.is_dir() and sum(1 for _ in folder.rglob("*.jpg")) >= count:
         return
-    subprocess.run([sys.executable, str(ROOT / "tests" / "make_scale_images.py"), str(folder),
-                    "--count", str(count)], check=True)
+    subprocess.run([sys.executable, "-m", "benchmarks.make_scale_images", str(folder),
+                    "--count", str(count)], cwd=ROOT, check=True)
 
 
 def floor(folder: Path, n: int = 256, batch: int = 32) -> float:
@@ -174,7 +174,7 @@ def main() -> None:
         print("build", report["build"], flush=True)
     report["render"] = render(run, site)
     print("render", report["render"], flush=True)
-    from bench_site_browser import measure  # beside this file: Playwright + Chromium
+    from benchmarks.site_browser import measure  # Playwright + Chromium, loaded only here
 
     report["browser"] = measure(site)
     print("browser", report["browser"], flush=True)

@@ -1,6 +1,6 @@
 """Benchmark: render a 1,000-unit synthetic run; print render time and index size.
 
-    python tests/bench_site.py [--units 1000] [--layers 2] [--reports 50]
+    python -m benchmarks.site [--units 1000] [--layers 2] [--reports 50]
 
 Targets (see the site issue): render in <= 60 s on the 2-core dev box, index HTML plus its data
 <= 1 MB before images. Also measures a rebuild in place and the cost of per-unit reports, to
@@ -10,20 +10,16 @@ choose SiteConfig.reports_max_units.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fakerun import FakeRunConfig, make_fake_run
 
 from atlas.site.env import make_env
 from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia
 from atlas.site.render import SiteConfig, render_site
 from atlas.site.report import report_html
+from tests.helpers.fakerun import FakeRunConfig, make_fake_run
 
 
 def _mb(n: float) -> str:

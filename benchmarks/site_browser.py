@@ -1,6 +1,6 @@
 """What a rendered site's index costs a browser: bytes before images, first paint, search time.
 
-    python tests/bench_site_browser.py SITE [--query fish]
+    python -m benchmarks.site_browser SITE
 
 Measured in Chromium (Debian's when installed, else Playwright's), from ``file:`` URLs:
 - bytes: index.html plus every script, style sheet and data file it loads (not images);
