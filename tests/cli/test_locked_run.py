@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from atlas.io.lock import RunLock
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+pytestmark = pytest.mark.slow  # a command in a subprocess
 
 
 def test_second_build_into_a_locked_run_fails_at_once(tmp_path: Path) -> None:

@@ -145,6 +145,7 @@ def test_default_weights_without_network_say_how_to_pass_a_file(tmp_path, monkey
     assert "--weights path/to/file.pth" in msg
 
 
+@pytest.mark.slow
 def test_random_weights_are_the_same_network_in_every_process():
     """--weights none: a fixed-seed init, so mine, a later build and every rank agree; and the
     bundled model really is random then (it used to load the ImageNet weights anyway)."""

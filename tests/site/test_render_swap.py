@@ -32,6 +32,7 @@ def _files(site: Path) -> dict[Path, bytes]:
     return {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_kill_during_render_leaves_the_previous_site(tmp_path: Path) -> None:
     run = make_fake_run(tmp_path / "run", FakeRunConfig(units=2, layers=("L",)))
     site, first = tmp_path / "site", tmp_path / "first"

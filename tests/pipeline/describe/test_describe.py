@@ -13,13 +13,14 @@ import torch
 from scipy.stats import hypergeom
 from torch import nn
 
+from atlas.config.sections import DescribeConfig
 from atlas.data.sources import Limited, bundled
 from atlas.models.zoo import LoadedModel, imagenet_classes
 from atlas.pipeline import stage
 from atlas.pipeline.describe.causal import BASELINE, CutForward
 from atlas.pipeline.describe.classes import enriched_classes
 from atlas.pipeline.describe.maps import peak_box, pool_map, view_box
-from atlas.pipeline.describe.stage import DESCRIBE
+from atlas.pipeline.describe.stage import DESCRIBE, causal_skip_reason
 from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.rundir import RunDir
 from tests.helpers.models import tiny_model
@@ -186,17 +187,23 @@ def test_ablation_falls_back_to_repeated_inputs_around_a_skip():
     assert cut.expand is False
 
 
-def test_one_pass_over_topk_images_and_no_stray_hooks(mined, lite0_112, tmp_path):
+def test_without_causal_labels_one_pass_feeds_each_listed_image_once(mined, lite0_112,
+                                                                     tmp_path):
+    """Random weights: no causal labels (their classes mean nothing), so no ablations either;
+    the maps of both layers come from one forward per listed image, an empty causal table is
+    written, a rerun is resumed and no hook is left on the model."""
     run = _copy(mined, tmp_path)
-    ctx = stage_context(run.root, lite0_112, first(24), mine__layers=LAYERS,
-                        describe__causal=False)
+    untrained = dataclasses.replace(lite0_112, weights="none")  # same module, hooked below
+    ctx = stage_context(run.root, untrained, first(24), mine__layers=LAYERS, describe__top_n=4)
     seen = []
     h = lite0_112.layer("_conv_stem").register_forward_hook(
         lambda _m, i, _o: seen.append(len(i[0])))
     try:
         stage.run_alone(DESCRIBE, ctx)
         assert sum(seen) == run.read_table("topk")["image_id"].nunique()  # two layers, one pass
-        assert run.stage("describe")["causal"] == "describe.causal is off"
+        assert run.stage("describe")["causal"].startswith("random weights")
+        assert run.has("causal") and run.read_table("causal").empty
+        assert len(run.read_table("where")) == len(run.read_table("topk"))
         seen.clear()
         assert stage.run_alone(DESCRIBE, ctx).cached
         assert seen == []  # resumed: nothing recomputed
@@ -207,12 +214,10 @@ def test_one_pass_over_topk_images_and_no_stray_hooks(mined, lite0_112, tmp_path
     assert not any(m._forward_hooks for m in lite0_112.module.modules())
 
 
-def test_random_weights_give_no_causal_labels(mined, lite0_112, tmp_path):
-    run = _copy(mined, tmp_path)
-    info = run_alone(DESCRIBE, run.root, dataclasses.replace(lite0_112, weights="none"), first(24),
-                     mine__layers=LAYERS, describe__top_n=4)
-    assert "random weights" in info["causal"] and run.has("causal")
-    assert run.read_table("causal").empty and len(run.read_table("where")) > 0
+def test_why_there_are_no_causal_labels(lite0_112):
+    assert causal_skip_reason(lite0_112, DescribeConfig()) == ""
+    assert causal_skip_reason(lite0_112, DescribeConfig(causal=False)) == \
+        "describe.causal is off"
 
 
 def test_enriched_classes_on_a_crafted_table():
