@@ -8,7 +8,6 @@ import pytest
 
 from atlas.cli.main import main, parser
 from atlas.config.tree import build_config
-from atlas.errors import AtlasError
 from atlas.models.reglayer import auto_reg_layer
 from atlas.pipeline.resolve import preflight
 
@@ -78,17 +77,6 @@ def test_default_reg_layer_follows_the_model(tmp_path):
     assert resolved.reg_layer == "layer1.1" == auto_reg_layer(model, "layer3")
     assert cfg.accent.reg_layer == ""
     assert auto_reg_layer(model, "layer4") == "layer2.0"
-
-
-def test_reg_layer_rule_on_the_bundled_model(lite0):
-    # the layer the accentuation settings were measured with stays the default for _blocks.10
-    assert auto_reg_layer(lite0, "_blocks.10") == "_blocks.4"
-    assert auto_reg_layer(lite0, "_blocks.0") == "_conv_stem"
-    assert auto_reg_layer(lite0, "logits") == "_blocks.8"
-    with pytest.raises(AtlasError, match="no layer with weights runs before '_conv_stem'"):
-        auto_reg_layer(lite0, "_conv_stem")
-    with pytest.raises(AtlasError, match="closest: _blocks.10"):
-        auto_reg_layer(lite0, "_block.10")
 
 
 @pytest.mark.parametrize("key", ["out", "site.out"])

@@ -11,8 +11,6 @@ import pytest
 import torch
 from torch import nn
 
-from atlas.accent.objectives import Target
-from atlas.accent.split import split_forward
 from atlas.config.accent import AccentConfig, AugmentConfig
 from atlas.config.fields import check
 from atlas.config.validate import ValidateConfig
@@ -136,42 +134,6 @@ def test_attributions_batched_equal_one_at_a_time_and_manual(lite0, photos):
     (g,) = torch.autograd.grad(acts["_blocks.10"][0, 50].mean(), acts["_blocks.4"])
     manual = (acts["_blocks.4"] * g).sum((2, 3))[0]
     assert torch.allclose(batch["_blocks.4"][1], manual, atol=1e-5, rtol=1e-4)
-
-
-def test_split_forward_reaches_logits(lite0, photos):
-    x = photos[:2]
-    a, leaf, acts = split_forward(lite0, x, "_blocks.4", ["logits"])
-    with torch.no_grad():
-        ref = Probe(lite0, ["logits"])(x)["logits"]
-    assert acts["logits"].shape == (2, 1000)
-    assert torch.allclose(acts["logits"], ref, atol=1e-4)
-    value = Target("logits", torch.tensor([1, 2]))(acts)
-    (g,) = torch.autograd.grad(value.sum(), leaf)
-    assert g.abs().sum() > 0 and a.shape == leaf.shape
-
-
-def test_explain_predicted_and_chosen_class(lite0, tmp_path):
-    from atlas.tools.explain import explain
-
-    src = bundled()
-    gibbon = src.root / "erase-gibbon.webp"
-    cfg = AccentConfig(steps=3, canvas=128, augment=AugmentConfig(crops=1))
-    logits = resolved_for(lite0, "logits")
-    r = explain(lite0, gibbon, None, cfg, logits, tmp_path)
-    assert r["predicted"]["name"] == "gibbon" and r["chosen_is_default"]
-    assert r["chosen"]["prob_before"] < r["predicted"]["prob_before"]  # runner-up
-    assert r["predicted"]["logit_after"] > r["predicted"]["logit_before"]
-    bee = explain(lite0, src.root / "erase-bee.webp", "Bee", cfg, logits, tmp_path)  # wrong
-    assert bee["predicted"]["name"] != "bee" and bee["chosen"]["name"] == "bee"
-    assert bee["chosen"]["logit_after"] > bee["chosen"]["logit_before"]
-    from PIL import Image
-
-    with Image.open(tmp_path / "explain-erase-bee.png") as im:
-        assert im.width > 3 * 224 and im.height > 224
-    saved = json.loads((tmp_path / "explain-erase-bee.json").read_text())
-    assert saved["chosen"]["name"] == "bee" and "images" not in saved
-    with pytest.raises(AtlasError, match="closest: .*tabby"):
-        explain(lite0, gibbon, "tabyy", cfg, logits)
 
 
 def test_validate_writes_documented_json_and_charts_and_caches(lite0, tmp_path, monkeypatch):
