@@ -42,5 +42,8 @@ def test_a_schema_the_fake_does_not_follow_fails_loudly(tmp_path: Path,
     monkeypatch.setattr(schema, "TABLES", fewer)
     with pytest.raises(ValueError, match=r"table stats has columns the schema lacks \['q01'\]"):
         make_fake_run(tmp_path / "fewer", FakeRunConfig(units=1))
+    monkeypatch.setattr(schema, "TABLES", {**schema.TABLES, "novel": {"layer": "str"}})
+    with pytest.raises(ValueError, match="no rows for table novel"):
+        make_fake_run(tmp_path / "novel", FakeRunConfig(units=1))
     with pytest.raises(ValueError, match="no table"):
         make_fake_run(tmp_path / "odd", FakeRunConfig(tables=frozenset({"topk", "nosuch"})))

@@ -12,7 +12,8 @@ into every user-supplied field (labels, file names, credits, a layer name, confi
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.stages import stages
 from tests.helpers.fakevalidation import write_fake_validation
 
-ALL_TABLES = frozenset(schema.TABLES)
 MINE_TABLES = frozenset(MINE.outputs)
 PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
 CHANGE_GAIN = 4.0  # as atlas.data.media writes the change view
@@ -54,7 +54,7 @@ class FakeRunConfig:
     images: int = 16
     image_size: int = 64
     pool: int = 8
-    tables: frozenset[str] = field(default=ALL_TABLES)
+    tables: frozenset[str] | None = None  # None: every table of the schema
     payload: bool = False
     seed: int = 0
     validation: bool = False  # also write validation/ as `atlas validate` does (fakevalidation)
@@ -120,12 +120,12 @@ def _layers(cfg: FakeRunConfig) -> list[str]:
 def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
     """Write a fake run directory at ``root`` and return it."""
     cfg = cfg or FakeRunConfig()
-    if cfg.tables - ALL_TABLES:
-        raise ValueError(f"fake run: no table {sorted(cfg.tables - ALL_TABLES)} in the schema")
+    tables = frozenset(schema.TABLES) if cfg.tables is None else cfg.tables
+    if tables - set(schema.TABLES):
+        raise ValueError(f"fake run: no table {sorted(tables - set(schema.TABLES))} in the schema")
     rng = np.random.default_rng(cfg.seed)
     run = RunDir(root)
-    t: dict[str, list[dict]] = {"images": _images(run, cfg, rng)}
-    t.update({k: [] for k in schema.TABLES if k != "images"})
+    t: dict[str, list[dict]] = defaultdict(list, images=_images(run, cfg, rng))
     ids = [r["image_id"] for r in t["images"]]
     pool = _pool(run, cfg, ids)
     for li, layer in enumerate(_layers(cfg)):
@@ -136,9 +136,11 @@ def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
     _vectors(cfg, rng, t)
     if cfg.weights == "none":  # as the describe stage: random weights give no causal labels
         t["causal"] = []
-    for name in sorted(cfg.tables):
+    for name in sorted(tables):
+        if not t[name] and not (name == "causal" and cfg.weights == "none"):
+            raise ValueError(f"fake run: no rows for table {name}; teach {__name__} to write it")
         run.write_table(name, _frame(name, t[name]))
-    atomic_write_json(run.manifest_path, _manifest(cfg))
+    atomic_write_json(run.manifest_path, _manifest(cfg, tables))
     if cfg.validation:
         write_fake_validation(run.root, _layers(cfg), cfg.units, cfg.seed, cfg.payload)
     return run.root
@@ -318,7 +320,7 @@ def _vectors(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dic
                                     "vector": rng.gamma(1.5, 0.6, cfg.units).tolist()})
 
 
-def _manifest(cfg: FakeRunConfig) -> dict[str, object]:
+def _manifest(cfg: FakeRunConfig, tables: frozenset[str]) -> dict[str, object]:
     note = PAYLOADS[0] + "</script><script>alert(1)</script>" if cfg.payload else "fake run"
     return {
         "name": PAYLOADS[1] if cfg.payload else cfg.name,
@@ -330,6 +332,6 @@ def _manifest(cfg: FakeRunConfig) -> dict[str, object]:
                    "accents": cfg.accents},
         "versions": {"atlas": "0.1.0", "torch": "fake"},
         "stages": {s.name: {"status": "done", "seconds": 1.0} for s in stages()
-                   if set(s.outputs) & cfg.tables},
+                   if set(s.outputs) & tables},
         "skipped": [{"path": PAYLOADS[2] if cfg.payload else "broken.jpg", "reason": "truncated"}],
     }

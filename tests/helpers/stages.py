@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from atlas.config.accent import AccentConfig
 from atlas.config.resolved import Resolved
 from atlas.data.sources import ImageSource
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.stage import Context, Stage
 
 
-def run_args(model: LoadedModel, cfg, layer: str) -> dict:
+def run_args(model: LoadedModel, cfg: AccentConfig, layer: str) -> dict:
     """What a command resolves for the accentuation loop (atlas.pipeline.resolve), for tests
     that call the loop directly: the regularization layer and the side of the views."""
     from atlas.models.probe import view_side
