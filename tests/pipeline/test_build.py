@@ -137,10 +137,11 @@ def test_site_opens_early_with_every_unit_pending_then_fills_in(reference, tmp_p
 def test_torchrun_two_gloo_processes_equal_single_process(reference, tmp_path):
     cfg, _, ref = reference
     out = tmp_path / "dist"
-    torchrun = Path(sys.executable).with_name("torchrun")
-    # torchrun's own "-m atlas" takes the place of "python -m atlas"; --standalone: the
-    # rendezvous on a free port the system picks, so parallel runs never collide
-    cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", *_cmd(cfg, out)[1:]]
+    # torchrun (as a module: a virtual environment may lack its script) runs "-m atlas" per
+    # process; --standalone: the rendezvous on a free port the system picks, so parallel runs
+    # never collide
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           *_cmd(cfg, out)[1:]]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     _assert_same(ref, _tables(out))
