@@ -118,12 +118,10 @@
       img.setAttribute("loading", "lazy");
       a.appendChild(img);
     } else { a.appendChild(el("span", "ph", "no image")); }
-    var name = el("span", "name"), label = nameOf(i);
-    if (g.kind === "direction" && label) {
-      name.append(g.name + " · ", el("b", "", label));
-    } else {
-      name.append(g.name + " · " + (g.kind === "channel" ? "" : "feature "), el("b", "", String(u)));
-    }
+    var name = el("span", "name"), label = nameOf(i);  // what it is first: its layer may be cut
+    if (g.kind === "direction" && label) { name.append(el("b", "", label)); }
+    else { name.append(g.kind === "channel" ? "unit " : "feature ", el("b", "", String(u))); }
+    name.append(" · " + g.name);
     a.appendChild(name);
     var c = D.clusters[i];
     a.appendChild(el("span", "meta", "act " + num(D.act[i]) +
