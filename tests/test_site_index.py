@@ -12,7 +12,7 @@ from fakerun import PAYLOADS, FakeBasis, FakeRunConfig, make_fake_run
 
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.schema import TABLES
-from atlas.site.index_data import CHUNK, card
+from atlas.site.index_data import FIRST, card
 from atlas.site.media import THUMB_TAGS
 from atlas.site.render import SiteConfig, render_site
 
@@ -116,12 +116,12 @@ def test_plain_lists_hold_every_unit(site: Path, run: Path) -> None:
 def test_first_cards_in_the_html_and_the_rest_said(tmp_path: Path) -> None:
     run = make_fake_run(tmp_path / "run", FakeRunConfig(
         units=3, layers=("_blocks.10",), topk=3, bottomk=0, accents=1, frames=0, images=8,
-        pool=2, accented=2, bases=(FakeBasis(features=CHUNK),)))
+        pool=2, accented=2, bases=(FakeBasis(features=FIRST),)))
     site = render_site(run, tmp_path / "site", SiteConfig(reports_max_units=0))
     html = (site / "index.html").read_text()
-    assert html.count('class="card"') == CHUNK < CHUNK + 3
-    assert f"the first {CHUNK} of {CHUNK + 3} units" in html  # in <noscript>
-    assert html.count("not accentuated</span>") == CHUNK - 2 - 2  # 2 per layer accentuated
+    assert html.count('class="card"') == FIRST < FIRST + 3
+    assert f"the first {FIRST} of {FIRST + 3} units" in html  # in <noscript>
+    assert html.count("not accentuated</span>") == FIRST - 2 - 2  # 2 per layer accentuated
 
 
 def test_data_scripts_are_escaped(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_index_of_16k_features_stays_under_2_mb(tmp_path: Path) -> None:
     per unit; extrapolated to 2,048 channels and 16,384 features it stays under 2 MB. Every
     unit here has accentuations and labels of each kind (the most a unit's data can say)."""
     sizes = {}
-    for features in (CHUNK + 20, CHUNK + 220):
+    for features in (FIRST + 20, FIRST + 220):
         run = make_fake_run(tmp_path / f"r{features}", FakeRunConfig(
             units=8, layers=("layer4",), topk=3, bottomk=0, accents=2, frames=0, images=8,
             image_size=16, pool=2, bases=(FakeBasis(layer="layer4", features=features),)))

@@ -1,6 +1,6 @@
 """The index of channels and features in a real browser (Chromium via Playwright, file://):
 the layer and basis selectors, search by a feature's labels, the map's basis switch, cards
-drawn a chunk at a time, the page without JavaScript. Screenshots go to test-output/."""
+drawn a page at a time, the page without JavaScript. Screenshots go to test-output/."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from fakerun import FakeBasis, FakeRunConfig, make_fake_run
 
 from atlas.pipeline.rundir import RunDir
-from atlas.site.index_data import CHUNK
+from atlas.site.index_data import FIRST, PAGE
 from atlas.site.render import SiteConfig, render_site
 
 pytestmark = pytest.mark.browser
@@ -92,10 +92,10 @@ def site(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """More units than the page draws at once: 8 channels and CHUNK + 12 features."""
+    """More units than the page draws at once: 8 channels and FIRST + 12 features."""
     run = make_fake_run(tmp_path_factory.mktemp("bigrun"), FakeRunConfig(
         units=8, layers=("_blocks.10",), topk=3, bottomk=0, accents=1, frames=0, images=8,
-        pool=2, accented=3, bases=(FakeBasis(features=CHUNK + 12),)))
+        pool=2, accented=3, bases=(FakeBasis(features=FIRST + 12),)))
     return render_site(run, tmp_path_factory.mktemp("bigsite") / "out",
                        SiteConfig(reports_max_units=0))
 
@@ -182,27 +182,31 @@ def test_map_switches_to_a_basis(browser, site: Path) -> None:
     log.check()
 
 
-def test_cards_come_a_chunk_at_a_time_and_match_the_html(browser, big: Path) -> None:
+def test_cards_come_a_page_at_a_time_and_match_the_html(browser, big: Path) -> None:
     page, log = open_page(browser, (big / "index.html").as_uri())
-    total = 8 + CHUNK + 12
+    total = 8 + FIRST + 12
     first = page.locator("#cards .card").evaluate_all("cs => cs.map(c => c.outerHTML)")
-    assert len(first) == CHUNK  # the HTML's own cards, kept
+    assert len(first) == FIRST  # the HTML's own cards, kept
     more = page.locator("#more")
-    assert more.is_visible() and f"({total - CHUNK} not shown)" in more.inner_text()
+    assert more.is_visible() and f"({total - FIRST} not shown)" in more.inner_text()
     page.select_option("#sort", "act")
-    page.select_option("#sort", "order")  # drawn again, by the script
+    page.select_option("#sort", "order")  # drawn again, by the script: a page of cards
     again = page.locator("#cards .card").evaluate_all("cs => cs.map(c => c.outerHTML)")
-    assert again == first  # one card, whoever draws it
+    assert again == first[:PAGE]  # one card, whoever draws it
     more.dispatch_event("click")  # where it is (scrolling there would show more by itself)
+    assert page.locator("#cards .card").count() == 2 * PAGE
+    more.dispatch_event("click")
     assert page.locator("#cards .card").count() == total and more.is_hidden()
     assert page.locator("#cards .card").last.locator(".name").text_content() == \
-        f"feature {CHUNK + 11} · _blocks.10/sae"
+        f"feature {FIRST + 11} · _blocks.10/sae"
     page.fill("#q", "sae")
-    assert page.locator("#cards .card").count() == CHUNK and more.is_visible()
-    page.locator("#cards .card").last.scroll_into_view_if_needed()  # scrolling shows more
-    page.wait_for_function(f"() => document.querySelectorAll('#cards .card').length === "
-                           f"{CHUNK + 12}")
-    assert page.locator("#count").inner_text() == f"{CHUNK + 12} of {total} units"
+    assert page.locator("#cards .card").count() == PAGE and more.is_visible()
+    page.wait_for_function("""(n) => {  // scrolling to the last card shows more, page by page
+        const cards = document.querySelectorAll('#cards .card');
+        cards[cards.length - 1].scrollIntoView();
+        return cards.length === n;
+    }""", arg=FIRST + 12)
+    assert page.locator("#count").inner_text() == f"{FIRST + 12} of {total} units"
     log.check()
 
 
@@ -210,14 +214,14 @@ def test_without_javascript_the_first_cards_and_every_list(browser, big: Path) -
     ctx = browser.new_context(java_script_enabled=False, viewport=DESKTOP)
     page = ctx.new_page()
     page.goto((big / "index.html").as_uri())
-    assert page.locator("#cards .card").count() == CHUNK
-    assert f"the first {CHUNK} of {8 + CHUNK + 12} units" in page.locator("body").inner_text()
+    assert page.locator("#cards .card").count() == FIRST
+    assert f"the first {FIRST} of {8 + FIRST + 12} units" in page.locator("body").inner_text()
     with page.expect_navigation():
         page.get_by_role("link", name="_blocks.10/sae", exact=True).click()
-    assert page.locator("table.unit-list tbody tr").count() == CHUNK + 12
+    assert page.locator("table.unit-list tbody tr").count() == FIRST + 12
     with page.expect_navigation():
-        page.get_by_role("link", name=f"feature {CHUNK + 11}", exact=True).click()
-    assert page.url.endswith(f"/{CHUNK + 11}.html") and "Feature" in page.locator("h1").inner_text()
+        page.get_by_role("link", name=f"feature {FIRST + 11}", exact=True).click()
+    assert page.url.endswith(f"/{FIRST + 11}.html") and "Feature" in page.locator("h1").inner_text()
     ctx.close()
 
 

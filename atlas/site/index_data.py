@@ -29,7 +29,8 @@ from typing import Any
 from atlas.site.content import Atlas, Unit
 from atlas.site.env import KINDS, num
 
-CHUNK = 120  # cards rendered at a time; the first CHUNK are also in the HTML (the page w/o JS)
+FIRST = 120  # cards in the HTML (what the page shows without JavaScript, and at first paint)
+PAGE = 60  # cards the script adds at a time: a search redraws at most this many
 NAMES_PER_KIND = 3  # label names per kind kept for search and the map's tip
 CHANNELS = "channels"  # the basis select's name for a layer's own units
 
@@ -141,10 +142,10 @@ def index_data(atlas: Atlas, thumbs: set[str]) -> dict[str, Any]:
         if atlas.global_map.get(g.name):
             rec["map"] = 1
         out_groups.append(rec)
-    return {"chunk": CHUNK, "layers": layers, "bases": basis_names, "groups": out_groups,
-            "kinds": list(KINDS.values()), "words": word.list, "texts": list(texts),
-            "act": act, "clusters": clusters, "spread": spread, "labels": labels,
-            "strength": strength, "flags": "".join(flags)}
+    return {"first": FIRST, "page": PAGE, "layers": layers, "bases": basis_names,
+            "groups": out_groups, "kinds": list(KINDS.values()), "words": word.list,
+            "texts": list(texts), "act": act, "clusters": clusters, "spread": spread,
+            "labels": labels, "strength": strength, "flags": "".join(flags)}
 
 
 def card(data: dict[str, Any], i: int) -> dict[str, Any]:

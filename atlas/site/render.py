@@ -30,7 +30,7 @@ from atlas.site.content import Atlas, Pic
 from atlas.site.downloads import write_tables
 from atlas.site.env import TEMPLATES, make_env, model_name, pretty
 from atlas.site.export import csv_text, json_text, layer_row, unit_record
-from atlas.site.index_data import CHUNK, card, groups, index_data, map_points, map_tips, thumb_path
+from atlas.site.index_data import FIRST, card, groups, index_data, map_points, map_tips, thumb_path
 from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia, SiteMedia
 from atlas.site.report import report_html
@@ -159,7 +159,7 @@ def _write_index(atlas: Atlas, env: Environment, w: _Writer, common: dict,
             **common, root="../", g=g, units=atlas.units[g.start:g.start + len(g.units)]))
     n = len(atlas.units)
     w.write("index.html", env.get_template("index.html").render(
-        **common, root="", cards=[card(data, i) for i in range(min(CHUNK, n))],
+        **common, root="", cards=[card(data, i) for i in range(min(FIRST, n))],
         groups=groups(atlas), data=data, n_accents=sum(len(u.accents) for u in atlas.units),
         counts=_counts(atlas)))
 

@@ -1,4 +1,4 @@
-/* Index page: the unit cards (search, filter by layer and basis, sort; drawn a chunk at a time)
+/* Index page: the unit cards (search, filter by layer and basis, sort; drawn a page at a time)
    and the interactive layer map. Data: data/index.js (window.ATLAS_INDEX, its shape documented
    in atlas/site/index_data.py) and, per map layer, data/map/SLUG.js and data/tips/SLUG.js
    (window.ATLAS_MAPS, window.ATLAS_TIPS), added as script elements when the map first shows
@@ -11,7 +11,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var grid = $("cards"), q = $("q"), layerSel = $("layer"), basisSel = $("basis");
   var sortSel = $("sort"), count = $("count"), empty = $("empty"), more = $("more");
-  var G = D.groups, N = D.act.length, CHUNK = D.chunk || 120;
+  var G = D.groups, N = D.act.length, PAGE = D.page || 60;
   var HAS_THUMB = 1, PENDING = 2, NOT_ACCENTED = 4;  // bits of D.flags (index_data.py)
   var START = [], GROUP = new Int32Array(N);
   (function () {
@@ -62,6 +62,11 @@
     }
     IDS = Int32Array.from(ids);
   }
+  function matchWords(t) {  // which words hold the token: any entry that points into D.words
+    var ok = new Uint8Array(wordsLower.length);  // (a unit's labels, a direction's name) is
+    wordsLower.forEach(function (w, k) { if (w.indexOf(t) >= 0) { ok[k] = 1; } });  // found
+    return ok;  // by it
+  }
   function test(t) {  // one query token -> does unit i match it?
     var m = /^(.*):(\d+)$/.exec(t);
     if (m) {
@@ -73,9 +78,7 @@
       return function (i) { return unitOf(i) === u; };
     }
     wordIndex();
-    var okG = groupText.map(function (s) { return s.indexOf(t) >= 0; });
-    var okW = new Uint8Array(wordsLower.length);
-    wordsLower.forEach(function (w, k) { if (w.indexOf(t) >= 0) { okW[k] = 1; } });
+    var okG = groupText.map(function (s) { return s.indexOf(t) >= 0; }), okW = matchWords(t);
     return function (i) {
       if (okG[GROUP[i]]) { return true; }
       for (var k = OFF[i]; k < OFF[i + 1]; k++) { if (okW[IDS[k]]) { return true; } }
@@ -146,7 +149,7 @@
 
   var hits = null, drawn = 0;  // the matching units in order, how many have a card
   function showMore() {
-    var frag = document.createDocumentFragment(), end = Math.min(hits.length, drawn + CHUNK);
+    var frag = document.createDocumentFragment(), end = Math.min(hits.length, drawn + PAGE);
     for (var k = drawn; k < end; k++) { frag.appendChild(card(hits[k])); }
     grid.appendChild(frag);
     drawn = end;
@@ -155,7 +158,8 @@
   function moreLine() {
     var left = hits.length - drawn;
     more.hidden = left <= 0;
-    more.textContent = "Show " + Math.min(left, CHUNK) + " more (" + left + " not shown)";
+    more.textContent = "Show " + Math.min(left, PAGE) + " more (" + left + " not shown)";
+    if (seen) { seen.unobserve(more); seen.observe(more); }  // still near? it says so again
   }
 
   function apply(first) {
@@ -176,8 +180,8 @@
     hits = list;
     version++;
     var server = grid.querySelectorAll(".card").length;
-    if (first && shown === N && how === "order" && server === Math.min(N, CHUNK)) {
-      drawn = server;  // the page's own cards are these first ones: keep them
+    if (first && shown === N && how === "order" && server === Math.min(N, D.first)) {
+      drawn = server;  // the HTML's own cards are these first ones: keep them
       moreLine();
     } else {
       grid.textContent = "";
@@ -194,11 +198,9 @@
   if (basisSel) { basisSel.addEventListener("change", function () { apply(false); }); }
   sortSel.addEventListener("change", function () { apply(false); });
   more.addEventListener("click", showMore);
-  if (window.IntersectionObserver) {  // scrolling near the end of the cards shows more
-    new IntersectionObserver(function (entries) {
-      if (entries[0].isIntersecting && !more.hidden) { showMore(); }
-    }, { rootMargin: "600px" }).observe(more);
-  }
+  var seen = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    if (entries[0].isIntersecting && !more.hidden) { showMore(); }
+  }, { rootMargin: "600px" }) : null;  // scrolling near the end of the cards shows more
   document.addEventListener("keydown", function (e) {
     var t = e.target.tagName;
     if (e.key === "/" && t !== "INPUT" && t !== "SELECT" && t !== "TEXTAREA") {
@@ -231,7 +233,9 @@
     var canvas = $("map-canvas"), layerPick = $("map-layer"), basisPick = $("map-basis");
     var tip = $("map-tip"), tipImg = $("map-tip-img"), tipText = $("map-tip-text");
     var tipLabels = $("map-tip-labels"), ctx = canvas.getContext("2d");
-    var off = document.createElement("canvas"), offVersion = -1;
+    var base = document.createElement("canvas"), painted = -1, inView = true;
+    base.className = "map-base";  // the points; the canvas above it shows only the hovered one
+    canvas.parentNode.insertBefore(base, canvas);
     var k = -1, pts = [], byX = [], cursor = -1, hover = -1, W = 0, H = 0, PAD = 14;
     var PALETTE = (document.body.getAttribute("data-palette") || "#888888").split(" ");
     var RGB = PALETTE.map(function (c) {
@@ -266,7 +270,7 @@
         var n = pts.length / 4;
         byX = Array.from({ length: n }, function (_, i) { return i; })
           .sort(function (a, b) { return pts[4 * a] - pts[4 * b]; });
-        cursor = -1; hover = -1; offVersion = -1;
+        cursor = -1; hover = -1; painted = -1;
         canvas.setAttribute("data-group", G[k].name);
         redraw();
       });
@@ -276,9 +280,9 @@
     }
     function unitAt(i) { return START[k] + pts[4 * i + 2]; }
     function radius() { var n = pts.length / 4; return n < 300 ? 5 : n < 3000 ? 3.5 : 2.5; }
-    function paint() {  // every point into the off-screen canvas, one path per colour and state
-      var dpr = window.devicePixelRatio || 1, c = off.getContext("2d"), r = radius();
-      off.width = Math.round(W * dpr); off.height = Math.round(H * dpr);
+    function paint() {  // every point into the base canvas, one path per colour and state
+      var dpr = window.devicePixelRatio || 1, c = base.getContext("2d"), r = radius();
+      base.width = Math.round(W * dpr); base.height = Math.round(H * dpr);
       c.setTransform(dpr, 0, 0, dpr, 0, 0);
       var P = RGB.length, buckets = [];
       for (var b = 0; b < 4 * P; b++) { buckets.push([]); }
@@ -297,19 +301,17 @@
           c.fillStyle = "rgba(" + RGB[b % P] + "," + (on ? 0.85 : 0.12) + ")"; c.fill();
         }
       });
-      offVersion = version;
+      painted = version;
     }
-    function redraw() {
+    function redraw() {  // the points when they changed (and the map is in view), then the hover
       var dpr = window.devicePixelRatio || 1;
       var w = canvas.clientWidth, h = canvas.clientHeight;
-      if (w !== W || h !== H) { W = w; H = h; offVersion = -1; }
+      if (w !== W || h !== H) { W = w; H = h; painted = -1; }
+      if (painted !== version && inView) { paint(); }
       if (canvas.width !== Math.round(W * dpr)) { canvas.width = Math.round(W * dpr); }
       if (canvas.height !== Math.round(H * dpr)) { canvas.height = Math.round(H * dpr); }
-      if (offVersion !== version) { paint(); }
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-      ctx.clearRect(0, 0, canvas.width, canvas.height);
-      ctx.drawImage(off, 0, 0);
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.clearRect(0, 0, W, H);
       if (hover >= 0) {
         var xy = pos(hover), r = radius();
         ctx.beginPath(); ctx.arc(xy[0], xy[1], r + 2.5, 0, 6.2832);
@@ -379,6 +381,12 @@
     layerPick.addEventListener("change", function () { syncBasis(); load(); });
     if (basisPick) { basisPick.addEventListener("change", load); }
     window.addEventListener("resize", redraw);
+    if (window.IntersectionObserver) {  // off screen, a search need not draw the points
+      new IntersectionObserver(function (entries) {
+        inView = entries[0].isIntersecting;
+        if (inView) { redraw(); }
+      }).observe(canvas);
+    }
     syncBasis();
     load();
     return { redraw: redraw };
