@@ -210,6 +210,32 @@ def test_cards_come_a_page_at_a_time_and_match_the_html(browser, big: Path) -> N
     log.check()
 
 
+NUMBERS = [0.000123456, 1234567.0, 12.3456, -0.5, 100.0, 999.7, 1e-7, 2.0, 0.1 + 0.2, -31.25]
+
+
+def test_numbers_read_the_same_in_the_html_and_the_script(browser, tmp_path: Path) -> None:
+    """The script formats numbers as the templates do (3 significant digits, Python's rules):
+    top activations of every size, drawn by both, read alike."""
+    run = make_fake_run(tmp_path / "run", FakeRunConfig(
+        units=len(NUMBERS), layers=("_blocks.10",), topk=2, bottomk=0, accents=1, frames=0,
+        images=8, pool=2))
+    rd = RunDir(run)
+    top = rd.read_table("topk")
+    first = (top.kind == "top") & (top["rank"] == 0)
+    top.loc[first, "activation"] = [NUMBERS[u] for u in top[first].unit]
+    rd.write_table("topk", top)
+    site = render_site(run, tmp_path / "site", SiteConfig(reports_max_units=0))
+    page, log = open_page(browser, (site / "index.html").as_uri())
+    html = page.locator("#cards .card .meta").all_text_contents()
+    page.select_option("#sort", "act")
+    page.select_option("#sort", "order")
+    assert page.locator("#cards .card .meta").all_text_contents() == html
+    assert [m.split(" · ")[0] for m in html] == [
+        "act 0.000123", "act 1.23e+06", "act 12.3", "act -0.5", "act 100", "act 1000",
+        "act 1e-07", "act 2", "act 0.3", "act -31.2"]
+    log.check()
+
+
 def test_without_javascript_the_first_cards_and_every_list(browser, big: Path) -> None:
     ctx = browser.new_context(java_script_enabled=False, viewport=DESKTOP)
     page = ctx.new_page()
