@@ -113,10 +113,9 @@ def _labels(u: Unit, model_classes: bool, word: _Words) -> str:
     return "|".join(parts).rstrip("|")
 
 
-def index_data(atlas: Atlas, thumbs: set[str]) -> dict[str, Any]:
-    """``window.ATLAS_INDEX``: groups, words and per-unit columns (see the module's doc).
-    ``thumbs``: the thumbnail paths that exist."""
-    gs = groups(atlas)
+def index_data(atlas: Atlas, gs: list[Group], thumbs: set[str]) -> dict[str, Any]:
+    """``window.ATLAS_INDEX``: groups ``gs`` (:func:`groups`), words and per-unit columns (see
+    the module's doc). ``thumbs``: the thumbnail paths that exist."""
     layers = list(dict.fromkeys(g.layer for g in gs))
     basis_names = [CHANNELS, *dict.fromkeys(g.basis for g in gs if g.basis != CHANNELS)]
     word, texts = _Words(), {"": 0}

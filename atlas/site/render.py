@@ -146,10 +146,13 @@ def _write_index(atlas: Atlas, env: Environment, w: _Writer, common: dict,
                  thumbs: set[str], place: Callable[[str | None], str | None]) -> None:
     """The index page, its data, each layer's map and hover images (loaded as the map shows
     them) and each layer's plain list of units (the index without JavaScript)."""
-    data = index_data(atlas, thumbs)
+    gs = groups(atlas)
+    data = index_data(atlas, gs, thumbs)
     w.write("data/index.js", js_assign("ATLAS_INDEX", data))
     lists = env.get_template("units_list.html")
-    for g in groups(atlas):
+    counts: dict[str, int] = {}  # units of each kind: {"channel": 2048, "feature": 16384}
+    for g in gs:
+        counts[g.kind] = counts.get(g.kind, 0) + len(g.units)
         if atlas.global_map.get(g.name):
             w.write(f"data/map/{g.slug}.js", js_register("ATLAS_MAPS", g.slug,
                                                          map_points(atlas, g)))
@@ -159,17 +162,8 @@ def _write_index(atlas: Atlas, env: Environment, w: _Writer, common: dict,
             **common, root="../", g=g, units=atlas.units[g.start:g.start + len(g.units)]))
     n = len(atlas.units)
     w.write("index.html", env.get_template("index.html").render(
-        **common, root="", cards=[card(data, i) for i in range(min(FIRST, n))],
-        groups=groups(atlas), data=data, n_accents=sum(len(u.accents) for u in atlas.units),
-        counts=_counts(atlas)))
-
-
-def _counts(atlas: Atlas) -> dict[str, int]:
-    """How many units of each kind the site has: {"channel": 2048, "feature": 16384}."""
-    out: dict[str, int] = {}
-    for g in groups(atlas):
-        out[g.kind] = out.get(g.kind, 0) + len(g.units)
-    return out
+        **common, root="", cards=[card(data, i) for i in range(min(FIRST, n))], groups=gs,
+        data=data, n_accents=sum(len(u.accents) for u in atlas.units), counts=counts))
 
 
 def _about(atlas: Atlas) -> dict:

@@ -190,7 +190,7 @@
     }
     count.textContent = shown === N ? N + " units" : shown + " of " + N + " units";
     empty.hidden = shown > 0;
-    if (map) { map.redraw(); }
+    if (map) { map.soon(); }
   }
 
   q.addEventListener("input", function () { apply(false); });
@@ -389,6 +389,12 @@
     }
     syncBasis();
     load();
-    return { redraw: redraw };
+    var due = false;
+    function soon() {  // after the next frame: the cards and count of a search show first
+      if (due) { return; }
+      due = true;
+      requestAnimationFrame(function () { setTimeout(function () { due = false; redraw(); }, 0); });
+    }
+    return { soon: soon };
   }
 })();
