@@ -192,6 +192,14 @@ class Unit:
         return "Feature" if self.basis is not None else "Unit"
 
     @property
+    def short(self) -> str:
+        """How links and lists name it beside its layer: "12", "feature 12" or a direction's
+        name."""
+        if self.feature is not None and self.feature.name:
+            return self.feature.name
+        return f"feature {self.unit}" if self.basis is not None else str(self.unit)
+
+    @property
     def key(self) -> str:
         return f"{self.layer}:{self.unit}"
 

@@ -111,8 +111,10 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     keys = sorted(set().union(*[set(v) for v in g.values()]))
     manifest = run.manifest()
     order = {name: i for i, name in enumerate(_config_layers(manifest))}
-    layers = sorted({k[0] for k in keys} | set(gmap),
-                    key=lambda n: (order.get(n, len(order)), natural_key(n)))
+    base = {name: b.layer for name, b in load_basis.bases(run).items()}  # features: their layer
+    layers = sorted({k[0] for k in keys} | set(gmap), key=lambda n: (
+        order.get(base.get(n, n), len(order)), natural_key(base.get(n, n)), n in base,
+        natural_key(n)))
     rank = {name: i for i, name in enumerate(layers)}
     keys.sort(key=lambda k: (rank[k[0]], k[1]))
     slugs = {name: slug(name) for name in layers}
