@@ -128,6 +128,7 @@ class SiteConfig:
 
 
 BASIS_KINDS = ("channels", "sae", "file", "directions")
+VIEWS = (1, 2, 4, 6)  # atlas.pipeline.basis.sample: plain, mirror, two zoomed crops, their mirrors
 
 
 @dataclass
@@ -151,6 +152,8 @@ class BasisConfig:
     aux_k: int = num(64, 0, 4096)  # sae: dead features revived by the auxiliary loss (0: off)
     sample: int = num(250_000, 1000, 50_000_000)  # sae: position vectors learned from, at most
     holdout: float = num(0.1, 0.0, 0.5)  # sae: share of images held out for the metrics
+    views: int = one_of(6, VIEWS)  # sae: views per training image (1, 2: + mirror, 4, 6: + zooms)
+    batch_topk: bool = flag(True)  # sae: k per position on average over a batch (BatchTopK)
     seed: int = num(0, 0, MAX_SEED)
 
     @property

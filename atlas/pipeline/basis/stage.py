@@ -107,7 +107,7 @@ def _recipe(ctx: Context, channels: int) -> Recipe:
     b = ctx.cfg.basis
     return Recipe(features=b.features or 8 * channels, k=b.k, steps=b.steps,
                   batch_size=b.batch_size, lr=b.lr, aux_k=b.aux_k, seed=b.seed,
-                  checkpoint_every=max(1, min(250, b.steps // 8)))
+                  batch_topk=b.batch_topk, checkpoint_every=max(1, min(250, b.steps // 8)))
 
 
 def _compute(ctx: Context, key: str) -> dict:
@@ -123,7 +123,7 @@ def _compute(ctx: Context, key: str) -> dict:
     if b.kind == "sae":
         ck = run.root / "checkpoints"
         sample = gather(model, source, layer, b.sample, b.holdout, cfg.mine.batch_size,
-                        resolved.workers, ck / f"basis-{key}-sample.pt", ctx.bar)
+                        resolved.workers, ck / f"basis-{key}-sample.pt", ctx.bar, b.views)
         recipe = _recipe(ctx, sample.train.shape[1])
         basis = by_frequency(learn(sample.train, recipe, ck / f"basis-{key}-train.pt", ctx.bar,
                                    name=b.name or b.kind, layer=layer), sample.train)
