@@ -5,10 +5,10 @@
     python -m benchmarks.features compare RUN           # features against channels, same images
     python -m benchmarks.features cost                  # mining with a basis against channels
 
-``curve`` learns TopK dictionaries (F = 4 x 112) over Lite0 ``_blocks.10`` of the bundled photos
-for k = 4, 8, 16, 32 as the basis stage does (same sample, same held-out images) and prints the
-held-out explained variance (centred per channel), L0, dead and dense shares and the splice
-top-1 agreement, beside PCA with k components fitted on the same training positions.
+``curve`` learns dictionaries (F = 8 x 112, the basis section's recipe) over Lite0
+``_blocks.10`` of the bundled photos for k = 4, 8, 16, 32 as the basis stage does (same sample,
+same held-out images) and prints the held-out explained variance (centred per channel), L0,
+dead and dense shares and the splice top-1 agreement, beside PCA with k components fitted on the same training positions.
 ``quality`` scores every accentuation of a run's basis layer with the independent instrument of
 :mod:`benchmarks.quality` (the reference ``efficientnet-lite-pytorch`` model, with the run's
 basis applied to its layer output): the seed's code, the gain plain, after a blur and after a
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from atlas.config.sections import VIEWS, BasisConfig
 from atlas.data.sources import bundled
 from atlas.models import basis as bases
 from atlas.models.zoo import load_model
@@ -60,7 +61,8 @@ def curve(args: argparse.Namespace) -> None:
             recipe = Recipe(features=args.features, k=k, steps=args.steps, batch_size=4096,
                             lr=4e-3, aux_k=64, seed=0, batch_topk=args.batch_topk,
                             checkpoint_every=10 ** 9)
-            b = learn(s.train, recipe, Path(tmp) / f"k{k}.pt", progress=False, layer=LAYER)
+            b = learn(s.train, recipe, Path(tmp) / f"k{k}.pt", progress=False, layer=LAYER,
+                      calibrate=s.as_mined)
             r = reconstruction(b, s.held)
             rate = firing(b, torch.cat([s.train, s.held]))
             comp = v[:k]
@@ -166,10 +168,11 @@ def main() -> None:
     sub = ap.add_subparsers(dest="what", required=True)
     p = sub.add_parser("curve")
     p.add_argument("--k", type=int, nargs="+", default=[4, 8, 16, 32])
-    p.add_argument("--features", type=int, default=448)
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--views", type=int, default=1, choices=(1, 2, 4, 6))
-    p.add_argument("--batch-topk", action="store_true")
+    d = BasisConfig()
+    p.add_argument("--features", type=int, default=896)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--views", type=int, default=d.views, choices=VIEWS)
+    p.add_argument("--batch-topk", action=argparse.BooleanOptionalAction, default=d.batch_topk)
     p.set_defaults(fn=curve)
     p = sub.add_parser("quality")
     p.add_argument("run")

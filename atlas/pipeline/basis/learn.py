@@ -52,7 +52,7 @@ def _init(c: int, f: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
 
 
 def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = True,
-          name: str = "sae", layer: str = "") -> Basis:
+          name: str = "sae", layer: str = "", calibrate: torch.Tensor | None = None) -> Basis:
     """A TopK dictionary over the rows of ``x`` (N, C); resumes from ``checkpoint``."""
     mean, scale = _normalizer(x)
     xn = (x - mean) / scale
@@ -96,7 +96,10 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
             save()
     bar.close()
     p = {k: v.detach() for k, v in params.items()}
-    thr = _calibrated(p, xn, recipe.k, gen) if recipe.batch_topk else torch.zeros(())
+    # BatchTopK's threshold: calibrated on the rows the basis will be read on (``calibrate``,
+    # the plain views of the training images) when given, as views differ in how much they hold
+    on = xn if calibrate is None else (calibrate - mean) / scale
+    thr = _calibrated(p, on, recipe.k, gen) if recipe.batch_topk else torch.zeros(())
     batchwise = {"activation": "jumprelu", "threshold": thr.expand(recipe.features).clone()}
     return Basis(name=name, kind="sae", layer=layer, encoder=p["encoder"],
                  encoder_bias=p["encoder_bias"], decoder=p["decoder"],

@@ -31,10 +31,16 @@ class Sample:
     held: torch.Tensor  # (M, C) those of the held-out images
     train_images: list[int]  # source positions
     held_images: list[int]
+    plain: torch.Tensor | None = None  # (N,) bool: rows of the training images as mining sees them
 
     def state(self) -> dict:
         return {"train": self.train, "held": self.held, "train_images": self.train_images,
-                "held_images": self.held_images}
+                "held_images": self.held_images, "plain": self.plain}
+
+    @property
+    def as_mined(self) -> torch.Tensor:
+        """The training rows of the plain view: the positions mining will read the basis on."""
+        return self.train if self.plain is None else self.train[self.plain]
 
 
 def choose_images(source: ImageSource, per_image: int, sample: int, holdout: float,
@@ -73,10 +79,11 @@ def _views(images: torch.Tensor, zoomed: torch.Tensor | None, size: int,
 
 def _vectors(model: LoadedModel, source: ImageSource, layer: str, positions: list[int],
              batch: int, workers: int, progress: bool, what: str,
-             views: int = 1) -> torch.Tensor:
+             views: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Every position vector of the images at ``positions``, in ``views`` views each (see
-    :func:`_views`: the same scenes seen anew, which the dictionary must explain as well)."""
-    probe, out, size = Probe(model, [layer]), [], model.input_size
+    :func:`_views`: the same scenes seen anew, which the dictionary must explain as well), and
+    which rows are of the plain view."""
+    probe, out, plain, size = Probe(model, [layer]), [], [], model.input_size
     loader = make_loader(source, size, batch, workers, positions)
     zoom = (iter(make_loader(source, round(size * ZOOM), batch, workers, positions))
             if views >= 4 else None)
@@ -85,12 +92,16 @@ def _vectors(model: LoadedModel, source: ImageSource, layer: str, positions: lis
         for b in loader:
             zb = next(zoom) if zoom is not None else None
             zoomed = zb.images if zb is not None and zb.positions == b.positions else None
-            for images in _views(b.images, zoomed, size, views) if len(b.positions) else []:
+            for v, images in enumerate(_views(b.images, zoomed, size, views)
+                                       if len(b.positions) else []):
                 with torch.inference_mode():
                     a = as_map(probe(images.contiguous().to(model.device))[layer]).float()
                 out.append(a.permute(0, 2, 3, 1).reshape(-1, a.shape[1]).cpu())
+                plain.append(torch.full((len(out[-1]),), v == 0))
             bar.update(len(b.positions) + len(b.skipped))
-    return torch.cat(out) if out else torch.zeros(0, 0)
+    if not out:
+        return torch.zeros(0, 0), torch.zeros(0, dtype=torch.bool)
+    return torch.cat(out), torch.cat(plain)
 
 
 def gather(model: LoadedModel, source: ImageSource, layer: str, sample: int, holdout: float,
@@ -104,9 +115,10 @@ def gather(model: LoadedModel, source: ImageSource, layer: str, sample: int, hol
         grid = as_map(Probe(model, [layer])(x)[layer]).shape
     per_image = int(grid[2] * grid[3])
     train_i, held_i = choose_images(source, per_image, sample, holdout, views)
-    s = Sample(_vectors(model, source, layer, train_i, batch, workers, progress, "train",
-                        views),
-               _vectors(model, source, layer, held_i, batch, workers, progress, "held out")
-               if held_i else torch.zeros(0, 0), train_i, held_i)
+    train, plain = _vectors(model, source, layer, train_i, batch, workers, progress, "train",
+                            views)
+    held = (_vectors(model, source, layer, held_i, batch, workers, progress, "held out")[0]
+            if held_i else torch.zeros(0, 0))
+    s = Sample(train, held, train_i, held_i, plain)
     atomic_write_with(path, lambda buf: torch.save(s.state(), buf))
     return s

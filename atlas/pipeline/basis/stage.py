@@ -125,8 +125,9 @@ def _compute(ctx: Context, key: str) -> dict:
         sample = gather(model, source, layer, b.sample, b.holdout, cfg.mine.batch_size,
                         resolved.workers, ck / f"basis-{key}-sample.pt", ctx.bar, b.views)
         recipe = _recipe(ctx, sample.train.shape[1])
-        basis = by_frequency(learn(sample.train, recipe, ck / f"basis-{key}-train.pt", ctx.bar,
-                                   name=b.name or b.kind, layer=layer), sample.train)
+        learned = learn(sample.train, recipe, ck / f"basis-{key}-train.pt", ctx.bar,
+                        name=b.name or b.kind, layer=layer, calibrate=sample.as_mined)
+        basis = by_frequency(learned, sample.train)
         figures = metrics(model, basis, sample.train, sample.held, source,
                           sorted(sample.train_images + sample.held_images))
         basis = replace(basis, meta={
