@@ -5,10 +5,10 @@
     python -m benchmarks.features compare RUN           # features against channels, same images
     python -m benchmarks.features cost                  # mining with a basis against channels
 
-``curve`` learns dictionaries (F = 8 x 112, the basis section's recipe) over Lite0
-``_blocks.10`` of the bundled photos for k = 4, 8, 16, 32 as the basis stage does (same sample,
-same held-out images) and prints the held-out explained variance (centred per channel), L0,
-dead and dense shares and the splice top-1 agreement, beside PCA with k components fitted on the same training positions.
+``curve`` learns dictionaries (F = 8 x 112, the basis section's recipe) over Lite0 ``_blocks.10``
+of the bundled photos for k = 4, 8, 16, 32 as the basis stage does (same sample, same held-out
+images) and prints the held-out explained variance (centred per channel), L0, dead and dense shares
+and the splice top-1 agreement, beside PCA with k components fitted on the same training positions.
 ``quality`` scores every accentuation of a run's basis layer with the independent instrument of
 :mod:`benchmarks.quality` (the reference ``efficientnet-lite-pytorch`` model, with the run's
 basis applied to its layer output): the seed's code, the gain plain, after a blur and after a
