@@ -153,7 +153,7 @@ class BasisConfig:
     sample: int = num(250_000, 1000, 50_000_000)  # sae: position vectors learned from, at most
     holdout: float = num(0.1, 0.0, 0.5)  # sae: share of images held out for the metrics
     views: int = one_of(6, VIEWS)  # sae: views per training image (1, 2: + mirror, 4, 6: + zooms)
-    batch_topk: bool = flag(True)  # sae: k per position on average over a batch (BatchTopK)
+    batch_topk: bool = flag(False)  # sae: k per position on average over a batch (BatchTopK)
     seed: int = num(0, 0, MAX_SEED)
 
     @property
