@@ -12,35 +12,33 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from dataclasses import replace
 
 import torch
 
-from atlas.accent.loop import AccentConfig, accentuate, auto_batch, reference_precision
+from atlas.accent.loop import AccentConfig, accentuate, reference_precision
 from atlas.accent.objectives import Target, relative_distance
 from atlas.data.loader import make_loader
 from atlas.data.sources import bundled
 from atlas.models.hooks import Probe
+from atlas.models.probe import view_side
+from atlas.models.reglayer import reg_layer_for
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import load_model
-from atlas.pipeline.mine.stage import MineConfig, mine
-from atlas.pipeline.rundir import RunDir
 
 
 def top_pairs(model, layer: str, units: int, per_unit: int):
-    """(seeds, unit indices) of each unit's top photos from a mining pass over the bundle."""
+    """(seeds, unit indices) of each of the first ``units`` units' top photos (by spatial-mean
+    activation over the bundle, as mining ranks them)."""
     src = bundled()
-    run = RunDir(tempfile.mkdtemp())
-    mine(run, model, src, MineConfig(layers=[layer], k=per_unit, bottom_k=1, workers=0),
-         progress=False)
-    top = run.read_table("topk")
-    top = top[(top.kind == "top") & (top.unit < units) & (top["rank"] < per_unit)]
-    pos = {r.image_id: r.index for r in src.records}
-    batch = next(iter(make_loader(src, model.input_size, len(top), 0,
-                                  [pos[i] for i in top.image_id])))
-    return batch.images, torch.tensor(top.unit.to_numpy())
+    means = []
+    with torch.inference_mode():
+        for batch in make_loader(src, model.input_size, 32, 0):
+            means.append(Probe(model, [layer])(batch.images)[layer][:, :units].mean((2, 3)))
+    top = torch.cat(means).topk(per_unit, dim=0).indices.T  # (units, per_unit) positions
+    batch = next(iter(make_loader(src, model.input_size, top.numel(), 0, top.flatten().tolist())))
+    return batch.images, torch.arange(units).repeat_interleave(per_unit)
 
 
 def photo_distance(model, layer: str, n: int = 64) -> float:
@@ -52,23 +50,30 @@ def photo_distance(model, layer: str, n: int = 64) -> float:
     return float(relative_distance(a, a.roll(1, 0)).median())
 
 
+def loop_args(model, layer: str, cfg: AccentConfig) -> dict:
+    """The regularization layer and view side a command resolves for ``cfg``."""
+    return {"reg_layer": reg_layer_for(model, layer, cfg.reg_layer),
+            "view_px": view_side(model, cfg.view_scale)}
+
+
 def quality(model, seeds, units, layer, cfg: AccentConfig) -> dict:
-    batch = auto_batch(cfg.batch_size, model.device)
+    batch = cfg.batch_size or (64 if model.device.type == "cuda" else 1)
     gains, dists, t0 = [], [], time.perf_counter()
     for i in range(0, len(units), batch):
-        r = accentuate(model, seeds[i:i + batch], Target(layer, units[i:i + batch]), cfg)
+        r = accentuate(model, seeds[i:i + batch], Target(layer, units[i:i + batch]), cfg,
+                       **loop_args(model, layer, cfg))
         gains += (r.final_activation / r.seed_activation).tolist()
         dists += r.latent_distance.tolist()
     secs = (time.perf_counter() - t0) / len(units)
     return {"gain": statistics.median(gains), "dist": statistics.median(dists), "s_per": secs}
 
 
-def floor(model, layer: str, images: int, steps: int, reps: int = 3) -> float:
-    """Forward+backward of the model to ``layer`` on ``images`` inputs, times ``steps``."""
+def floor(model, layer: str, images: int, steps: int, size: int, reps: int = 3) -> float:
+    """Forward+backward of the model to ``layer`` on ``images`` inputs of ``size`` px (the
+    loop's view side), times ``steps``."""
     probe, times = Probe(model, [layer]), []
     for r in range(reps + 1):
-        x = torch.rand(images, 3, model.input_size, model.input_size, device=model.device,
-                       requires_grad=True)
+        x = torch.rand(images, 3, size, size, device=model.device, requires_grad=True)
         sync(model)
         t = time.perf_counter()
         with torch.autocast("cuda", torch.bfloat16, enabled=model.device.type == "cuda"):
@@ -98,11 +103,12 @@ def speed(model, layer: str, cfg: AccentConfig, batches: list[int], reps: int) -
         for r in range(reps + 1):
             sync(model)
             t = time.perf_counter()
-            accentuate(model, seeds, Target(layer, units), cfg)
+            accentuate(model, seeds, Target(layer, units), cfg, **loop_args(model, layer, cfg))
             sync(model)
             if r:
                 actual.append(time.perf_counter() - t)
-                floors.append(floor(model, layer, b * cfg.augment.crops, cfg.steps))
+                floors.append(floor(model, layer, b * cfg.augment.crops, cfg.steps,
+                                    view_side(model, cfg.view_scale)))
         ratios = [f / a for f, a in zip(floors, actual, strict=True)]
         act, fl = statistics.median(actual), statistics.median(floors)
         print(f"{b:>6} {act / b:>9.3f} {fl:>8.2f} {statistics.median(ratios):>12.2f} "
@@ -160,8 +166,9 @@ def main() -> None:
     if not args.speed_only:
         seeds, units = top_pairs(model, args.layer, args.units, args.per_unit)
         seeds = seeds.to(dev)
-        print(f"photo-to-photo distance at {cfg.reg_layer}: "
-              f"{photo_distance(model, cfg.reg_layer):.3f} (median over pairs)")
+        reg = loop_args(model, args.layer, cfg)["reg_layer"]
+        print(f"photo-to-photo distance at {reg}: "
+              f"{photo_distance(model, reg):.3f} (median over pairs)")
         grid = [cfg] if not args.curve else curve_grid(cfg)
         print(f"{'steps':>5} {'crops':>5} {'lr':>5} {'view':>5} {'lam':>5} "
               f"{'gain':>6} {'dist':>6} {'s/accent':>8}")

@@ -39,22 +39,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from atlas.accent.loop import (
-    AccentConfig,
-    accentuate,
-    auto_batch,
-    gaussian_blur,
-    normalize_masks,
-)
+from atlas.accent.loop import AccentConfig, accentuate
+from atlas.accent.masks import gaussian_blur, normalize_masks
 from atlas.accent.objectives import Target
 from atlas.data.loader import make_loader
 from atlas.data.media import CHANGE_GAIN, change_image, overlay, save_exact, save_webp, to_pil
 from atlas.data.sources import bundled
+from atlas.models.hooks import Probe
 from atlas.models.lite0 import reference_lite0
+from atlas.models.probe import view_side
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import load_model
-from atlas.pipeline.mine.stage import MineConfig, mine
-from atlas.pipeline.rundir import RunDir
 
 LAYERS = ("_blocks.10", "_blocks.12")
 REG = "_blocks.4"
@@ -162,22 +157,37 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return 0.0 if r != r else float(r)  # a constant map has no defined rank order
 
 
+@torch.inference_mode()
+def top_images(model, src) -> dict[str, torch.Tensor]:
+    """Per layer of LAYERS, each unit's top photo (position in ``src``) by spatial-mean
+    activation: what mining ranks first."""
+    best: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    probe = Probe(model, list(LAYERS))
+    for batch in make_loader(src, model.input_size, 32, 0):
+        pos = torch.tensor(batch.positions)
+        for layer, a in probe(batch.images).items():
+            v, i = a.flatten(2).mean(2).max(0)
+            if layer in best:
+                bv, bi = best[layer]
+                take = v > bv
+                v, i = torch.where(take, v, bv), torch.where(take, pos[i], bi)
+            else:
+                i = pos[i]
+            best[layer] = (v, i)
+    return {layer: i for layer, (_, i) in best.items()}
+
+
 def top_pairs(model, per_layer: int) -> list[tuple[str, int, str, torch.Tensor]]:
     """(layer, unit, image_id, seed) for evenly spaced units of each layer, top photo each."""
     src = bundled()
-    run = RunDir(tempfile.mkdtemp())
-    mine(run, model, src, MineConfig(layers=list(LAYERS), k=1, bottom_k=1, workers=0),
-         progress=False)
-    top = run.read_table("topk")
-    top = top[(top.kind == "top") & (top["rank"] == 0)]
-    pos = {r.image_id: r.index for r in src.records}
+    best = top_images(model, src)
     out = []
     for layer in LAYERS:
-        rows = top[top.layer == layer].sort_values("unit")
-        n = len(rows)
+        n = len(best[layer])
         pick = sorted({round(i * (n - 1) / max(per_layer - 1, 1)) for i in range(per_layer)})
-        for r in rows.iloc[pick].itertuples():
-            out.append((layer, int(r.unit), r.image_id, pos[r.image_id]))
+        for unit in pick:
+            rec = src.records[int(best[layer][unit])]
+            out.append((layer, unit, rec.image_id, rec.index))
     batch = next(iter(make_loader(src, model.input_size, len(out), 0, [p[3] for p in out])))
     return [(la, u, i, batch.images[k]) for k, (la, u, i, _) in enumerate(out)]
 
@@ -191,7 +201,7 @@ def photo_distance(scorer: Scorer, n: int = 64) -> float:
 
 def run_setting(model, scorer, pairs, cfg: AccentConfig, tmp: Path) -> list[dict]:
     """Accentuate every pair at ``cfg``, save as the site does, read back, score."""
-    batch, rows = auto_batch(cfg.batch_size, model.device), []
+    batch, rows = cfg.batch_size or (64 if model.device.type == "cuda" else 1), []
     saved = []
     t0 = time.perf_counter()
     for i in range(0, len(pairs), batch):
@@ -200,7 +210,8 @@ def run_setting(model, scorer, pairs, cfg: AccentConfig, tmp: Path) -> list[dict
         for layer in dict.fromkeys(p[0] for p in chunk):
             idx = [k for k, p in enumerate(chunk) if p[0] == layer]
             units = torch.tensor([chunk[k][1] for k in idx])
-            r = accentuate(model, seeds[idx], Target(layer, units, kind=cfg.target), cfg)
+            r = accentuate(model, seeds[idx], Target(layer, units, kind=cfg.target), cfg,
+                           reg_layer=REG, view_px=view_side(model, cfg.view_scale))
             masks = normalize_masks(r.masks)  # one unit per pair here: per-pair scale
             for j, k in enumerate(idx):
                 saved.append((chunk[k], r.images[j], masks[j], float(r.latent_distance[j])))
@@ -264,9 +275,7 @@ def contact_sheet(rows: list[dict], path: Path, title: str, size: int = 160) -> 
     for i, r in enumerate(rows):
         s, a, m = r["_images"]
         x0, y0 = (i % cols) * w, head + (i // cols) * h
-        over = overlay(a, m)
-        over = Image.alpha_composite(Image.new("RGBA", over.size, (0, 0, 0, 255)), over)
-        for j, img in enumerate((to_pil(s), to_pil(a), change_image(s, a), over.convert("RGB"))):
+        for j, img in enumerate((to_pil(s), to_pil(a), change_image(s, a), overlay(a, m))):
             sheet.paste(img.resize((size, size), Image.BILINEAR), (x0 + j * size, y0))
         draw.text((x0 + 2, y0 + size + 3),
                   f"{r['layer']}:{r['unit']} gain {r['gain_plain']:.2f} blur "
@@ -285,7 +294,8 @@ def time_settings(model, pairs, cfgs: dict[str, AccentConfig], reps: int = 3) ->
         for label, cfg in cfgs.items():
             t0 = time.perf_counter()
             for (layer, unit, _, _), seed in zip(pairs, seeds, strict=True):
-                accentuate(model, seed[None], Target(layer, torch.tensor([unit])), cfg)
+                accentuate(model, seed[None], Target(layer, torch.tensor([unit])), cfg,
+                           reg_layer=REG, view_px=view_side(model, cfg.view_scale))
             times[label].append((time.perf_counter() - t0) / len(pairs))
     for label, ts in times.items():
         print(f"{label:<14} {statistics.median(ts):6.2f} s per accentuation "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from atlas.accent.masks import count_views, finish_masks
 from atlas.accent.objectives import LatentDistance, Target, relative_distance
@@ -35,7 +36,7 @@ class AccentResult:
     """Per pair: images, raw attribution maps and the numbers the atlas reports."""
 
     images: torch.Tensor  # (N, 3, canvas, canvas) in [0, 1]
-    masks: torch.Tensor  # (N, canvas, canvas) accumulated |d target / d pixels|
+    masks: torch.Tensor  # (N, canvas, canvas) attribution (accent.mask), not yet normalized
     seed_activation: torch.Tensor  # (N,) on the un-augmented image at model input size
     final_activation: torch.Tensor
     latent_distance: torch.Tensor  # relative, at the regularization layer
@@ -72,6 +73,11 @@ def measure(model: LoadedModel, images: torch.Tensor, target: Target, reg_layer:
     """Target value and regularization-layer activations on un-augmented images."""
     acts = Probe(model, [*target.layers, reg_layer])(to_input(images, model.input_size))
     return target(acts), acts[reg_layer]
+
+
+def _part(name: str) -> record_function:
+    """A named span of a step, for ``torch.profiler`` (benchmarks read the share of each)."""
+    return record_function(f"accent.{name}")
 
 
 def _row_norms(grads: list[torch.Tensor | None], n: int) -> torch.Tensor:
@@ -114,45 +120,56 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
     traj = torch.zeros(n, cfg.steps, device=dev)
     frame_at = set(torch.linspace(0, cfg.steps - 1, cfg.frames).round().long().tolist())
     frames, beta = [], torch.ones(n, device=dev)
+    # attribution steps feed the gradient mask; step 0 always takes one (it balances the terms)
+    every = cfg.mask_every if cfg.mask == "gradient" else cfg.steps + 1
     amp = _autocast(cfg.amp and dev.type == "cuda", dev)
     ref_amp = _autocast(reference_precision(cfg, dev) == "bfloat16", dev)
     for step in range(cfg.steps):
-        x = p.decode(params)
+        with _part("decode"):
+            x = p.decode(params)
         if step in frame_at:
             frames.append(to_input(x.detach(), 128).cpu())
-        views = draw_views(cfg.augment, n, size, gen, bank)
+        with _part("views"):
+            views = draw_views(cfg.augment, n, size, gen, bank)
         if lam > 0:  # before the graph exists: its temporaries then reuse freed memory
-            with torch.inference_mode(), ref_amp:  # same crops, other noise (NoiseBank)
+            with _part("seed_pass"), torch.inference_mode(), ref_amp:  # same crops, other noise
                 a0 = reg_probe(views.apply(x0, views.seed_noise))[reg_layer].float()
-        with amp:
+        with _part("forward"), amp:
             a, leaf, acts = split_forward(model, views.apply(x), reg_layer, target.layers)
             value = target.objective(acts, cfg.focus if seeds is not None else "all").float()
         traj[:, step] = value.detach()
-        (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
+        with _part("deep_backward"):
+            (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
         if g_leaf is None:
             raise AtlasError(f"reg_layer {reg_layer!r} must come before the target layer "
                              f"{target.layer!r} in the model")
         g_reg = None
         if lam > 0:
-            dist = reg(a.float(), a0, n)
-            (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
+            with _part("reg_grad"):
+                dist = reg(a.float(), a0, n)
+                (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
         opt.zero_grad(set_to_none=True)
-        if step % cfg.mask_every == 0:
-            g_x, beta = _pixel_backward(x, a, g_leaf, g_reg, lam, beta, trainable, step == 0)
-            masks += g_x.detach().abs().sum(1)
-            if cfg.mask_coverage:
-                count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
+        if step % every == 0:
+            with _part("attribution_backward"):
+                g_x, beta = _pixel_backward(x, a, g_leaf, g_reg, lam, beta, trainable,
+                                            step == 0)
+                masks += g_x.detach().abs().sum(1)
+                if cfg.mask_coverage:
+                    count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
         else:
-            _layer_backward(a, g_leaf, g_reg, lam * beta)
-        opt.step()
-        if sched is not None:
-            sched.step()
+            with _part("shallow_backward"):
+                _layer_backward(a, g_leaf, g_reg, lam * beta)
+        with _part("optimizer"):
+            opt.step()
+            if sched is not None:
+                sched.step()
     with torch.no_grad():
         final = p.decode(params)
         final_act, a_final = measure(model, final, target, reg_layer)
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
-        masks = finish_masks(masks, seen, cfg, acts[target.layer])
+        change = (final - x0).abs().sum(1)
+        masks = finish_masks(masks, seen, change, cfg, acts[target.layer])
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)
 
