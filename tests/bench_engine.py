@@ -3,6 +3,7 @@
     python tests/bench_engine.py profile                 # share of each part of a step
     python tests/bench_engine.py ab --set steps=20 --set steps=30     # A/B, interleaved
     python tests/bench_engine.py ab --set mask=gradient --set mask=change --pairs 6 --reps 5
+    python tests/bench_engine.py ab --set loop.SEED_VIEWS=1 --set loop.SEED_VIEWS=64   # engine
 
 Pairs: units 0, 16, 32, ... of EfficientNet-Lite0 ``_blocks.10`` on their top bundled photo,
 regularized at ``_blocks.4`` (the model's rule), one pair per call (the CPU default).
@@ -26,6 +27,7 @@ import torch
 from bench_quality import parse_set, top_images, with_overrides
 from torch.profiler import ProfilerActivity, profile
 
+from atlas.accent import loop
 from atlas.accent.loop import accentuate, visualize
 from atlas.accent.objectives import Target
 from atlas.config.accent import AccentConfig
@@ -63,16 +65,25 @@ def run(model, cfg: AccentConfig, work: list[tuple[int, torch.Tensor]]) -> float
     return time.process_time() - t0
 
 
-def ab(model, work, cfgs: dict[str, AccentConfig], reps: int) -> dict[str, list[float]]:
-    """Per setting, CPU seconds per pair of each repetition (settings interleaved)."""
+def ab(model, work, cfgs: dict[str, tuple[AccentConfig, dict]], reps: int
+       ) -> dict[str, list[float]]:
+    """Per setting, CPU seconds per pair of each repetition (settings interleaved). A setting
+    is a config and engine constants of :mod:`atlas.accent.loop` to set while it runs."""
     times: dict[str, list[float]] = {k: [] for k in cfgs}
-    run(model, next(iter(cfgs.values())), work[:1])  # warm-up: first-call allocations
+    run(model, next(iter(cfgs.values()))[0], work[:1])  # warm-up: first-call allocations
     for r in range(reps):
         order = list(cfgs.items())
         if r % 2:
             order.reverse()  # A B C, C B A, ...: neither side always goes first
-        for label, cfg in order:
-            times[label].append(run(model, cfg, work) / len(work))
+        for label, (cfg, engine) in order:
+            saved = {k: getattr(loop, k) for k in engine}
+            for k, v in engine.items():
+                setattr(loop, k, v)
+            try:
+                times[label].append(run(model, cfg, work) / len(work))
+            finally:
+                for k, v in saved.items():
+                    setattr(loop, k, v)
     base = statistics.median(next(iter(times.values())))
     print(f"{'setting':<40} {'cpu s/pair':>10} {'range':>13} {'vs first':>8}")
     for label, ts in times.items():
@@ -151,7 +162,8 @@ def main() -> None:
     cfgs = {}
     for s in args.set or ["-"]:
         over = parse_set([] if s == "-" else s.split(","))
-        cfgs[s] = with_overrides(replace(AccentConfig()), over)
+        engine = {k[5:]: over.pop(k) for k in list(over) if k.startswith("loop.")}
+        cfgs[s] = (with_overrides(replace(AccentConfig()), over), engine)
     ab(model, work, cfgs, args.reps)
 
 

@@ -87,14 +87,24 @@ class Recorder:
 
     def __init__(self) -> None:
         self.grads: list[torch.Tensor] = []
+        self.totals: list[torch.Tensor] = []
         self.seen: list[torch.Tensor] = []
         self._pixel, self._count = loop._pixel_backward, loop.count_views
 
     def __enter__(self) -> Recorder:
-        def pixel(*a, **k):
-            g, beta = self._pixel(*a, **k)
-            self.grads.append(g.detach().abs().sum(1)[0].clone())
-            return g, beta
+        def pixel(x, a, g_leaf, g_reg, lam, beta, trainable, first):
+            # the loop's _pixel_backward, also keeping the combined gradient at the canvas
+            # (what every step's single shallow pass computes on its way to the parameters)
+            (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=True)
+            (g_xr,) = torch.autograd.grad(a, x, g_reg, retain_graph=True)
+            if first:
+                beta = self._pixel(x, a, g_leaf, g_reg, lam, beta, trainable, first)[1]
+            total = -g_x + (lam * beta).view(-1, 1, 1, 1).to(g_xr) * g_xr
+            if not first:
+                x.backward(total)
+            self.grads.append(g_x.detach().abs().sum(1)[0].clone())
+            self.totals.append(total.detach().abs().sum(1)[0].clone())
+            return g_x, beta
 
         def count(seen, boxes):
             one = torch.zeros_like(seen)
@@ -108,9 +118,11 @@ class Recorder:
     def __exit__(self, *exc) -> None:
         loop._pixel_backward, loop.count_views = self._pixel, self._count
 
-    def mean(self, steps) -> torch.Tensor:
-        """The loop's gradient mask (view-coverage mean) from the attribution ``steps`` only."""
-        return coverage_mean(sum(self.grads[i] for i in steps)[None],
+    def mean(self, steps, total: bool = False) -> torch.Tensor:
+        """The loop's gradient mask (view-coverage mean) from the attribution ``steps`` only;
+        ``total``: of the combined (target and regularizer) gradient at the canvas instead."""
+        grads = self.totals if total else self.grads
+        return coverage_mean(sum(grads[i] for i in steps)[None],
                              sum(self.seen[i] for i in steps)[None])[0]
 
 
@@ -149,7 +161,9 @@ def candidates(model, seed: torch.Tensor, res, rec: Recorder, unit: int, layer: 
     raw = {"gradient": grad, "change": change, "change*gradient": change * grad,
            "first half /3 gradient": rec.mean(range(0, steps // 2, 3)),
            "every 2nd gradient": rec.mean(range(0, steps, 2)),
-           "first 3 gradient": rec.mean(range(3))}
+           "first 3 gradient": rec.mean(range(3)),
+           "total every 3rd": rec.mean(range(0, steps, 3), total=True),
+           "total every step": rec.mean(range(steps), total=True)}
     if full:
         raw.update({"ig+": ig_fn().clamp_min(0),
                     "2nd half /3 gradient": rec.mean(range(steps // 2, steps, 3)),
@@ -157,7 +171,8 @@ def candidates(model, seed: torch.Tensor, res, rec: Recorder, unit: int, layer: 
     out = {f"{k} s0": v for k, v in raw.items() if k in ("gradient", "change*gradient")}
     for k, v in raw.items():
         for label, sg in smooth.items():
-            if label == "s0.5" or k in ("gradient", "change*gradient", "change"):
+            if label == "s0.5" or k in ("gradient", "change*gradient", "change",
+                                         "total every step"):
                 out[f"{k} {label}"] = gaussian_blur(v[None], sg)[0]
     return out
 
@@ -200,7 +215,9 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="KEY=VALUE accent overrides")
     ap.add_argument("--sheet", default="", help="folder for a contact sheet")
     ap.add_argument("--heat", action="store_true", help="sheet: heat overlays, not grey masks")
-    ap.add_argument("--only", default="", help="sheet: these candidates (comma list)")
+    ap.add_argument("--only", default="", help="score only these candidates (comma list)")
+    ap.add_argument("--floors", default="0.5",
+                    help="normalize_masks floor quantiles to try (comma list; 0.5: the site's)")
     ap.add_argument("--run", default="", help="score a finished run's masks instead")
     args = ap.parse_args()
     if args.run:
@@ -214,6 +231,8 @@ def main() -> None:
     cfg = with_overrides(base, parse_set(args.set))
     pairs = top_pairs(model, args.per_layer)
     scores: dict[str, list[float]] = {}
+    only = set(args.only.split(",")) if args.only else set()
+    floors = [float(f) for f in args.floors.split(",")]
     panels, captions = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for layer, unit, _, seed in pairs:
@@ -224,14 +243,18 @@ def main() -> None:
             cands = candidates(model, seed, res, rec, unit, layer, cfg, args.ig_steps,
                                args.all)
             row = []
-            for name, raw in cands.items():
-                mask = normalize_masks(raw[None])[0]
-                s = agreement(scorer, mask, res.images[0], layer, unit, Path(tmp))
-                scores.setdefault(name, []).append(s)
-                row.append((name, mask, s))
+            for base_name, raw in cands.items():
+                for floor in floors:
+                    name = base_name if floor == 0.5 else f"{base_name} floor{floor:g}"
+                    if only and name not in only:
+                        continue
+                    mask = normalize_masks(raw[None], floor=floor)[0]
+                    s = agreement(scorer, mask, res.images[0], layer, unit, Path(tmp))
+                    scores.setdefault(name, []).append(s)
+                    row.append((name, mask, s))
             print(f"{layer}:{unit:<4} " + " ".join(f"{n} {s:+.2f}" for n, _, s in row),
                   flush=True)
-            if args.sheet and len(captions) < 12 * (len(cands) + 3):
+            if args.sheet and len(captions) < 12 * (len(row) + 3):
                 amap = scorer.acts(res.images[:1], [layer])[layer][0, unit]
                 amap = F.interpolate(amap[None, None], size=seed.shape[-2:], mode="bilinear")
                 panels += [to_pil(seed), to_pil(res.images[0]),
@@ -239,8 +262,6 @@ def main() -> None:
                 captions += [[f"{layer}:{unit} seed"], ["accentuation"],
                              ["unit's map (reference)"]]
                 for name, mask, s in row:
-                    if args.only and name not in args.only.split(","):
-                        continue
                     panels.append(overlay(res.images[0], mask) if args.heat else to_pil(mask))
                     captions.append([f"{name} {s:.2f}"])
     print(f"\n{len(pairs)} pairs; Spearman of mask (pooled to the layer grid) with the unit's "
@@ -253,8 +274,7 @@ def main() -> None:
     if args.sheet:
         out = Path(args.sheet) / "masks-candidates.png"
         out.parent.mkdir(parents=True, exist_ok=True)
-        shown = len(args.only.split(",")) if args.only else len(scores)
-        sheet(panels, captions, columns=shown + 3).save(out)
+        sheet(panels, captions, columns=len(scores) + 3).save(out)
         print(f"sheet: {out}")
 
 

@@ -95,6 +95,21 @@ def test_change_mask_is_the_smoothed_change_and_needs_no_attribution_steps(small
     assert AccentConfig().mask == "gradient"
 
 
+def test_seed_pass_over_several_steps_changes_nothing(small, photos, run, monkeypatch):
+    """The seed's reference pass runs on several steps' views at once (drawn ahead, in the same
+    order): the result is the one of a pass per step, up to the pass's rounding."""
+    from atlas.accent import loop
+
+    target = Target("_blocks.10", torch.tensor([5, 9]))
+    cfg = AccentConfig(**FAST)
+    batched = accentuate(small, photos[:2], target, cfg, **run)
+    monkeypatch.setattr(loop, "SEED_VIEWS", 1)
+    per_step = accentuate(small, photos[:2], target, cfg, **run)
+    moved = (per_step.images - to_input(photos[:2], 96)).abs().mean()
+    assert (batched.images - per_step.images).abs().mean() < 0.01 * moved
+    assert torch.allclose(batched.trajectory, per_step.trajectory, rtol=1e-2, atol=1e-2)
+
+
 def test_seed_pass_precision_follows_amp_and_hardware():
     from atlas.accent.loop import reference_precision
     from atlas.models.runtime import cpu_has_bf16
