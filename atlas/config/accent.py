@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from atlas.config.checks import check_float
-from atlas.config.fields import flag, num, one_of, section, text
+from atlas.config.fields import MAX_SEED, flag, num, one_of, section, text
 
 TARGETS = ("mean", "max", "neuron")
 FOCUS = ("all", "active")
@@ -65,5 +65,5 @@ class AccentConfig:
     # Gaussian sigma of the mask in cells of the target layer's grid (0: raw |gradient|): half a
     # cell reads as regions, not grain, and keeps what the grid resolves (docs/benchmarks.md)
     mask_smooth: float = num(0.5, 0.0, 16.0)
-    seed: int = num(0, 0)
+    seed: int = num(0, 0, MAX_SEED)
     augment: AugmentConfig = section(AugmentConfig)
