@@ -61,12 +61,12 @@ def quality(model, seeds, units, layer, cfg: AccentConfig) -> dict:
     return {"gain": statistics.median(gains), "dist": statistics.median(dists), "s_per": secs}
 
 
-def floor(model, layer: str, images: int, steps: int, reps: int = 3) -> float:
-    """Forward+backward of the model to ``layer`` on ``images`` inputs, times ``steps``."""
+def floor(model, layer: str, images: int, steps: int, size: int, reps: int = 3) -> float:
+    """Forward+backward of the model to ``layer`` on ``images`` inputs of ``size`` px (the
+    loop's view side: the same arithmetic a step cannot avoid), times ``steps``."""
     probe, times = Probe(model, [layer]), []
     for r in range(reps + 1):
-        x = torch.rand(images, 3, model.input_size, model.input_size, device=model.device,
-                       requires_grad=True)
+        x = torch.rand(images, 3, size, size, device=model.device, requires_grad=True)
         sync(model)
         t = time.perf_counter()
         with torch.autocast("cuda", torch.bfloat16, enabled=model.device.type == "cuda"):
@@ -101,7 +101,8 @@ def speed(model, layer: str, cfg: AccentConfig, batches: list[int], reps: int) -
             sync(model)
             if r:
                 actual.append(time.perf_counter() - t)
-                floors.append(floor(model, layer, b * cfg.augment.crops, cfg.steps))
+                floors.append(floor(model, layer, b * cfg.augment.crops, cfg.steps,
+                                    args["view_px"]))
         ratios = [f / a for f, a in zip(floors, actual, strict=True)]
         act, fl = statistics.median(actual), statistics.median(floors)
         print(f"{b:>6} {act / b:>9.3f} {fl:>8.2f} {statistics.median(ratios):>12.2f} "

@@ -6,7 +6,8 @@ leaf), so one backward pass through the deep part yields d target / d A_l. From 
 shallow part is traversed once per step for the loss -target + lam * beta * dist(A_l(x),
 A_l(x0)); on attribution steps twice instead, once per term, and the two pixel gradients are
 combined at the canvas (|d target / d pixels| is the attribution). The seed's views only need
-the shallow part, computed without grad (in bfloat16 where the hardware does it natively).
+the shallow part, computed without grad (in bfloat16 where the hardware does it natively), for
+several steps' views at a time (:data:`SEED_VIEWS`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from atlas.accent.masks import count_views, finish_masks
 from atlas.accent.objectives import LatentDistance, Target, relative_distance
@@ -26,7 +28,7 @@ from atlas.config.accent import AccentConfig
 from atlas.config.fields import check
 from atlas.errors import AtlasError
 from atlas.models.hooks import Probe
-from atlas.models.runtime import cpu_has_bf16
+from atlas.models.runtime import cpu_has_bf16, tune_cuda
 from atlas.models.zoo import LoadedModel
 
 
@@ -35,13 +37,19 @@ class AccentResult:
     """Per pair: images, raw attribution maps and the numbers the atlas reports."""
 
     images: torch.Tensor  # (N, 3, canvas, canvas) in [0, 1]
-    masks: torch.Tensor  # (N, canvas, canvas) accumulated |d target / d pixels|
+    masks: torch.Tensor  # (N, canvas, canvas) attribution (accent.mask), not yet normalized
     seed_activation: torch.Tensor  # (N,) on the un-augmented image at model input size
     final_activation: torch.Tensor
     latent_distance: torch.Tensor  # relative, at the regularization layer
     pixel_rmse: torch.Tensor
     trajectory: torch.Tensor  # (N, steps) target (mean over views) per step
     frames: list[torch.Tensor] = field(default_factory=list)  # each (N, 3, s, s)
+
+
+# The seed's reference pass takes the views of as many steps as fit in this many views: the
+# views are drawn ahead (the same draws, in the same order), and a CPU runs one batch of 64
+# far more efficiently than several of 3 or 12; on a GPU a step's views already exceed it.
+SEED_VIEWS = 64
 
 
 def parameterization(cfg: AccentConfig) -> Parameterization:
@@ -74,6 +82,11 @@ def measure(model: LoadedModel, images: torch.Tensor, target: Target, reg_layer:
     return target(acts), acts[reg_layer]
 
 
+def _part(name: str) -> record_function:
+    """A named span of a step, for ``torch.profiler`` (benchmarks read the share of each)."""
+    return record_function(f"accent.{name}")
+
+
 def _row_norms(grads: list[torch.Tensor | None], n: int) -> torch.Tensor:
     total = torch.zeros(n)
     for g in grads:
@@ -95,6 +108,8 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
     the layer the image is kept close to its seed at, and the side of the views."""
     check(cfg)
     p, dev = parameterization(cfg), model.device
+    if dev.type == "cuda":
+        tune_cuda()  # every step runs the same shapes
     n = next(iter(params.values())).shape[0]
     lam = cfg.lam if seeds is not None else 0.0
     trainable = p.trainable(params)
@@ -114,47 +129,72 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
     traj = torch.zeros(n, cfg.steps, device=dev)
     frame_at = set(torch.linspace(0, cfg.steps - 1, cfg.frames).round().long().tolist())
     frames, beta = [], torch.ones(n, device=dev)
+    # attribution steps feed the gradient mask; step 0 always takes one (it balances the terms)
+    every = cfg.mask_every if cfg.mask == "gradient" else cfg.steps + 1
     amp = _autocast(cfg.amp and dev.type == "cuda", dev)
     ref_amp = _autocast(reference_precision(cfg, dev) == "bfloat16", dev)
+    ahead: list = []  # the next steps' views, drawn together, and the seed's activations
     for step in range(cfg.steps):
-        x = p.decode(params)
+        with _part("decode"):
+            x = p.decode(params)
         if step in frame_at:
             frames.append(to_input(x.detach(), 128).cpu())
-        views = draw_views(cfg.augment, n, size, gen, bank)
-        if lam > 0:  # before the graph exists: its temporaries then reuse freed memory
-            with torch.inference_mode(), ref_amp:  # same crops, other noise (NoiseBank)
-                a0 = reg_probe(views.apply(x0, views.seed_noise))[reg_layer].float()
-        with amp:
+        if not ahead:  # before the graph exists: its temporaries then reuse freed memory
+            with _part("views"):
+                k = min(max(1, SEED_VIEWS // (n * cfg.augment.crops)), cfg.steps - step)
+                ahead = [draw_views(cfg.augment, n, size, gen, bank) for _ in range(k)]
+            with _part("seed_pass"):
+                refs = (_seed_references(reg_probe, x0, ahead, reg_layer, ref_amp) if lam > 0
+                        else [None] * k)
+        views, a0 = ahead.pop(0), refs.pop(0)
+        a0 = a0.float() if a0 is not None else None
+        with _part("forward"), amp:
             a, leaf, acts = split_forward(model, views.apply(x), reg_layer, target.layers)
             value = target.objective(acts, cfg.focus if seeds is not None else "all").float()
         traj[:, step] = value.detach()
-        (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
+        with _part("deep_backward"):
+            (g_leaf,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
         if g_leaf is None:
             raise AtlasError(f"reg_layer {reg_layer!r} must come before the target layer "
                              f"{target.layer!r} in the model")
         g_reg = None
         if lam > 0:
-            dist = reg(a.float(), a0, n)
-            (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
+            with _part("reg_grad"):
+                dist = reg(a.float(), a0, n)
+                (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
         opt.zero_grad(set_to_none=True)
-        if step % cfg.mask_every == 0:
-            g_x, beta = _pixel_backward(x, a, g_leaf, g_reg, lam, beta, trainable, step == 0)
-            masks += g_x.detach().abs().sum(1)
-            if cfg.mask_coverage:
-                count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
+        if step % every == 0:
+            with _part("attribution_backward"):
+                g_x, beta = _pixel_backward(x, a, g_leaf, g_reg, lam, beta, trainable,
+                                            step == 0)
+                masks += g_x.detach().abs().sum(1)
+                if cfg.mask_coverage:
+                    count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
         else:
-            _layer_backward(a, g_leaf, g_reg, lam * beta)
-        opt.step()
-        if sched is not None:
-            sched.step()
+            with _part("shallow_backward"):
+                _layer_backward(a, g_leaf, g_reg, lam * beta)
+        with _part("optimizer"):
+            opt.step()
+            if sched is not None:
+                sched.step()
     with torch.no_grad():
         final = p.decode(params)
         final_act, a_final = measure(model, final, target, reg_layer)
         rmse = (final - x0).pow(2).flatten(1).mean(1).sqrt()
         dist = relative_distance(a_final, a_seed)
-        masks = finish_masks(masks, seen, cfg, acts[target.layer])
+        change = (final - x0).abs().sum(1)
+        masks = finish_masks(masks, seen, change, cfg, acts[target.layer])
     return AccentResult(final.cpu(), masks.cpu(), seed_act.cpu(), final_act.cpu(),
                         dist.cpu(), rmse.cpu(), traj.cpu(), frames)
+
+
+def _seed_references(probe: Probe, x0: torch.Tensor, views: list, layer: str,
+                     amp) -> list[torch.Tensor]:
+    """The seed's activations at the regularization layer on several steps' views (same
+    crops as the image, other noise: :class:`~atlas.accent.views.NoiseBank`), in one pass."""
+    with torch.inference_mode(), amp:
+        batch = torch.cat([v.apply(x0, v.seed_noise) for v in views])
+        return list(probe(batch)[layer].chunk(len(views)))
 
 
 def _pixel_backward(x: torch.Tensor, a: torch.Tensor, g_leaf: torch.Tensor,

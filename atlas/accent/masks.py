@@ -1,9 +1,10 @@
-"""Attribution masks: the accumulated |d target / d pixels| of a run, made legible.
+"""Attribution masks: where in the image the accentuation raised the unit, made legible.
 
-The loop sums the gradient over the views of its attribution steps; :func:`finish_masks` turns
-the sum into a mean over the views that saw each pixel and smooths it at the target layer's
-grid; :func:`normalize_masks` maps the masks of images shown together to [0, 1] with one shared
-scale (the paper's collective normalization), so relative relevance stays visible.
+:func:`finish_masks` makes a run's mask (``accent.mask``): the change itself, the gradient
+|d target / d pixels| summed over the attribution steps' views and turned into a mean over the
+views that saw each pixel; then smooths it at the target layer's grid.
+:func:`normalize_masks` maps the masks of images shown together to [0, 1] with one shared scale
+(the paper's collective normalization), so relative relevance stays visible.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ from atlas.config.accent import AccentConfig
 from atlas.models.maps import grid_width
 
 
-def finish_masks(masks: torch.Tensor, seen: torch.Tensor, cfg: AccentConfig,
-                  last: torch.Tensor) -> torch.Tensor:
-    """Summed attributions -> the mask: averaged over the views that saw each pixel, then
-    smoothed by one cell of the target layer's grid (``last``: its output on the last views)."""
-    if cfg.mask_coverage:
-        masks = coverage_mean(masks, seen.to(masks))
+def finish_masks(grads: torch.Tensor, seen: torch.Tensor, change: torch.Tensor,
+                 cfg: AccentConfig, last: torch.Tensor) -> torch.Tensor:
+    """The mask of ``cfg.mask`` from a run's summed attributions ``grads``, the views that saw
+    each pixel ``seen`` and the per-pixel change ``change`` (|accentuation - seed| summed over
+    colours), smoothed by ``cfg.mask_smooth`` cells of the target layer's grid (``last``: its
+    output on the last views).
+
+    The gradient mask, averaged over the views that saw each pixel, agrees best with where the
+    unit fires on the accentuation; the change is free (no attribution pass) but also marks
+    where the regularizer let the image drift (docs/benchmarks.md, mask agreement).
+    """
+    if cfg.mask == "change":
+        masks = change
+    else:
+        masks = coverage_mean(grads, seen.to(grads)) if cfg.mask_coverage else grads
     if cfg.mask_smooth > 0:
         masks = gaussian_blur(masks, cfg.mask_smooth * cfg.canvas / grid_width(last))
     return masks
@@ -72,18 +82,20 @@ def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def normalize_masks(masks: torch.Tensor, q: float = 0.995, floor: float = 0.5) -> torch.Tensor:
     """Map a set of masks to [0, 1]: each from its own ``floor`` quantile (0), all by one
-    shared scale (the set's ``q`` quantile above those floors), so relative relevance across
-    the images shown together stays visible.
+    shared scale, so relative relevance across the images shown together stays visible.
 
-    Averaged over the views that saw each pixel and smoothed, an attribution map has little
-    dynamic range: scaled from 0 it made an overlay that showed nearly the whole image. A
-    floor shared by the set made the weaker images' masks black; each image's own median
-    shows where in it the unit looked, and the shared scale how strongly.
+    The scale is the median over the set of each mask's ``q`` quantile above its floor: the
+    rule of the top images' heatmaps (one scale per unit, the median of their peaks), so the
+    stronger half of a unit's masks reach full heat at their peaks and the weaker ones stay
+    dimmer in proportion. Scaled to the set's single strongest mask, every other mask of the
+    unit stayed below the heat colours' threshold and its overlay showed nothing. The own
+    floor (the median) shows where in each image the unit looked: an attribution map has
+    little dynamic range, and scaled from 0 it lit up nearly the whole image.
     """
     lo = torch.tensor([_quantile(m, floor) for m in masks], dtype=masks.dtype,
                       device=masks.device).view(-1, *[1] * (masks.dim() - 1))
     above = masks - lo
-    hi = _quantile(above, q)
+    hi = float(torch.tensor([_quantile(m, q) for m in above]).median()) if len(above) else 1.0
     return (above / max(hi, 1e-12)).clamp(0, 1)
 
 
@@ -94,4 +106,5 @@ def _quantile(x: torch.Tensor, q: float) -> float:
         flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))
                     [:1_000_000]]
     return float(torch.quantile(flat, q))
+
 

@@ -16,6 +16,7 @@ TARGETS = ("mean", "max", "neuron")
 FOCUS = ("all", "active")
 PARAMS = ("fourier", "maco", "pixel")
 SCHEDULES = ("constant", "cosine")
+MASKS = ("gradient", "change")  # atlas.accent.masks.finish_masks
 
 
 @dataclass
@@ -55,10 +56,14 @@ class AccentConfig:
     # bfloat16 autocast: on CUDA the whole model; on CPUs with native bf16 only the seed's
     # no-grad reference pass (atlas.accent.loop.reference_precision)
     amp: bool = flag(True)
-    # attribution every k-th step: each costs a backward pass through the shallow part
+    # the attribution mask: |d target / d pixels| averaged over the attribution steps' views,
+    # or the change |accentuation - seed| (no attribution pass after step 0, less on target)
+    mask: str = one_of("gradient", MASKS)
+    # gradient masks: attribution every k-th step, each a backward pass through the shallow part
     mask_every: int = num(3, 1, 100_000)
     mask_coverage: bool = flag(True)  # average the attribution over the views that saw a pixel
-    # Gaussian sigma of the mask in cells of the target layer's grid (0: raw |gradient|)
-    mask_smooth: float = num(1.0, 0.0, 16.0)
+    # Gaussian sigma of the mask in cells of the target layer's grid (0: raw |gradient|): half a
+    # cell reads as regions, not grain, and keeps what the grid resolves (docs/benchmarks.md)
+    mask_smooth: float = num(0.5, 0.0, 16.0)
     seed: int = num(0, 0, MAX_SEED)
     augment: AugmentConfig = section(AugmentConfig)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from atlas.data.colormap import heat_rgba
 from atlas.io.files import atomic_write_with
 
 QUALITY = 88
@@ -29,17 +30,23 @@ def save_exact(path: Path, img: Image.Image) -> None:
     accentuation. Lossy coding noise differs between the two wherever they differ, so at
     quality 88 it added fine-grained "change" that the optimizer never made (measured: the
     share of the change's energy above half Nyquist went from 0.05 to 0.16 on one setting).
-    About 50 KB per 224-px image instead of 10 KB."""
-    atomic_write_with(Path(path), lambda b: img.save(b, "WEBP", lossless=True, quality=80,
-                                                     method=4))
+    About 50 KB per 224-px image instead of 10 KB. Lossless effort 1 of 6: the same pixels,
+    a few percent larger, several times faster to encode than the default effort (two per
+    accentuation add up over a build; docs/benchmarks.md)."""
+    atomic_write_with(Path(path), lambda b: img.save(b, "WEBP", lossless=True, quality=25,
+                                                     method=1))
 
 
 def overlay(image: torch.Tensor, mask: torch.Tensor) -> Image.Image:
-    """The accentuation with the attribution mask as its opacity (RGBA): the *what* with the
-    *where* put back in; the page background shows through where the unit did not look."""
-    rgba = to_pil(image).convert("RGBA")
-    rgba.putalpha(to_pil(mask))
-    return rgba
+    """The accentuation with its mask (in [0, 1], normalized per unit) drawn over it as heat in
+    the colours of the top images' activation maps (:mod:`atlas.data.colormap`): the plain
+    image where the mask is cold, red to yellow where it is hot. The *what* with the *where*
+    on it, in one picture that reads like the maps beside it."""
+    rgb = np.asarray(to_pil(image).convert("RGB"), dtype=np.float64)
+    heat = heat_rgba(mask.detach().float().cpu().numpy()).astype(np.float64)
+    a = heat[..., 3:] / 255
+    out = rgb * (1 - a) + heat[..., :3] * a
+    return Image.fromarray((out + 0.5).clip(0, 255).astype(np.uint8))
 
 
 def save_animation(path: Path, frames: list[torch.Tensor], ms: int = 120) -> None:

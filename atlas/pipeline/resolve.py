@@ -29,8 +29,12 @@ from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
 from atlas.pipeline.basis.stage import feature_count
 
-CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: no dearer per
-#                    unit than 1, and steadier when other processes compete for the cores)
+# Per call on a CPU: accentuation pairs (one unit's seeds at the default select.k) and
+# visualization units. Larger calls spread each step's fixed costs over more images (the CPU
+# time per pair and per unit at these sizes: docs/benchmarks.md, "Engine"), while memory
+# grows with the batch.
+CPU_ACCENT_PAIRS = 4
+CPU_VIS_UNITS = 16
 
 
 @cache
@@ -88,9 +92,8 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
     """What this command runs with. ``target``: the layer accentuated (default the first mined
     layer), whose regularization layer the model's rule picks when ``accent.reg_layer`` is empty.
 
-    Pairs per accentuation batch: 1 on a CPU, where the cost per accentuation is flat in the
-    batch and memory is not (each pair is then its own resume point); 64 on a GPU, which needs
-    large batches to be busy."""
+    Pairs per accentuation batch: :data:`CPU_ACCENT_PAIRS` on a CPU; 64 on a GPU, which needs
+    large batches to be busy. A batch holds whole units, so it stays one resume point."""
     dev = model.device
     gpu = dev.type == "cuda"
     batch = cfg.accent.batch_size
@@ -98,7 +101,7 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
         device=str(dev),
         reg_layer=reg_layer_for(model, split_name(target or cfg.planned_layer)[0],
                                 cfg.accent.reg_layer),
-        accent_batch=batch or (64 if gpu else 1),
+        accent_batch=batch or (64 if gpu else CPU_ACCENT_PAIRS),
         vis_batch=batch or (CPU_VIS_UNITS if dev.type == "cpu" else 64),
         workers=decode_workers(cfg.mine.workers, dev),
         view_px=view_side(model, cfg.accent.view_scale),

@@ -3,10 +3,11 @@
 A map is the unit's response over the region the model saw (``view``), a few cells a side. The
 site ships it at that size, as a map-sized RGBA PNG inside a data: URI (a few hundred bytes), and
 lets the browser scale it smoothly over the photo: 2,048 units x 72 images stay light, with no
-extra files. Colour is ``clip(map / scale, 0, 1)`` through a perceptual colormap (inferno), with
-opacity rising with heat so the photo shows where the unit is quiet. Positions come out in the
-coordinates of the square tile the page shows (the photo's centre square, ``object-fit: cover``),
-so the overlay needs no style attribute (the site's CSP forbids them): SVG geometry does it.
+extra files. Colour is ``clip(map / scale, 0, 1)`` through the atlas's heat colours
+(:mod:`atlas.data.colormap`), with opacity rising with heat so the photo shows where the unit is
+quiet. Positions come out in the coordinates of the square tile the page shows (the photo's
+centre square, ``object-fit: cover``), so the overlay needs no style attribute (the site's CSP
+forbids them): SVG geometry does it.
 """
 
 from __future__ import annotations
@@ -19,28 +20,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from atlas.data.colormap import heat_rgba
 from atlas.site.content import Pic, Where
 
-# matplotlib's inferno at 0, 0.1, ..., 1 (perceptually uniform, readable in grey)
-_INFERNO = np.array([
-    (0, 0, 4), (22, 11, 57), (66, 10, 104), (106, 23, 110), (147, 38, 103), (188, 55, 84),
-    (221, 81, 58), (243, 120, 25), (252, 165, 10), (246, 215, 70), (252, 255, 164)], np.float64)
-# Heat below QUIET leaves the photo as it is, so the eye goes to where the unit fires; above it
-# the colour runs from inferno's red (its middle) to yellow and covers up to MAX_ALPHA. A tint
-# everywhere (an earlier version: alpha 0.3 at no heat) turned whole photos purple on the pages
-# and hid the hot spots (contact sheet in the README's "Where" section).
-QUIET, MAX_ALPHA = 0.25, 0.85
-
-
-def colour(t: np.ndarray) -> np.ndarray:
-    """Heat in [0, 1] -> RGBA uint8: clear below QUIET, then inferno's upper half, alpha rising."""
-    t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
-    pos = (0.5 + 0.5 * t) * (len(_INFERNO) - 1)
-    lo = np.minimum(pos.astype(int), len(_INFERNO) - 2)
-    frac = (pos - lo)[..., None]
-    rgb = _INFERNO[lo] * (1 - frac) + _INFERNO[lo + 1] * frac
-    alpha = 255 * MAX_ALPHA * np.clip((t - QUIET) / (1 - QUIET), 0.0, 1.0)
-    return np.concatenate([rgb, alpha[..., None]], -1).round().astype(np.uint8)
+colour = heat_rgba  # the atlas's one heat colour scale (atlas.data.colormap)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -57,7 +40,9 @@ def png_bytes(rgba: np.ndarray) -> bytes:
             + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)) + _chunk(b"IEND", b""))
 
 
-@lru_cache(maxsize=4096)
+# A build re-renders its pages several times in one process: every map of a 112-unit atlas
+# (72 images each) stays cached between renders, about 400 bytes apiece.
+@lru_cache(maxsize=16384)
 def _png(values: tuple[float, ...], h: int, w: int, scale: float) -> str:
     heat = np.asarray(values, np.float64).reshape(h, w) / scale
     return "data:image/png;base64," + base64.b64encode(png_bytes(colour(heat))).decode()

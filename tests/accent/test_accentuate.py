@@ -1,3 +1,4 @@
+from dataclasses import replace
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from atlas.accent.objectives import LatentDistance, Target
 from atlas.config.accent import AccentConfig, AugmentConfig
 from atlas.config.fields import check
 from atlas.errors import AtlasError
+from atlas.models.hooks import Probe
 from tests.helpers.stages import run_args
 
 FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2",
@@ -55,14 +57,52 @@ def test_attribution_steps_do_not_change_the_optimization(lite0_96, photos, run)
     target = Target("_blocks.10", torch.tensor([5, 9]))
     # summed (not view-averaged) maps, so the number of attribution samples shows in the sum
     every = accentuate(lite0_96, photos[:2], target,
-                       AccentConfig(**FAST, mask_every=1, mask_coverage=False), **run)
+                       AccentConfig(**FAST, mask="gradient", mask_every=1, mask_coverage=False),
+                       **run)
     once = accentuate(lite0_96, photos[:2], target,
-                      AccentConfig(**FAST, mask_every=1000, mask_coverage=False), **run)
+                      AccentConfig(**FAST, mask="gradient", mask_every=1000, mask_coverage=False),
+                      **run)
     moved = (once.images - to_input(photos[:2], 96)).abs().mean()
     diff = (every.images - once.images).abs()  # float rounding, which Adam's step amplifies
     assert diff.mean() < 0.01 * moved and diff.max() < 0.01
     assert torch.allclose(every.trajectory, once.trajectory, rtol=1e-3, atol=1e-2)
     assert every.masks.sum() > 2 * once.masks.sum() > 0  # 6 attribution samples against 1
+
+
+def test_change_mask_is_the_smoothed_change_and_needs_no_attribution_steps(lite0_96, photos, run):
+    """``mask = "change"`` is |accentuation - seed| smoothed at the target's grid; it takes no
+    attribution pass after step 0, so the result does not depend on ``mask_every``, and the
+    mask never steers the optimization."""
+    from atlas.accent.masks import gaussian_blur
+
+    target = Target("_blocks.10", torch.tensor([5, 9]))
+    cfg = AccentConfig(**FAST, mask="change", mask_smooth=1.0)
+    res = accentuate(lite0_96, photos[:2], target, cfg, **run)
+    change = (res.images - to_input(photos[:2], 96)).abs().sum(1)
+    with torch.inference_mode():  # one cell of the target's grid, as the views see it
+        grid = Probe(lite0_96, ["_blocks.10"])(to_input(photos[:1], run["view_px"]))["_blocks.10"]
+    assert torch.allclose(res.masks, gaussian_blur(change, 96 / grid.shape[-1]), atol=1e-5)
+    other = accentuate(lite0_96, photos[:2], target, replace(cfg, mask_every=1), **run)
+    assert torch.equal(other.masks, res.masks) and torch.equal(other.images, res.images)
+    grad = accentuate(lite0_96, photos[:2], target, replace(cfg, mask="gradient"), **run)
+    assert torch.allclose(grad.images, res.images, atol=0.01)
+    assert not torch.allclose(grad.masks, res.masks)
+    assert AccentConfig().mask == "gradient"
+
+
+def test_seed_pass_over_several_steps_changes_nothing(lite0_96, photos, run, monkeypatch):
+    """The seed's reference pass runs on several steps' views at once (drawn ahead, in the same
+    order): the result is the one of a pass per step, up to the pass's rounding."""
+    from atlas.accent import loop
+
+    target = Target("_blocks.10", torch.tensor([5, 9]))
+    cfg = AccentConfig(**FAST)
+    batched = accentuate(lite0_96, photos[:2], target, cfg, **run)
+    monkeypatch.setattr(loop, "SEED_VIEWS", 1)
+    per_step = accentuate(lite0_96, photos[:2], target, cfg, **run)
+    moved = (per_step.images - to_input(photos[:2], 96)).abs().mean()
+    assert (batched.images - per_step.images).abs().mean() < 0.01 * moved
+    assert torch.allclose(batched.trajectory, per_step.trajectory, rtol=1e-2, atol=1e-2)
 
 
 def test_seed_pass_precision_follows_amp_and_hardware():
@@ -99,12 +139,13 @@ def test_reg_layer_after_target_is_an_error(lite0_96, photos, run):
 
 
 def test_normalize_masks_shares_one_scale():
-    m = torch.stack([torch.full((4, 4), 1.0), torch.full((4, 4), 4.0)])
+    m = torch.stack([torch.full((4, 4), 1.0), torch.full((4, 4), 2.0), torch.full((4, 4), 4.0)])
     m[:, 0, 0] = 0.0
-    out = normalize_masks(m, floor=0.0)  # floors at 0: the 1s sit at a quarter of the 4s
-    assert out.max() == 1.0 and torch.allclose(out[0, 1:, 1:], torch.full((3, 3), 0.25))
-    ramp = torch.arange(32.0).view(2, 4, 4)
-    weak = torch.cat([ramp[:1] * 0.5, ramp[1:] - 16])  # same shape, half the contrast
+    out = normalize_masks(m, floor=0.0)  # floors at 0; the scale is the median peak (2)
+    assert torch.allclose(out[0, 1:, 1:], torch.full((3, 3), 0.5))  # the 1s at half the 2s
+    assert out[1].max() == 1.0 and out[2].max() == 1.0 and out[2, 0, 0] == 0  # 4s clip
+    ramp = torch.arange(48.0).view(3, 4, 4)
+    weak = torch.stack([ramp[0] * 0.5, ramp[1] - 16, ramp[2] - 32])  # half the contrast
     out = normalize_masks(weak, q=1.0)  # each from its own median, one shared scale
     assert out[0, 0, 0] == 0 and out[1, 0, 0] == 0 and out[1, -1, -1] == 1
     assert (out[0] > 0).sum() == (out[1] > 0).sum() == 8  # each shows its own top half
@@ -156,3 +197,4 @@ def test_coverage_mean_shrinks_rarely_seen_pixels_toward_the_image_mean():
     mean = float(sums.sum() / seen.sum())
     assert abs(float(out[0, 0, 0]) - mean) < 1e-6
     assert 4.0 < float(out[0, 1, 1]) < 5.0 and abs(float(out[0, 0, 1]) - 2.0) < 0.3
+
