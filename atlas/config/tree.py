@@ -30,7 +30,7 @@ from atlas.config.sections import (
     SelectConfig,
     SiteConfig,
 )
-from atlas.config.units import parse_units
+from atlas.config.units import check_units
 from atlas.config.validate import ValidateConfig
 from atlas.errors import AtlasError, unknown
 
@@ -43,7 +43,7 @@ class BuildConfig:
     name: str = text("demo", empty=False)
     out: str = text("")  # run directory; "" = runs/NAME
     device: str = text("auto", empty=False)
-    units: str = text("")  # units to accentuate: "" = all, "0:32", "1,5,9"
+    units: str = text("")  # "" = all, "0:32", "1,5,9" (each layer), or per layer: "L:0:16,M:1,5"
     model: ModelConfig = section(ModelConfig)
     data: DataConfig = section(DataConfig)
     mine: MineConfig = section(MineConfig)
@@ -62,7 +62,7 @@ class BuildConfig:
     def rules(self, dot: str) -> None:
         if not (self.device in ("auto", "cpu") or self.device.startswith(("cuda", "mps"))):
             check_choice("device", self.device, DEVICES)
-        parse_units(self.units)  # form only; the range is checked once the layer is known
+        check_units(self.units)  # form only; ranges are checked once the layers are known
 
     def check(self) -> None:
         """Every key's type and range, one line naming the first bad one."""

@@ -17,7 +17,7 @@ import torch
 
 from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
-from atlas.config.units import parse_units
+from atlas.config.units import parse_plan
 from atlas.data.sources import ImageSource, Limited, open_source
 from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
@@ -32,15 +32,17 @@ CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: 
 
 
 @cache
-def _model(name: str, weights: str, size: int, device: str) -> LoadedModel:
-    return load_model(name, weights, size or None).to(device)
+def _model(name: str, weights: str, size: int, device: str, num_classes: int,
+           class_names: tuple[str, ...]) -> LoadedModel:
+    return load_model(name, weights, size or None, num_classes, list(class_names)).to(device)
 
 
 def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
     """The config's model on this process's device, loaded once per process (the checks
     before long work and the stages share it)."""
     dev = str(pick_device(cfg.device, d.local_rank if d else 0))
-    return _model(cfg.model.name, cfg.model.weights, cfg.model.input_size, dev)
+    m = cfg.model
+    return _model(m.name, m.weights, m.input_size, dev, m.num_classes, tuple(m.class_names))
 
 
 def source_of(cfg: BuildConfig) -> ImageSource:
@@ -64,9 +66,23 @@ def decode_workers(workers: int, device: torch.device) -> int:
     return min(8, max(1, cores // 2))
 
 
+def _reg_layers(cfg: BuildConfig, model: LoadedModel, first: str) -> dict[str, str]:
+    """The regularization layer of each mined layer other than ``first`` where the rule finds
+    one (a layer with none fails the checks only if the build accentuates it)."""
+    out = {}
+    for layer in cfg.mine.layers:
+        if layer != first:
+            try:
+                out[layer] = reg_layer_for(model, layer, cfg.accent.reg_layer)
+            except AtlasError:
+                continue
+    return out
+
+
 def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> Resolved:
     """What this command runs with. ``target``: the layer accentuated (default the first mined
-    layer), whose regularization layer the model's rule picks when ``accent.reg_layer`` is empty.
+    layer), whose regularization layer the model's rule picks when ``accent.reg_layer`` is empty;
+    the other mined layers get theirs in ``reg_layers``.
 
     Pairs per accentuation batch: 1 on a CPU, where the cost per accentuation is flat in the
     batch and memory is not (each pair is then its own resume point); 64 on a GPU, which needs
@@ -74,42 +90,59 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
     dev = model.device
     gpu = dev.type == "cuda"
     batch = cfg.accent.batch_size
+    first = target or cfg.mine.layers[0]
+    reg = reg_layer_for(model, first, cfg.accent.reg_layer)
+    others = {k: v for k, v in _reg_layers(cfg, model, first).items() if v != reg}
     return Resolved(
         device=str(dev),
-        reg_layer=reg_layer_for(model, target or cfg.mine.layers[0], cfg.accent.reg_layer),
+        reg_layer=reg,
         accent_batch=batch or (64 if gpu else 1),
         vis_batch=batch or (CPU_VIS_UNITS if dev.type == "cpu" else 64),
         workers=decode_workers(cfg.mine.workers, dev),
         view_px=view_side(model, cfg.accent.view_scale),
+        reg_layers=others,
     )
 
 
-def check_layers(cfg: BuildConfig, model: LoadedModel, reg: str) -> None:
-    """Mined layers exist, ``units`` fits the first one (the layer accentuated), and the
-    regularization layer ``reg`` runs before it."""
-    target = cfg.mine.layers[0]
-    units = unit_counts(model, [*cfg.mine.layers, reg])
-    if target not in units:
-        raise AtlasError(f"layer {target!r} of {model.name} gives no tensor output")
-    parse_units(cfg.units, units[target], target)
+def check_layers(cfg: BuildConfig, model: LoadedModel, resolved: Resolved) -> None:
+    """Mined layers give tensors, ``units`` fits the layers it plans, and each planned layer's
+    regularization layer runs before it."""
+    regs = {resolved.reg_for(layer) for layer in cfg.mine.layers}
+    units = unit_counts(model, [*cfg.mine.layers, *sorted(regs)])
+    for layer in cfg.mine.layers:
+        if layer not in units:
+            raise AtlasError(f"layer {layer!r} of {model.name} gives no tensor output")
+    plan = parse_plan(cfg.units, {layer: units[layer] for layer in cfg.mine.layers})
     order = list(units)
-    if reg not in order or order.index(reg) >= order.index(target):
-        raise AtlasError(f"accent.reg_layer {reg!r} must run before the target layer "
-                         f"{target!r}; leave it empty for the model's rule "
-                         f"({reg_layer_for(model, target, '')!r})")
+    for target in plan:
+        reg = resolved.reg_for(target)
+        if reg not in order or order.index(reg) >= order.index(target):
+            raise AtlasError(f"accent.reg_layer {reg!r} must run before the target layer "
+                             f"{target!r}; leave it empty for the model's rule "
+                             f"({reg_layer_for(model, target, '')!r})")
 
 
-def preflight(cfg: BuildConfig, site: bool = False) -> tuple[LoadedModel, Resolved]:
+def preflight(cfg: BuildConfig, site: bool = False, model: LoadedModel | None = None,
+              source: ImageSource | None = None) -> tuple[LoadedModel, Resolved]:
     """Every early check of a run command (``site``: it renders too); the loaded model and the
-    resolved settings the command then runs with."""
+    resolved settings the command then runs with. ``model`` and ``source``: given in Python
+    (:mod:`atlas.api`) instead of named by the config."""
     check_writable(cfg.run_dir, "run directory")
     if site:
         check_writable(cfg.site.out, "site.out")
-    source_of(cfg)  # an unknown source or an empty folder fails here
-    model = model_of(cfg)
+    if source is None:
+        source_of(cfg)  # an unknown source or an empty folder fails here
+    model = model or model_of(cfg)
     for name in cfg.mine.layers:  # before resolving: the rule names the target's neighbours
-        if name not in model.layers:
-            raise unknown(f"mine.layers entry of {model.name}", name, model.layers)
+        if name in model.layers:
+            continue
+        try:
+            model.full_name(name)  # a unique suffix of a module path, or ambiguous
+        except AtlasError as e:
+            if "ambiguous" in str(e):
+                raise
+            err = unknown(f"mine.layers entry of {model.name}", name, model.layers)
+            raise (AtlasError(f"{err}; {model.hidden}") if model.hidden else err) from None
     resolved = resolve(cfg, model)
-    check_layers(cfg, model, resolved.reg_layer)
+    check_layers(cfg, model, resolved)
     return model, resolved
