@@ -25,6 +25,9 @@ def _cmd_layers(args: argparse.Namespace) -> int:
     print(f"{'layer':<40} {'type':<22} {'output shape':<18} units")
     for name, kind, shape, ch in describe_layers(model):
         print(f"{name:<40} {kind:<22} {str(list(shape)):<18} {ch or '-'}")
+    if model.hidden:  # a TorchScript file: its output is all that can be read
+        print(f"{'logits':<40} {'(model output)':<22}")
+        print(f"note: {model.hidden}")
     return 0
 
 

@@ -84,7 +84,8 @@ def _groups(spec: str) -> list[tuple[str, str]]:
         else:
             name, _, text = token.rpartition(":") if ":" in token else (token, "", "")
         if not name.strip() or (text and not re.fullmatch(r"\d+|\d*:\d*", text.strip())):
-            raise AtlasError(f"units {spec!r}: cannot read {token!r}; give {PER_LAYER}")
+            raise AtlasError(f"units must look like '0:32' or '1,5,9' (or '' for all), or "
+                             f"{PER_LAYER}; cannot read {token!r} of {spec!r}")
         out.append((name.strip(), text.strip()))
     return out
 

@@ -165,7 +165,7 @@ def disk_source(path: Path, split: str | None = None, **columns: str | None) -> 
                    f"(name another as {path}:SPLIT or with data.split)")
         split = split or names[0]
         if split not in ds:
-            raise unknown(f"split of {str(path)!r}", split, names)
+            raise unknown("split", split, names)
         ds = ds[split]
     elif split is not None and split != (str(ds.split) if ds.split else split):
         raise AtlasError(f"saved dataset {str(path)!r} holds only split {ds.split!r}, "

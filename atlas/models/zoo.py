@@ -91,6 +91,8 @@ class LoadedModel:
             raise AtlasError(f"layer {name!r} of {self.name} is ambiguous: it ends "
                              f"{len(hits)} layer names ({', '.join(hits[:3])}{more}); give "
                              f"more of its path")
+        if self.hidden and not self.layers:
+            raise AtlasError(f"layer {name!r} of {self.name} cannot be read: {self.hidden}")
         err = unknown(f"layer of {self.name}", name, self.layers)
         raise AtlasError(f"{err}; {self.hidden}") if self.hidden else err
 

@@ -139,7 +139,7 @@ def preflight(cfg: BuildConfig, site: bool = False, model: LoadedModel | None = 
         try:
             model.full_name(name)  # a unique suffix of a module path, or ambiguous
         except AtlasError as e:
-            if "ambiguous" in str(e):
+            if "ambiguous" in str(e) or model.hidden:
                 raise
             err = unknown(f"mine.layers entry of {model.name}", name, model.layers)
             raise (AtlasError(f"{err}; {model.hidden}") if model.hidden else err) from None
