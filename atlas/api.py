@@ -123,7 +123,8 @@ class Atlas:
     names of its outputs (a list or a text file; default ImageNet's for 1000 outputs); ``out``:
     the run directory (default ``runs/NAME``); ``site``: the site folder (default ``OUT/site``);
     ``config``: a TOML file or bundled config name under the settings; ``settings``: config
-    keys, e.g. ``units="0:16"``, ``accent__steps=50``, ``select__k=4``.
+    keys, e.g. ``units="0:16"``, ``accent__steps=50``, ``select__k=4``; ``model__weights=
+    "none"`` says a module's weights are random (the pages then say so and hide class labels).
     """
 
     def __init__(self, model: Any, layers: str | list[str], images: Any, *,
@@ -152,6 +153,8 @@ class Atlas:
                                       prep.function)
             over["model__name"] = self._model.name
             over["model__input_size"] = prep.input_size
+            if over.get("model__weights") == "none":  # the caller says they are random:
+                self._model.weights = "none"  # class labels are hidden, as for --weights none
         cfg = build_config(args, **over)
         if site is None and "site__out" not in over:
             cfg.site = _with(cfg.site, out=str(Path(cfg.run_dir) / "site"))

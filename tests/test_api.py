@@ -100,7 +100,7 @@ def test_pictures_of_every_kind_and_clear_lines_for_others():
     src = MemorySource([(t, "bee"), ((t * 255).to(torch.uint8), "cat"), _photos(1)[0]])
     assert [r.label for r in src.records] == ["bee", "cat", ""]
     assert [(r.path, r.source) for r in src.records][0] == ("images[0]", "python:images")
-    with pytest.raises(AtlasError, match=r"image 0 has values from -2.* atlas takes images in "
+    with pytest.raises(AtlasError, match=r"image 0 has values from -[12].* atlas takes images in "
                                          r"\[0, 1\]"):
         MemorySource([t * 4 - 2])  # normalized: the transform belongs to the model
     with pytest.raises(AtlasError, match="image 1 is a str"):

@@ -5,6 +5,7 @@ lines for a missing extra and for default weights without network."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 
@@ -41,7 +42,7 @@ def hf_tiny(tmp_path_factory):
     import transformers as tf
 
     root = tmp_path_factory.mktemp("hf")
-    torch.manual_seed(0)
+    torch.manual_seed(5)  # not the seed of atlas's random init: "default" differs from "none"
     clip = tf.CLIPVisionModelWithProjection(tf.CLIPVisionConfig(
         hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
         image_size=32, patch_size=8, projection_dim=16))
@@ -108,7 +109,8 @@ def test_hf_classifier_has_its_class_names(hf_tiny):
     model = load_model(f"hf:{hf_tiny / 'vit'}", "default")
     assert model.class_names == ["tabby", "bee", "gibbon"]
     assert Probe(model, ["logits"])(torch.rand(2, 3, 32, 32))["logits"].shape == (2, 3)
-    assert model.full_name("encoder.layer.1") == "vit.encoder.layer.1"
+    block = next(n for n in model.layers if re.search(r"\.layers?\.1$", n))  # by version
+    assert model.full_name(block.split(".", 1)[1]) == block
 
 
 def test_the_accentuation_cut_keeps_a_blocks_tuple_output():

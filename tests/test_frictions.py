@@ -82,6 +82,7 @@ def test_saved_dataset_dict_split_in_the_spec_and_named_in_the_manifest(tmp_path
     from atlas.pipeline.session import record_inputs
 
     path = _dataset_dict(tmp_path)
+    capsys.readouterr()  # datasets' own progress bars
     src = open_source(f"{path}:validation")
     assert len(src) == 2 and src.split == "validation"
     assert capsys.readouterr().err == ""
@@ -132,11 +133,11 @@ def test_export_columns_are_numbers_with_their_unit(tmp_path):
     first = causal[(causal.layer == rows[0]["layer"]) & (causal.unit == int(rows[0]["unit"]))]
     top = first.sort_values("rank").iloc[0]
     # one unit everywhere: percentage points of probability, as the pages say "−N pts"
-    assert rows[0]["causal_effect_pts"].startswith(f"{top.class_name} {-100 * top.drop:+.3g}")
+    assert rows[0]["causal_effect_pts"].startswith(f"{top['class_name']} {-100 * top['drop']:+.3g}")
     _, units = export_run(run, "json", tmp_path / "json")
     rec = json.loads(next(p for p in units if p.parent.name == rows[0]["layer"]
                           and p.stem == rows[0]["unit"]).read_text())
-    assert rec["causal_effect"][0]["probability_drop_pts"] == pytest.approx(100 * top.drop)
+    assert rec["causal_effect"][0]["probability_drop_pts"] == pytest.approx(100 * top['drop'])
     site = render_site(run, tmp_path / "site")
     page = (site / "units" / rows[0]["layer"] / f"{rows[0]['unit']}.html").read_text()
-    assert f"−{100 * top.drop:.1f} pts" in page
+    assert f"−{100 * top['drop']:.1f} pts" in page

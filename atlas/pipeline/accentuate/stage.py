@@ -47,7 +47,7 @@ def label_rows(model: LoadedModel, batch: pd.DataFrame, seeds: torch.Tensor,
     b = batch.reset_index(drop=True)
     for (layer, unit), idx in b.groupby(["layer", "unit"]).groups.items():
         mean = delta[list(idx)].mean(0)
-        vals, cls = mean.topk(top)
+        vals, cls = mean.topk(min(top, mean.numel()))  # a head may have fewer classes
         rows += [(layer, int(unit), r, int(c), model.class_names[int(c)], float(v))
                  for r, (v, c) in enumerate(zip(vals, cls, strict=False))]
     return pd.DataFrame(rows, columns=["layer", "unit", "rank", "class_index", "class_name",
