@@ -25,6 +25,8 @@ def config_flags(p: argparse.ArgumentParser, positional: bool = False) -> None:
 def model_flags(p: argparse.ArgumentParser) -> None:
     setting(p, "--model", "model.name", "model spec (default efficientnet-lite0)")
     setting(p, "--weights", "model.weights", "'default', 'none' or a state_dict file")
+    setting(p, "--num-classes", "model.num_classes", "a fine-tuned head's classes (0: the "
+            "model's own)", type=int)
     setting(p, "--device", "device", "cpu, cuda, cuda:1 or auto")
 
 
