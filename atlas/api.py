@@ -139,7 +139,7 @@ class Atlas:
         if out is not None:
             over["out"] = str(out)
         args = argparse.Namespace(config=config, set=[]) if config else None
-        self._model = None
+        self._model, self._placed = None, False
         if isinstance(model, (str, Path)):
             over["model__name"] = str(model)
             if class_names is not None:
@@ -172,11 +172,12 @@ class Atlas:
         if self._model is None:
             from atlas.pipeline.resolve import model_of
 
-            self._model = model_of(self.config)
-        elif self.config.device != "auto" or self._model.device.type == "cpu":
+            self._model = model_of(self.config)  # on the config's device already
+        elif not self._placed:  # a module given in Python: on the config's device, once
             from atlas.models.runtime import pick_device
 
             self._model.to(pick_device(self.config.device))
+            self._placed = True
         return self._model
 
     def _checked(self, site: bool = False):
