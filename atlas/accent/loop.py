@@ -193,7 +193,7 @@ def reference_precision(cfg: AccentConfig, device: torch.device) -> str:
     """Precision of the seed's no-grad reference pass at the regularization layer.
 
     bfloat16 where it is native (CUDA; CPUs with AVX512-BF16/AMX) and ``amp`` is on: it nearly
-    halves the pass's cost (README, "Seed reference pass"), and its relative error (~1e-2) is
+    halves the pass's cost (docs/benchmarks.md), and its relative error (~1e-2) is
     far below the distances the regularizer works at (~0.4). Gradients and the reported
     numbers stay float32 on CPU.
     """

@@ -3,8 +3,8 @@
 Boxes are drawn as affine parameters (side and centre in [-1, 1]) and cut at whole pixels of
 the image they are applied to, then resized bilinearly to the model input; bilinear sampling is
 adequate for side fractions near or above input/canvas. One ``interpolate`` per crop, rather
-than one batched ``grid_sample``, because the latter's CPU backward is slow (README,
-"Accentuation method", has the measurement).
+than one batched ``grid_sample``, because the latter's CPU backward is slow
+(docs/benchmarks.md, "Accentuation speed against the floor", has the measurement).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Views:
 class NoiseBank:
     """Pixel noise for every step of a run, cut as windows out of one field drawn up front.
 
-    A fresh Gaussian draw per view and step was a visible share of a CPU step (README), pure
+    A fresh noise draw per view and step cost a visible share of a step (docs/benchmarks.md), pure
     overhead, growing with the batch. Each step instead takes a window at a
     random offset; the seed's window sits half the margin further along (wrapping), so the two
     never share a pixel's noise: at step 0, where image and seed are equal, identical noise

@@ -19,45 +19,55 @@ from atlas.errors import AtlasError, unknown
 LayerUnit = tuple[str, int]
 
 
-def _indices(text: str, n: int | None) -> list[int]:
+def _spec(text: str, n: int | None) -> range | list[int]:
+    """The units ``text`` names, as a range where it is one: ``"0:100000000"`` is checked
+    against the layer without being spelled out. An open end is ``n`` (the start alone while
+    ``n`` is unknown)."""
     if not text:
-        return list(range(n or 0))
+        return range(n or 0)
     if ":" in text:
         a, b = text.split(":")
         lo = int(a) if a.strip() else 0
-        if not b.strip() and n is None:
-            return [lo]  # form only: the open end is known once the layer is
-        return list(range(lo, int(b) if b.strip() else n))
-    return [int(u) for u in text.split(",")]
+        if not b.strip():
+            return range(lo, lo + 1) if n is None else range(lo, n)
+        return range(lo, int(b))
+    return list(dict.fromkeys(int(u) for u in text.split(",")))
 
 
-def parse_units(spec: str, n: int | None = None, layer: str = "") -> list[int]:
-    """Units of a layer with ``n`` units: ``''`` all, ``'A:B'`` A..B-1, ``'1,5,9'`` those.
-
-    With ``n=None`` only the form is checked (before the layer's size is known).
-    """
+def _parse(spec: str, n: int | None, layer: str) -> range | list[int]:
     text = str(spec).strip()
     try:
-        units = list(dict.fromkeys(_indices(text, n)))
+        units = _spec(text, n)
     except ValueError:
         raise AtlasError(f"units must look like '0:32' or '1,5,9' (or '' for all), "
                          f"got {text!r}") from None
-    if text and not units:
+    if isinstance(units, range):  # never spelled out before it is known to fit
+        asked = max(0, units.stop - units.start)
+        first, bad = units.start, range(max(units.start, n if n is not None else units.stop),
+                                        units.stop)
+    else:
+        asked, first = len(units), min(units, default=0)
+        bad = [u for u in units if n is not None and u >= n]
+    if text and not asked:
         raise AtlasError(f"units {text!r} select no unit; give A:B with A < B")
-    if n is not None:
-        bad = [u for u in units if not 0 <= u < n]
-        if bad:
-            where = f"layer {layer!r}" if layer else "the layer"
-            more = f"; {len(bad)} of those asked for are not, from {bad[0]}" if len(units) > 1 \
-                else ""
-            raise AtlasError(f"units {text!r} out of range: {where} has {n} units "
-                             f"(0..{n - 1}){more}")
-    elif any(u < 0 for u in units):
+    if first < 0:
         raise AtlasError(f"units {text!r}: unit numbers start at 0")
+    if n is not None and bad:
+        where = f"layer {layer!r}" if layer else "the layer"
+        count = bad.stop - bad.start if isinstance(bad, range) else len(bad)
+        more = f"; {count} of those asked for are not, from {bad[0]}" if asked > 1 else ""
+        raise AtlasError(f"units {text!r} out of range: {where} has {n} units "
+                         f"(0..{n - 1}){more}")
     return units
 
 
+def parse_units(spec: str, n: int, layer: str = "") -> list[int]:
+    """Units of a layer with ``n`` units: ``''`` all, ``'A:B'`` A..B-1, ``'1,5,9'`` those."""
+    return list(_parse(spec, n, layer))
+
+
 PLAIN = re.compile(r"\s*(\d*\s*:\s*\d*|\d+(\s*,\s*\d+)*)?\s*")
+LAYER = re.compile(r"\w[\w.\-/]*")  # a module path, or a feature set's LAYER/NAME
 PER_LAYER = "NAME:A:B or NAME:A,B,C per layer, e.g. _blocks.10:0:16,_blocks.8:0:8"
 
 
@@ -83,7 +93,8 @@ def _groups(spec: str) -> list[tuple[str, str]]:
             name, text = parts[0], f"{parts[1].strip()}:{parts[2].strip()}"
         else:
             name, _, text = token.rpartition(":") if ":" in token else (token, "", "")
-        if not name.strip() or (text and not re.fullmatch(r"\d+|\d*:\d*", text.strip())):
+        if not LAYER.fullmatch(name.strip()) or \
+                (text and not re.fullmatch(r"\d+|\d*:\d*", text.strip())):
             raise AtlasError(f"units must look like '0:32' or '1,5,9' (or '' for all), or "
                              f"{PER_LAYER}; cannot read {token!r} of {spec!r}")
         out.append((name.strip(), text.strip()))
@@ -91,12 +102,13 @@ def _groups(spec: str) -> list[tuple[str, str]]:
 
 
 def check_units(spec: str) -> None:
-    """The form of a build's units setting (plain or per layer), before layers are known."""
+    """The form of a build's units setting (plain or per layer), before the layers' sizes are
+    known (the ranges are checked by :func:`parse_plan` once they are)."""
     if is_plain(spec):
-        parse_units(spec)
+        _parse(spec, None, "")
         return
     for name, text in _groups(str(spec)):
-        parse_units(text, None, name)
+        _parse(text, None, name)
 
 
 def parse_plan(spec: str, counts: Mapping[str, int]) -> dict[str, list[int]]:

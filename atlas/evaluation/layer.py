@@ -30,6 +30,15 @@ from atlas.evaluation.pathway import attributions, summarize, unit_summary
 from atlas.evaluation.shortcut import shortcut_result, stream_layers
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
+from atlas.pipeline.results import (
+    Claims,
+    Closeness,
+    Distribution,
+    LayerResult,
+    PathwayStats,
+    Shortcut,
+    UnitRow,
+)
 
 CLAIM_MARGIN, CLAIM_GAP = 0.02, 0.2  # the issue's thresholds, reported, never tuned toward
 
@@ -55,12 +64,6 @@ def _cat(results: list[AccentResult], name: str) -> torch.Tensor:
     return torch.cat([getattr(r, name) for r in results])
 
 
-def describe(values: list[float]) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "median": float(np.median(v)), "min": float(v.min()),
-            "max": float(v.max()), "n": int(v.size), "values": [float(x) for x in v]}
-
-
 @torch.no_grad()
 def _reg_acts(model: LoadedModel, images: torch.Tensor, layer: str) -> torch.Tensor:
     probe = Probe(model, [layer])
@@ -68,17 +71,16 @@ def _reg_acts(model: LoadedModel, images: torch.Tensor, layer: str) -> torch.Ten
                       .float().cpu() for i in range(0, images.shape[0], 32)])
 
 
-def claims(all_: dict) -> dict:
+def claims(all_: PathwayStats) -> Claims:
     """The issue's two expectations, evaluated on the means over units (layer-averaged)."""
-    an, nn_, vn = (all_[k]["mean"] for k in ("accent_natural", "natural_natural", "vis_natural"))
-    return {"accent_ge_natural": bool(an >= nn_ - CLAIM_MARGIN),
-            "accent_beats_vis": bool(an - vn >= CLAIM_GAP),
-            "margin": CLAIM_MARGIN, "gap": CLAIM_GAP}
+    an, nn_, vn = (all_.accent_natural.mean, all_.natural_natural.mean, all_.vis_natural.mean)
+    return Claims(accent_ge_natural=bool(an >= nn_ - CLAIM_MARGIN),
+                  accent_beats_vis=bool(an - vn >= CLAIM_GAP), margin=CLAIM_MARGIN, gap=CLAIM_GAP)
 
 
 def layer_results(model: LoadedModel, source: ImageSource, ui: UnitImages,
                   attr_layers: list[str], cfg: ValidateConfig, resolved: Resolved,
-                  say: Callable[[str], None]) -> dict:
+                  say: Callable[[str], None]) -> LayerResult:
     """Everything validate reports for one layer (see the module docstring)."""
     k, s, acc_cfg = cfg.naturals, cfg.seeds, cfg.accent
     imgs = load_images(source, [p for t in ui.top + ui.random for p in t], acc_cfg.canvas)
@@ -105,7 +107,8 @@ def layer_results(model: LoadedModel, source: ImageSource, ui: UnitImages,
         blocks += rows
         owner += [u] * len(rows)
     vec = attributions(model, torch.stack(blocks), torch.tensor(owner), ui.layer, attr_layers)
-    per_unit, vectors, n = [], [], k + 2 * s + cfg.randoms
+    per_unit: list[UnitRow] = []
+    vectors, n = [], k + 2 * s + cfg.randoms
     cuts = {"natural": (0, k), "accent": (k, k + s), "vis": (k + s, k + 2 * s),
             "random": (k + 2 * s, n)}
     for j, u in enumerate(ui.units):
@@ -113,37 +116,38 @@ def layer_results(model: LoadedModel, source: ImageSource, ui: UnitImages,
              for kind, (lo, hi) in cuts.items()}
         vectors.append(v)
         sl = slice(j * s, (j + 1) * s)
-        per_unit.append({"unit": int(u), "correlations": unit_summary(v, attr_layers),
-                         "gain": float((acc_act[sl] / seed_act[sl]).mean()),
-                         "latent_distance": float(_cat(acc, "latent_distance")[sl].mean())})
-    pathway = summarize([p["correlations"] for p in per_unit], attr_layers, cfg.bootstrap,
+        per_unit.append(UnitRow(unit=int(u), correlations=unit_summary(v, attr_layers),
+                                gain=float((acc_act[sl] / seed_act[sl]).mean()),
+                                latent_distance=float(_cat(acc, "latent_distance")[sl].mean())))
+    pathway = summarize([p.correlations for p in per_unit], attr_layers, cfg.bootstrap,
                         cfg.seed)
     shortcut = _shortcut(model, ui, attr_layers, vectors, per_unit, cfg)
-    closeness = {
-        "seed_activation": describe(seed_act.tolist()),
-        "accent_activation": describe(acc_act.tolist()),
-        "vis_activation": describe(vis_act.tolist()),
-        "accent_gain": describe((acc_act / seed_act).tolist()),
-        "vis_gain": describe((vis_act / seed_act).tolist()),
-        "accent_distance": describe(_cat(acc, "latent_distance").tolist()),
-        "vis_distance": describe(vis_dist.tolist()),
-        "accent_pixel_rmse": describe(_cat(acc, "pixel_rmse").tolist()),
-        "reg_layer": reg,
-    }
-    return {"units": [int(u) for u in ui.units], "attr_layers": list(attr_layers),
-            "closeness": closeness, "pathway": pathway, "shortcut": shortcut,
-            "per_unit": per_unit, "claims": claims(pathway["all"])}
+    closeness = Closeness(
+        seed_activation=Distribution.of(seed_act.tolist()),
+        accent_activation=Distribution.of(acc_act.tolist()),
+        vis_activation=Distribution.of(vis_act.tolist()),
+        accent_gain=Distribution.of((acc_act / seed_act).tolist()),
+        vis_gain=Distribution.of((vis_act / seed_act).tolist()),
+        accent_distance=Distribution.of(_cat(acc, "latent_distance").tolist()),
+        vis_distance=Distribution.of(vis_dist.tolist()),
+        accent_pixel_rmse=Distribution.of(_cat(acc, "pixel_rmse").tolist()),
+        reg_layer=reg,
+    )
+    return LayerResult(units=[int(u) for u in ui.units], attr_layers=list(attr_layers),
+                       closeness=closeness, pathway=pathway, shortcut=shortcut,
+                       per_unit=per_unit, claims=claims(pathway["all"]))
 
 
 def _shortcut(model: LoadedModel, ui: UnitImages, attr_layers: list[str],
-              vectors: list[dict[str, dict[str, np.ndarray]]], per_unit: list[dict],
-              cfg: ValidateConfig) -> dict:
+              vectors: list[dict[str, dict[str, np.ndarray]]], per_unit: list[UnitRow],
+              cfg: ValidateConfig) -> Shortcut:
     """The shortcut-removed variant (atlas.evaluation.shortcut); adds each unit's correlations
     to ``per_unit`` as ``correlations_no_shortcut``."""
     stream = stream_layers(model, ui.layer, attr_layers)
     section, rows = shortcut_result(ui.units, vectors, attr_layers, stream, cfg.bootstrap,
                                     cfg.seed)
-    section["claims"] = None if rows is None else claims(section["pathway"]["all"])
+    if rows is not None and section.pathway is not None:
+        section.claims = claims(section.pathway["all"])
     for p, r in zip(per_unit, rows or [], strict=False):
-        p["correlations_no_shortcut"] = r
+        p.correlations_no_shortcut = r
     return section

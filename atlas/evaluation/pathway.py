@@ -20,6 +20,7 @@ vectors at such layers before correlating (see :data:`SHORTCUT_RULE`); both are 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, fields
 
 import numpy as np
 import torch
@@ -28,8 +29,8 @@ from atlas.accent.loop import to_input
 from atlas.accent.objectives import Target, as_map
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
+from atlas.pipeline.results import Correlations, Interval, Pathway, PathwayStats
 
-KINDS = ("accent_natural", "natural_natural", "vis_natural", "random_natural")
 VECTOR_KINDS = ("natural", "accent", "vis", "random")
 SHORTCUT_RULE = (
     "an attribution layer whose output has the target layer's channel count and spatial grid "
@@ -91,7 +92,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def unit_correlations(nat: np.ndarray, acc: np.ndarray, vis: np.ndarray,
-                      rand: np.ndarray) -> dict[str, float]:
+                      rand: np.ndarray) -> Correlations:
     """Mean correlations of one unit at one layer; ``acc[s]`` was seeded by ``nat[s]``.
 
     accent_natural pairs each accentuation with the natural top images *other than its own
@@ -104,42 +105,42 @@ def unit_correlations(nat: np.ndarray, acc: np.ndarray, vis: np.ndarray,
     nn_ = pearson(nat, nat)[np.triu_indices(k, 1)]
     an = pearson(acc, nat)
     off_seed = ~np.eye(s, k, dtype=bool)
-    return {
-        "accent_natural": float(an[off_seed].mean()),
-        "natural_natural": float(nn_.mean()),
-        "vis_natural": float(pearson(vis, nat).mean()),
-        "random_natural": float(pearson(rand, nat).mean()),
-        "accent_own_seed": float(np.diag(an[:, :s]).mean()),
-    }
+    return Correlations(
+        accent_natural=float(an[off_seed].mean()),
+        natural_natural=float(nn_.mean()),
+        vis_natural=float(pearson(vis, nat).mean()),
+        random_natural=float(pearson(rand, nat).mean()),
+        accent_own_seed=float(np.diag(an[:, :s]).mean()),
+    )
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> dict[str, float]:
+                 level: float = 0.95) -> Interval:
     """Mean over units with a percentile bootstrap CI (units resampled with replacement)."""
     values = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(values), size=(n_boot, len(values)))
     means = values[idx].mean(1)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return {"mean": float(values.mean()), "lo": float(lo), "hi": float(hi), "n": len(values)}
+    return Interval(mean=float(values.mean()), lo=float(lo), hi=float(hi), n=len(values))
 
 
-def summarize(per_unit: list[dict[str, dict[str, float]]], attr_layers: Sequence[str],
-              n_boot: int, seed: int) -> dict:
+def summarize(per_unit: list[dict[str, Correlations]], attr_layers: Sequence[str],
+              n_boot: int, seed: int) -> Pathway:
     """Across units: per attribution layer and their average ("all"), each comparison's mean
     with a 95% CI, plus the paired differences the claims are about."""
-    out: dict[str, dict] = {}
+    out: Pathway = {}
     for name in [*attr_layers, "all"]:
-        rows = [u["all"] if name == "all" else u[name] for u in per_unit]
+        rows = [asdict(u[name]) for u in per_unit]
         cols = {k: np.array([r[k] for r in rows]) for k in rows[0]}
         cols["accent_minus_natural"] = cols["accent_natural"] - cols["natural_natural"]
         cols["accent_minus_vis"] = cols["accent_natural"] - cols["vis_natural"]
-        out[name] = {k: bootstrap_ci(v, n_boot, seed) for k, v in cols.items()}
+        out[name] = PathwayStats(**{k: bootstrap_ci(v, n_boot, seed) for k, v in cols.items()})
     return out
 
 
 def unit_summary(vectors: dict[str, dict[str, np.ndarray]], attr_layers: Sequence[str],
-                 drop: dict[str, int] | None = None) -> dict[str, dict[str, float]]:
+                 drop: dict[str, int] | None = None) -> dict[str, Correlations]:
     """One unit's correlations per attribution layer and averaged over layers ("all").
 
     ``vectors[kind][attr_layer]`` holds the rows of kind natural/accent/vis/random.
@@ -153,6 +154,7 @@ def unit_summary(vectors: dict[str, dict[str, np.ndarray]], attr_layers: Sequenc
         return drop_channel(v, drop[n]) if n in drop else v
 
     per = {n: unit_correlations(*(rows(kind, n) for kind in VECTOR_KINDS)) for n in attr_layers}
-    keys = per[attr_layers[0]].keys()
-    per["all"] = {k: float(np.mean([per[n][k] for n in attr_layers])) for k in keys}
+    per["all"] = Correlations(**{f.name: float(np.mean([getattr(per[n], f.name)
+                                                        for n in attr_layers]))
+                                 for f in fields(Correlations)})
     return per

@@ -29,6 +29,7 @@ from atlas.evaluation.pathway import (
 )
 from atlas.models.hooks import Probe
 from atlas.models.zoo import LoadedModel
+from atlas.pipeline.results import Correlations, KindShares, KindTops, OwnChannel, Shortcut
 
 Vectors = dict[str, dict[str, np.ndarray]]  # kind -> attribution layer -> (rows, C)
 
@@ -48,38 +49,39 @@ def stream_layers(model: LoadedModel, layer: str, attr_layers: Sequence[str]) ->
 
 
 def _dominance(units: Sequence[int], vectors: Sequence[Vectors], stream: Sequence[str],
-               n_boot: int, seed: int) -> dict[str, dict]:
+               n_boot: int, seed: int) -> dict[str, OwnChannel]:
     """Per stream layer and image kind: the own channel's share of |attribution| (mean over
     units with a 95% CI) and how often it is the largest channel; chance is 1/C."""
-    out: dict[str, dict] = {}
+    out: dict[str, OwnChannel] = {}
     for a in stream:
         per = [{k: own_channel(v[k][a], u) for k in VECTOR_KINDS}
                for u, v in zip(units, vectors, strict=True)]
         channels = int(vectors[0]["natural"][a].shape[1])
-        out[a] = {"chance": 1.0 / channels, "channels": channels,
-                  "share": {k: bootstrap_ci(np.array([p[k]["share"] for p in per]), n_boot, seed)
-                            for k in VECTOR_KINDS},
-                  "top": {k: float(np.mean([p[k]["top"] for p in per])) for k in VECTOR_KINDS}}
+        share = {k: bootstrap_ci(np.array([p[k]["share"] for p in per]), n_boot, seed)
+                 for k in VECTOR_KINDS}
+        top = {k: float(np.mean([p[k]["top"] for p in per])) for k in VECTOR_KINDS}
+        out[a] = OwnChannel(chance=1.0 / channels, channels=channels,
+                            share=KindShares(**share), top=KindTops(**top))
     return out
 
 
 def shortcut_result(units: Sequence[int], vectors: Sequence[Vectors],
                     attr_layers: Sequence[str], stream: Sequence[str], n_boot: int,
-                    seed: int) -> tuple[dict, list[dict[str, dict[str, float]]] | None]:
-    """The JSON section ``shortcut`` of one target layer, and each unit's shortcut-removed
-    correlations (None when no attribution layer is on the stream: the variant is the plain
-    measure there, so no second table is made).
+                    seed: int) -> tuple[Shortcut, list[dict[str, Correlations]] | None]:
+    """The section ``shortcut`` of one target layer (without its claims, which the caller
+    adds) and each unit's shortcut-removed correlations (None when no attribution layer is on
+    the stream: the variant is the plain measure there, so no second table is made).
 
     ``pathway`` holds the stream layers and "all", the average over *every* attribution layer
     (stream layers without the own channel, the others as they are), laid out like the plain
     ``pathway``.
     """
-    section: dict = {"rule": SHORTCUT_RULE, "layers": list(stream), "pathway": None,
-                     "own_channel": {}}
+    section = Shortcut(rule=SHORTCUT_RULE, layers=list(stream), pathway=None, own_channel={},
+                       claims=None)
     if not stream:
         return section, None
     per_unit = [unit_summary(v, attr_layers, drop={a: int(u) for a in stream})
                 for u, v in zip(units, vectors, strict=True)]
-    section["pathway"] = summarize(per_unit, stream, n_boot, seed)
-    section["own_channel"] = _dominance(units, vectors, stream, n_boot, seed)
+    section.pathway = summarize(per_unit, stream, n_boot, seed)
+    section.own_channel = _dominance(units, vectors, stream, n_boot, seed)
     return section, per_unit

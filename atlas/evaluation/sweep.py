@@ -20,6 +20,7 @@ from atlas.accent.objectives import Target
 from atlas.config.accent import AccentConfig
 from atlas.config.resolved import Resolved
 from atlas.models.zoo import LoadedModel
+from atlas.pipeline.results import Region, Sweep
 
 RULE = ("recommended lambda = the lambda at which the mean latent distance is halfway between "
         "its values at the largest and the smallest lambda of the grid (linear in distance, "
@@ -38,7 +39,7 @@ def _crossing(x: np.ndarray, y: np.ndarray, level: float) -> float | None:
     return None
 
 
-def sensitive_region(lams: Sequence[float], dist: Sequence[float]) -> dict:
+def sensitive_region(lams: Sequence[float], dist: Sequence[float]) -> Region:
     """Locate the sensitive region of a distance-vs-λ curve (λ ascending).
 
     Two views: the halfway crossing (with the 20%-80% span around it) and the grid interval
@@ -51,26 +52,24 @@ def sensitive_region(lams: Sequence[float], dist: Sequence[float]) -> dict:
     far, near = y[0], y[-1]  # smallest λ: feature-like; largest λ: seed-like
     slopes = np.abs(np.diff(y)) / np.diff(x)
     k = int(np.argmax(slopes))
-    out = {"steepest": [float(10 ** x[k]), float(10 ** x[k + 1])],
-           "max_slope_per_decade": float(slopes[k]),
-           "distance_smallest_lambda": float(far), "distance_largest_lambda": float(near)}
     levels = {name: near + f * (far - near) for name, f in
               (("mid", 0.5), ("seed_side", 0.2), ("feature_side", 0.8))}
     cross = {name: _crossing(x, y, lv) for name, lv in levels.items()}
-    out["mid"] = None if cross["mid"] is None else float(10 ** cross["mid"])
-    side = [cross["feature_side"], cross["seed_side"]]
-    out["region"] = None if None in side else [float(10 ** v) for v in side]
-    return out
+    lo, hi = cross["feature_side"], cross["seed_side"]
+    return Region(steepest=(float(10 ** x[k]), float(10 ** x[k + 1])),
+                  max_slope_per_decade=float(slopes[k]), distance_smallest_lambda=float(far),
+                  distance_largest_lambda=float(near),
+                  mid=None if cross["mid"] is None else float(10 ** cross["mid"]),
+                  region=None if lo is None or hi is None else (float(10 ** lo), float(10 ** hi)))
 
 
-def recommend(region: dict) -> float | None:
+def recommend(region: Region) -> float | None:
     """The recommended λ (see RULE), rounded to two significant digits."""
-    mid = region.get("mid")
-    return None if mid is None else float(f"{mid:.2g}")
+    return None if region.mid is None else float(f"{region.mid:.2g}")
 
 
 def run_sweep(model: LoadedModel, seeds: torch.Tensor, layer: str, units: Sequence[int],
-              lams: Sequence[float], accent: AccentConfig, resolved: Resolved) -> dict:
+              lams: Sequence[float], accent: AccentConfig, resolved: Resolved) -> Sweep:
     """Accentuate each (unit, seed) at every λ; gain and latent distance per unit and λ.
 
     One batch per λ holding all units (β is balanced per row, so batching units is exact).
@@ -86,12 +85,10 @@ def run_sweep(model: LoadedModel, seeds: torch.Tensor, layer: str, units: Sequen
     gain_a, dist_a = np.array(gain).T, np.array(dist).T  # (units, lambdas)
     mean_dist = dist_a.mean(0)
     region = sensitive_region(lams, mean_dist)
-    per_unit = [sensitive_region(lams, d).get("mid") for d in dist_a]
-    return {
-        "layer": layer, "units": [int(u) for u in units], "lambdas": [float(v) for v in lams],
-        "gain": gain_a.tolist(), "distance": dist_a.tolist(), "final_activation":
-        np.array(act).T.tolist(), "seed_activation": res.seed_activation.tolist(),
-        "mean_gain": gain_a.mean(0).tolist(), "mean_distance": mean_dist.tolist(),
-        "region": region, "unit_mid": per_unit, "recommended_lambda": recommend(region),
-        "rule": RULE,
-    }
+    return Sweep(
+        layer=layer, units=[int(u) for u in units], lambdas=[float(v) for v in lams],
+        gain=gain_a.tolist(), distance=dist_a.tolist(),
+        final_activation=np.array(act).T.tolist(), seed_activation=res.seed_activation.tolist(),
+        mean_gain=gain_a.mean(0).tolist(), mean_distance=mean_dist.tolist(), region=region,
+        unit_mid=[sensitive_region(lams, d).mid for d in dist_a],
+        recommended_lambda=recommend(region), rule=RULE)

@@ -31,9 +31,9 @@ from atlas.evaluation.sweep import run_sweep
 from atlas.io.hashing import stable_hash
 from atlas.models.probe import layer_shapes
 from atlas.models.zoo import LoadedModel
+from atlas.pipeline.results import FORMAT, NaturalPairs, ResultError, ValidationResult
 from atlas.pipeline.rundir import RunDir
 
-FORMAT = 1  # bump when the JSON layout changes incompatibly (readers check it)
 # Part of the cache key only: bump when what is measured changes, so an older result is not
 # returned as current. 2: the shortcut-removed pathway variant (layout only grew: FORMAT 1).
 REVISION = 2
@@ -76,8 +76,19 @@ def _say(progress: bool, msg: str) -> None:
         print(f"validate: {msg}", file=sys.stderr, flush=True)
 
 
+def _cached(run: RunDir, progress: bool) -> ValidationResult | None:
+    """The run's earlier result, or None; one that cannot be read is measured again (and
+    replaced), saying why."""
+    try:
+        return load_result(run)
+    except ResultError as e:
+        _say(progress, f"{e.detail}; measuring again")
+        return None
+
+
 def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageSource,
-             cfg: ValidateConfig, resolved: Resolved, progress: bool = False) -> dict:
+             cfg: ValidateConfig, resolved: Resolved,
+             progress: bool = False) -> ValidationResult:
     """Measure gain/closeness, pathway similarity and the λ sweep; write ``validation/``.
 
     ``resolved``: what the command resolved for the first target (:func:`first_target`).
@@ -93,27 +104,26 @@ def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageS
     key = stable_hash([model.fingerprint(), model.input_size, source.fingerprint(), used,
                        resolved.view_px, FORMAT, REVISION])
     if run is not None:
-        old = load_result(run)
-        if old and old.get("key") == key:
+        old = _cached(run, progress)
+        if old is not None and old.key == key:
             return old
     attr = check_layers(model, cfg, reg)
     t0 = time.perf_counter()
-    out: dict = {"format": FORMAT, "key": key, "model": model.name, "source": source.key,
-                 "config": used, "layers": {}, "seconds": {}}
     _say(progress, f"natural pair distances at {reg}")
     d = natural_pair_distances(model, source, reg, cfg.natural_pairs, cfg.images, cfg.seed)
-    out["natural_pairs"] = {"layer": reg, "distance": d}
+    out = ValidationResult(key=key, model=model.name, source=source.key, config=used,
+                           natural_pairs=NaturalPairs(layer=reg, distance=d), layers={},
+                           sweep=None, seconds={})
     sweep_data, mined = None, _mined_by(run, model)
     for layer in cfg.layers:
         t = time.perf_counter()
         ui = unit_images(model, source, mined, layer, cfg.units, cfg.naturals, cfg.randoms,
                          cfg.images, cfg.seed)
-        out["layers"][layer] = layer_results(model, source, ui, attr[layer], cfg, resolved,
-                                             lambda m, lay=layer: _say(progress, f"{lay}: {m}"))
-        out["seconds"][layer] = round(time.perf_counter() - t, 1)
+        out.layers[layer] = layer_results(model, source, ui, attr[layer], cfg, resolved,
+                                          lambda m, lay=layer: _say(progress, f"{lay}: {m}"))
+        out.seconds[layer] = round(time.perf_counter() - t, 1)
         if sweep_data is None:
             sweep_data = ui
-    out["sweep"] = None
     if cfg.sweep_units and sweep_data is not None:
         t = time.perf_counter()
         pick = np.linspace(0, len(sweep_data.units) - 1, cfg.sweep_units).round().astype(int)
@@ -121,10 +131,10 @@ def validate(run: RunDir | str | Path | None, model: LoadedModel, source: ImageS
         tops = [sweep_data.top[sweep_data.units.index(u)][0] for u in units]
         imgs = load_images(source, tops, cfg.accent.canvas)
         _say(progress, f"lambda sweep: {len(units)} units x {len(cfg.lambdas)} lambdas")
-        out["sweep"] = run_sweep(model, torch.stack([imgs[p] for p in tops]), sweep_data.layer,
-                                 units, cfg.lambdas, cfg.accent, resolved)
-        out["seconds"]["sweep"] = round(time.perf_counter() - t, 1)
-    out["seconds"]["total"] = round(time.perf_counter() - t0, 1)
+        out.sweep = run_sweep(model, torch.stack([imgs[p] for p in tops]), sweep_data.layer,
+                              units, cfg.lambdas, cfg.accent, resolved)
+        out.seconds["sweep"] = round(time.perf_counter() - t, 1)
+    out.seconds["total"] = round(time.perf_counter() - t0, 1)
     if run is not None:
         write_result(run, out)
     return out

@@ -67,10 +67,11 @@ def load_torchscript(path: Path) -> tuple[nn.Module, str]:
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
         try:
             script = torch.jit.load(str(path), map_location="cpu")
-        except RuntimeError as e:
+        except RuntimeError as e:  # not a TorchScript archive (a state_dict, another format)
             first = (str(e).strip().splitlines() or [""])[0][:200]
-            raise AtlasError(f"model file {path} is not a TorchScript file ({first}); a "
-                             f"state_dict is passed with --weights beside --model ARCH") from None
+            raise AtlasError(f"model {str(path)!r} is not a TorchScript file (torch.jit.save): "
+                             f"{first}; a state_dict goes in model.weights, beside its "
+                             f"architecture's name in model.name") from None
     return ScriptOutput(script.eval()), SCRIPT_HIDES.format(path=path)
 
 

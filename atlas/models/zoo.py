@@ -55,7 +55,7 @@ class LoadedModel:
     std: tuple[float, ...]
     class_names: list[str] | None = None
     weights: str = "default"
-    channels_last: bool = True  # NHWC: faster forward+backward on CPU (README, Benchmarks)
+    channels_last: bool = True  # NHWC: faster forward+backward on CPU (docs/benchmarks.md)
     hidden: str = ""  # why some layers cannot be read (TorchScript), said with unknown layers
     preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None  # replaces mean/std
 

@@ -22,7 +22,7 @@ from atlas.data.sources import ImageSource, Limited, open_source
 from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
 from atlas.models.distributed import Dist
-from atlas.models.probe import unit_counts, view_side
+from atlas.models.probe import takes_size, unit_counts, view_side
 from atlas.models.reglayer import reg_layer_for
 from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
@@ -34,12 +34,35 @@ CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: 
 @cache
 def _model(name: str, weights: str, size: int, device: str, num_classes: int,
            class_names: tuple[str, ...]) -> LoadedModel:
-    return load_model(name, weights, size or None, num_classes, list(class_names)).to(device)
+    model = load_model(name, weights, size or None, num_classes, list(class_names)).to(device)
+    check_size(model, name, size)
+    return model
+
+
+def check_size(model: LoadedModel, name: str, size: int) -> None:
+    """The model runs on its input size (a ViT's fixed grid, kernels larger than maps)."""
+    if not takes_size(model, model.input_size):
+        raise AtlasError(
+            f"model {name!r} does not run on {size}-px inputs (model.input_size; 0 is the "
+            f"model's own size)" if size else f"model {name!r} does not run on its default "
+            f"{model.input_size}-px inputs; set model.input_size to the size it takes")
+
+
+def check_device(name: str) -> None:
+    """A device named in the config that this machine lacks fails here, not in the first
+    stage (``cuda`` without CUDA is :func:`atlas.models.runtime.pick_device`'s line)."""
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise AtlasError("device 'mps' requested but MPS is not available; valid: cpu, auto")
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if name.startswith("cuda:") and n and int(name[5:]) >= n:
+        raise AtlasError(f"device {name!r} requested but this machine has {n} CUDA "
+                         f"device{'s' if n > 1 else ''}; valid: cuda:0..cuda:{n - 1}, cpu, auto")
 
 
 def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
     """The config's model on this process's device, loaded once per process (the checks
     before long work and the stages share it)."""
+    check_device(cfg.device)
     dev = str(pick_device(cfg.device, d.local_rank if d else 0))
     m = cfg.model
     return _model(m.name, m.weights, m.input_size, dev, m.num_classes, tuple(m.class_names))
@@ -104,14 +127,22 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
     )
 
 
+def check_outputs(model: LoadedModel, names: list[str]) -> dict[str, int]:
+    """The units of each layer of ``names``, in the order the forward runs them; a layer that
+    gives no tensor (a container such as a ModuleList, a layer the forward never calls) fails
+    here, not where its first batch is read."""
+    units = unit_counts(model, names)
+    for name in names:
+        if name not in units:
+            raise AtlasError(f"layer {name!r} of {model.name} gives no tensor output")
+    return units
+
+
 def check_layers(cfg: BuildConfig, model: LoadedModel, resolved: Resolved) -> None:
     """Mined layers give tensors, ``units`` fits the layers it plans, and each planned layer's
     regularization layer runs before it."""
     regs = {resolved.reg_for(layer) for layer in cfg.mine.layers}
-    units = unit_counts(model, [*cfg.mine.layers, *sorted(regs)])
-    for layer in cfg.mine.layers:
-        if layer not in units:
-            raise AtlasError(f"layer {layer!r} of {model.name} gives no tensor output")
+    units = check_outputs(model, [*cfg.mine.layers, *sorted(regs)])
     plan = parse_plan(cfg.units, {layer: units[layer] for layer in cfg.mine.layers})
     order = list(units)
     for target in plan:

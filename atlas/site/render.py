@@ -32,7 +32,7 @@ from atlas.site.media import InlineMedia, SiteMedia
 from atlas.site.report import report_html
 from atlas.site.safe import SITE_CSP, js_assign, slug
 from atlas.site.title import RULE
-from atlas.site.validation import PAIRS, load_validation
+from atlas.site.validation import PAIRS, fix, load_validation
 
 MARKER = ".atlas-site"
 CSV = "units.csv"  # each layer's table of units, beside its pages (atlas.site.export)
@@ -125,7 +125,7 @@ def _render_into(run_dir: Path, out_dir: str, out: Path, cfg: SiteConfig) -> Non
         **common, root="", tables=tables, **_about(atlas)))
     if validation is not None:
         w.write("validation.html", env.get_template("validation.html").render(
-            **common, root="", v=validation, pairs=PAIRS, src=_src(media, ""),
+            **common, root="", v=validation, pairs=PAIRS, fix=fix, src=_src(media, ""),
             config_text=pretty(validation.config) if validation.config else ""))
     else:  # a previous build's page would outlive the result it showed
         (out / "validation.html").unlink(missing_ok=True)
