@@ -22,7 +22,7 @@ class Resolved:
     vis_batch: int  # units per feature-visualization call
     workers: int  # image-decoding worker processes (0: in-process)
     view_px: int  # side of the random views fed to the model
-    reg_layers: dict[str, str] = field(default_factory=dict)  # per mined layer, when they differ
+    reg_layers: dict[str, str] = field(default_factory=dict)  # per unit layer, when they differ
 
     def reg_for(self, layer: str) -> str:
         """The regularization layer of accentuations that target ``layer``."""

@@ -23,6 +23,7 @@ from atlas.config.checks import check_choice
 from atlas.config.fields import check, hints, kind, section, text, tree_fields
 from atlas.config.load import layered, put
 from atlas.config.sections import (
+    BasisConfig,
     DataConfig,
     DescribeConfig,
     EmbedConfig,
@@ -47,6 +48,7 @@ class BuildConfig:
     units: str = text("")  # "" = all, "0:32", "1,5,9" (each layer), or per layer: "L:0:16,M:1,5"
     model: ModelConfig = section(ModelConfig)
     data: DataConfig = section(DataConfig)
+    basis: BasisConfig = section(BasisConfig)
     mine: MineConfig = section(MineConfig)
     describe: DescribeConfig = section(DescribeConfig)
     select: SelectConfig = section(SelectConfig)
@@ -54,6 +56,33 @@ class BuildConfig:
     embed: EmbedConfig = section(EmbedConfig)
     site: SiteConfig = section(SiteConfig)
     validate: ValidateConfig = section(ValidateConfig)
+
+    @property
+    def basis_layer(self) -> str:
+        """The unit layer of the basis (``LAYER/NAME``), or "" when only channels are read."""
+        b = self.basis
+        if not b.active:
+            return ""
+        return f"{b.layer or self.mine.layers[0]}/{b.name or b.kind}"
+
+    @property
+    def unit_layers(self) -> list[str]:
+        """Every layer whose units are mined: the basis's features first (what a build with a
+        basis accentuates), then the channels of ``mine.layers``."""
+        return [*([self.basis_layer] if self.basis.active else []), *self.mine.layers]
+
+    @property
+    def planned_layer(self) -> str:
+        """The first unit layer a build visualizes and accentuates: the basis's features when a
+        basis is read, else the first mined layer's channels."""
+        return self.unit_layers[0]
+
+    @property
+    def plain_layers(self) -> list[str]:
+        """The unit layers a plain ``units`` spec (``0:32``) plans: the basis's features when a
+        basis is read (its layer's channels are mined beside them, for comparison), else every
+        mined layer. A per-layer spec (``_blocks.10:0:8``) names any unit layer."""
+        return [self.basis_layer] if self.basis.active else list(self.mine.layers)
 
     @property
     def run_dir(self) -> str:

@@ -111,13 +111,16 @@ def check_units(spec: str) -> None:
         _parse(text, None, name)
 
 
-def parse_plan(spec: str, counts: Mapping[str, int]) -> dict[str, list[int]]:
-    """The units a build accentuates, per mined layer (``counts``: {layer: units}, in order).
+def parse_plan(spec: str, counts: Mapping[str, int],
+               plain: Sequence[str] | None = None) -> dict[str, list[int]]:
+    """The units a build accentuates, per unit layer (``counts``: {layer: units}, in order).
 
-    A plain spec applies to every layer; a per-layer spec to the layers it names, and no unit of
-    the others. Each layer's units are checked against its size."""
+    A plain spec applies to the layers ``plain`` (default every layer of ``counts``); a per-layer
+    spec to the layers it names, and no unit of the others. Each layer's units are checked
+    against its size."""
     if is_plain(spec):
-        return {layer: parse_units(spec, n, layer) for layer, n in counts.items()}
+        return {layer: parse_units(spec, n, layer) for layer, n in counts.items()
+                if plain is None or layer in plain}
     plan: dict[str, list[int]] = {}
     for name, text in _groups(str(spec)):
         if name not in counts:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from atlas.errors import AtlasError, notice, unknown
+from atlas.models.basis import Basis, reader, split_name
 from atlas.models.outputs import first_tensor
 from atlas.models.weights import fetch_default, load_state
 
@@ -58,6 +59,7 @@ class LoadedModel:
     channels_last: bool = True  # NHWC: faster forward+backward on CPU (docs/benchmarks.md)
     hidden: str = ""  # why some layers cannot be read (TorchScript), said with unknown layers
     preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None  # replaces mean/std
+    bases: dict[str, Basis] = field(default_factory=dict)  # "LAYER/NAME" -> basis over LAYER
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map images in [0, 1] (N,3,H,W) to the model's input space.
@@ -99,6 +101,22 @@ class LoadedModel:
     def layer(self, name: str) -> nn.Module:
         """The module of layer ``name`` (a full module path or a unique suffix of one)."""
         return self.layers[self.full_name(name)]
+
+    def reader(self, name: str) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor] | None]:
+        """The module a unit layer is read at, and how its output becomes the units: none for a
+        plain layer, a basis's codes for ``LAYER/NAME`` (its pre-activation for
+        ``LAYER/NAME/pre``; :mod:`atlas.models.basis`)."""
+        layer, basis, pre = split_name(name)
+        if not basis:
+            return self.layer(name), None
+        key = f"{layer}/{basis}"
+        if key not in self.bases:
+            raise unknown(f"unit layer of {self.name}", name, [*self.bases, *self.layers])
+        return self.layer(layer), reader(self.bases[key], pre)
+
+    def with_bases(self, bases: Iterable[Basis]) -> LoadedModel:
+        """The same network, reading the unit layers of ``bases`` too (on its device)."""
+        return replace(self, bases={b.unit_layer: b.to(self.device) for b in bases})
 
     @property
     def device(self) -> torch.device:

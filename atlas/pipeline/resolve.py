@@ -21,11 +21,13 @@ from atlas.config.units import parse_plan
 from atlas.data.sources import ImageSource, Limited, open_source
 from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
+from atlas.models.basis import split_name
 from atlas.models.distributed import Dist
 from atlas.models.probe import takes_size, unit_counts, view_side
 from atlas.models.reglayer import reg_layer_for
 from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
+from atlas.pipeline.basis.stage import feature_count
 
 CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: no dearer per
 #                    unit than 1, and steadier when other processes compete for the cores)
@@ -90,22 +92,23 @@ def decode_workers(workers: int, device: torch.device) -> int:
 
 
 def _reg_layers(cfg: BuildConfig, model: LoadedModel, first: str) -> dict[str, str]:
-    """The regularization layer of each mined layer other than ``first`` where the rule finds
-    one (a layer with none fails the checks only if the build accentuates it)."""
+    """The regularization layer of each unit layer other than ``first`` (a basis's features
+    take their layer's) where the rule finds one (a layer with none fails the checks only if
+    the build accentuates it)."""
     out = {}
-    for layer in cfg.mine.layers:
+    for layer in cfg.unit_layers:
         if layer != first:
             try:
-                out[layer] = reg_layer_for(model, layer, cfg.accent.reg_layer)
+                out[layer] = reg_layer_for(model, split_name(layer)[0], cfg.accent.reg_layer)
             except AtlasError:
                 continue
     return out
 
 
 def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> Resolved:
-    """What this command runs with. ``target``: the layer accentuated (default the first mined
-    layer), whose regularization layer the model's rule picks when ``accent.reg_layer`` is empty;
-    the other mined layers get theirs in ``reg_layers``.
+    """What this command runs with. ``target``: the unit layer accentuated (default the first
+    planned one), whose regularization layer the model's rule picks when ``accent.reg_layer`` is
+    empty; the other unit layers get theirs in ``reg_layers``.
 
     Pairs per accentuation batch: 1 on a CPU, where the cost per accentuation is flat in the
     batch and memory is not (each pair is then its own resume point); 64 on a GPU, which needs
@@ -113,8 +116,8 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
     dev = model.device
     gpu = dev.type == "cuda"
     batch = cfg.accent.batch_size
-    first = target or cfg.mine.layers[0]
-    reg = reg_layer_for(model, first, cfg.accent.reg_layer)
+    first = target or cfg.planned_layer
+    reg = reg_layer_for(model, split_name(first)[0], cfg.accent.reg_layer)
     others = {k: v for k, v in _reg_layers(cfg, model, first).items() if v != reg}
     return Resolved(
         device=str(dev),
@@ -139,18 +142,22 @@ def check_outputs(model: LoadedModel, names: list[str]) -> dict[str, int]:
 
 
 def check_layers(cfg: BuildConfig, model: LoadedModel, resolved: Resolved) -> None:
-    """Mined layers give tensors, ``units`` fits the layers it plans, and each planned layer's
-    regularization layer runs before it."""
-    regs = {resolved.reg_for(layer) for layer in cfg.mine.layers}
-    units = check_outputs(model, [*cfg.mine.layers, *sorted(regs)])
-    plan = parse_plan(cfg.units, {layer: units[layer] for layer in cfg.mine.layers})
+    """Every mined layer gives a tensor, the basis fits its layer, ``units`` fits the unit
+    layers it plans, and each planned layer's regularization layer runs before it."""
+    regs = {resolved.reg_for(layer) for layer in cfg.unit_layers}
+    names = [*cfg.mine.layers, *(split_name(layer)[0] for layer in cfg.unit_layers), *sorted(regs)]
+    units = check_outputs(model, list(dict.fromkeys(names)))
+    counts = {layer: units[layer] for layer in cfg.mine.layers}
+    if cfg.basis.active:
+        counts = {cfg.basis_layer: feature_count(cfg, model), **counts}
+    plan = parse_plan(cfg.units, counts, cfg.plain_layers)
     order = list(units)
     for target in plan:
-        reg = resolved.reg_for(target)
-        if reg not in order or order.index(reg) >= order.index(target):
+        reg, base = resolved.reg_for(target), split_name(target)[0]
+        if reg not in order or order.index(reg) >= order.index(base):
             raise AtlasError(f"accent.reg_layer {reg!r} must run before the target layer "
                              f"{target!r}; leave it empty for the model's rule "
-                             f"({reg_layer_for(model, target, '')!r})")
+                             f"({reg_layer_for(model, base, '')!r})")
 
 
 def preflight(cfg: BuildConfig, site: bool = False, model: LoadedModel | None = None,
@@ -174,6 +181,8 @@ def preflight(cfg: BuildConfig, site: bool = False, model: LoadedModel | None = 
                 raise
             err = unknown(f"mine.layers entry of {model.name}", name, model.layers)
             raise (AtlasError(f"{err}; {model.hidden}") if model.hidden else err) from None
+    if cfg.basis.layer and cfg.basis.layer not in model.layers:
+        raise unknown(f"basis.layer of {model.name}", cfg.basis.layer, model.layers)
     resolved = resolve(cfg, model)
     check_layers(cfg, model, resolved)
     return model, resolved

@@ -44,14 +44,15 @@ def record_inputs(run: RunDir, cfg: BuildConfig, model: LoadedModel, source: Ima
 
 
 def planned_units(cfg: BuildConfig, run: RunDir) -> dict[str, list[int]]:
-    """{layer: units} this build accentuates and visualizes, in mining order: ``cfg.units`` of
-    every mined layer, or of the layers a per-layer spec names (the mine stage must be done, it
-    knows the layers' sizes)."""
+    """{unit layer: units} this build accentuates and visualizes, in mining order: ``cfg.units``
+    of the layers a plain spec plans (:attr:`BuildConfig.plain_layers`), or of those a per-layer
+    spec names (the mine stage must be done, it knows the layers' sizes)."""
     counts = run.stage("mine").get("units", {})
-    missing = [layer for layer in cfg.mine.layers if layer not in counts]
+    missing = [layer for layer in cfg.unit_layers if layer not in counts]
     if missing:
         raise AtlasError(f"the mine stage has not recorded layer {missing[0]!r}; run it first")
-    return parse_plan(cfg.units, {layer: int(counts[layer]) for layer in cfg.mine.layers})
+    return parse_plan(cfg.units, {layer: int(counts[layer]) for layer in cfg.unit_layers},
+                      cfg.plain_layers)
 
 
 def planned_pairs(cfg: BuildConfig, run: RunDir) -> list[tuple[str, int]]:

@@ -18,6 +18,7 @@ from typing import Any
 from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
 from atlas.pipeline.accentuate.stage import ACCENTUATE
+from atlas.pipeline.basis.stage import BASIS
 from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.embed.stage import EMBED, EMBED_NATURAL
 from atlas.pipeline.mine.stage import MINE
@@ -28,7 +29,7 @@ from atlas.pipeline.vis import VIS
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
-    MINE, DESCRIBE, SELECT, RENDER, EMBED_NATURAL, RENDER, VIS, ACCENTUATE, EMBED,
+    BASIS, MINE, DESCRIBE, SELECT, RENDER, EMBED_NATURAL, RENDER, VIS, ACCENTUATE, EMBED,
 )
 
 

@@ -39,3 +39,21 @@ def test_preflight_resolves_a_regularization_layer_per_layer(tmp_path):
     with pytest.raises(AtlasError, match="unknown layer in units '_blocks.9'"):
         preflight(build_config(mine__layers=["_blocks.10"], out=str(tmp_path / "r"),
                                units="_blocks.9:0:2", device="cpu"))
+
+
+def test_a_plain_spec_plans_a_basis_features_and_a_per_layer_spec_any_unit_layer(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    run.start_stage("mine", "k")
+    run.finish_stage("mine", "k", units={"_blocks.10/sae": 448, "_blocks.10": 112})
+    cfg = build_config(mine__layers=["_blocks.10"], basis__kind="sae", units="0:3")
+    assert cfg.unit_layers == ["_blocks.10/sae", "_blocks.10"]
+    assert planned_units(cfg, run) == {"_blocks.10/sae": [0, 1, 2]}  # the features, as before
+    cfg = build_config(mine__layers=["_blocks.10"], basis__kind="sae",
+                       units="_blocks.10:5,_blocks.10/sae:400:")
+    assert planned_units(cfg, run) == {"_blocks.10/sae": list(range(400, 448)),
+                                       "_blocks.10": [5]}
+    with pytest.raises(AtlasError, match="units '0:500' out of range: layer '_blocks.10/sae' "
+                                         "has 448 units"):
+        planned_units(build_config(mine__layers=["_blocks.10"], basis__kind="sae",
+                                   units="_blocks.10/sae:0:500"), run)
