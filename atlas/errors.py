@@ -28,3 +28,11 @@ def unknown(kind: str, name: str, choices: Iterable[str]) -> AtlasError:
     else:
         hint = "valid: " + ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
     return AtlasError(f"unknown {kind} {name!r}; {hint}")
+
+
+def notice(text: str) -> None:
+    """One line on stderr about a choice atlas made for the user (not an error): a checkpoint
+    unwrapped, a default split taken."""
+    import sys
+
+    print(f"atlas: {text}", file=sys.stderr)

@@ -25,6 +25,8 @@ def config_flags(p: argparse.ArgumentParser, positional: bool = False) -> None:
 def model_flags(p: argparse.ArgumentParser) -> None:
     setting(p, "--model", "model.name", "model spec (default efficientnet-lite0)")
     setting(p, "--weights", "model.weights", "'default', 'none' or a state_dict file")
+    setting(p, "--num-classes", "model.num_classes", "a fine-tuned head's classes (0: the "
+            "model's own)", type=int)
     setting(p, "--device", "device", "cpu, cuda, cuda:1 or auto")
 
 
@@ -45,10 +47,13 @@ def run_flags(p: argparse.ArgumentParser, positional: bool = True) -> None:
     config_flags(p, positional)
     model_flags(p)
     accent_flags(p)
-    setting(p, "--layer", "mine.layers", "layer to mine (repeatable)", action="append")
-    setting(p, "--images", "data.images", "image source: bundled, a folder, hf:NAME[:SPLIT]")
+    setting(p, "--layer", "mine.layers", "layer to mine and accentuate (repeatable; a module "
+            "path or a unique end of one)", action="append")
+    setting(p, "--images", "data.images",
+            "image source: bundled, a folder, hf:NAME[:SPLIT], a saved dataset PATH[:SPLIT]")
     setting(p, "--limit", "data.limit", "read at most this many images", type=int)
-    setting(p, "--units", "units", "units to accentuate, e.g. 0:32 or 1,5,9")
+    setting(p, "--units", "units", "units to accentuate in every mined layer (0:32, 1,5,9; "
+            "default all), or per layer: _blocks.10:0:16,_blocks.8:0:8; cost grows with each")
     setting(p, "--k", "mine.k", "top-N images kept per unit", type=int)
     setting(p, "--seeds", "select.k", "seeds accentuated per unit", type=int)
     setting(p, "--out", "out", "run directory (default runs/NAME)")

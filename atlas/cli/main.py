@@ -21,11 +21,14 @@ def _cmd_layers(args: argparse.Namespace) -> int:
     from atlas.models.probe import describe_layers
     from atlas.models.zoo import load_model
 
-    model = load_model(args.model, args.weights)
+    model = load_model(args.model, args.weights, num_classes=args.num_classes)
     print(f"{model.name}: input {model.input_size}x{model.input_size}")
     print(f"{'layer':<40} {'type':<22} {'output shape':<18} units")
     for name, kind, shape, ch in describe_layers(model):
         print(f"{name:<40} {kind:<22} {str(list(shape)):<18} {ch or '-'}")
+    if model.hidden:  # a TorchScript file: its output is all that can be read
+        print(f"{'logits':<40} {'(model output)':<22}")
+        print(f"note: {model.hidden}")
     return 0
 
 
@@ -99,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("layers", help="list the addressable layers of a model")
     p.add_argument("model", nargs="?", default="efficientnet-lite0")
     p.add_argument("--weights", default="default")
+    p.add_argument("--num-classes", type=int, default=0,
+                   help="a fine-tuned head's classes (0: the model's own)")
     p.set_defaults(fn=_cmd_layers)
     p = sub.add_parser("mine", help="stream images and keep each unit's top images")
     run_flags(p)

@@ -95,7 +95,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        "chosen class, side by side")
     p.add_argument("photo", help="an image file")
     p.add_argument("--class", dest="class_name", help="class to compare (default: runner-up)")
-    p.add_argument("--out", default=".", help="folder for explain-<photo>.png (default .)")
+    p.add_argument("--out", default=".", help="folder for explain-<photo>-<class>.png (default .)")
     config_flags(p)
     model_flags(p)
     accent_flags(p)

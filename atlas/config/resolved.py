@@ -10,7 +10,7 @@ config is never changed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -22,6 +22,11 @@ class Resolved:
     vis_batch: int  # units per feature-visualization call
     workers: int  # image-decoding worker processes (0: in-process)
     view_px: int  # side of the random views fed to the model
+    reg_layers: dict[str, str] = field(default_factory=dict)  # per unit layer, when they differ
+
+    def reg_for(self, layer: str) -> str:
+        """The regularization layer of accentuations that target ``layer``."""
+        return self.reg_layers.get(layer, self.reg_layer)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ Resolved`, never written back here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -25,6 +26,8 @@ class ModelConfig:
     name: str = text("efficientnet-lite0", empty=False)
     weights: str = text("default", empty=False)  # "default", "none" or a state_dict file
     input_size: int = num(0, 0, 4096)  # 0: the model's own
+    num_classes: int = num(0, 0, 1_000_000)  # a fine-tuned head's classes; 0: the model's own
+    class_names: list[str] = dataclasses.field(default_factory=list)  # names, or [a .txt file]
 
 
 @dataclass

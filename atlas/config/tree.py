@@ -45,7 +45,7 @@ class BuildConfig:
     name: str = text("demo", empty=False)
     out: str = text("")  # run directory; "" = runs/NAME
     device: str = text("auto", empty=False)
-    units: str = text("")  # units to accentuate: "" = all, "0:32", "1,5,9"
+    units: str = text("")  # "" = all, "0:32", "1,5,9" (each layer), or per layer: "L:0:16,M:1,5"
     model: ModelConfig = section(ModelConfig)
     data: DataConfig = section(DataConfig)
     basis: BasisConfig = section(BasisConfig)
@@ -73,9 +73,16 @@ class BuildConfig:
 
     @property
     def planned_layer(self) -> str:
-        """The unit layer whose ``units`` a build visualizes and accentuates: the basis's
-        features when a basis is read, else the first mined layer's channels."""
+        """The first unit layer a build visualizes and accentuates: the basis's features when a
+        basis is read, else the first mined layer's channels."""
         return self.unit_layers[0]
+
+    @property
+    def plain_layers(self) -> list[str]:
+        """The unit layers a plain ``units`` spec (``0:32``) plans: the basis's features when a
+        basis is read (its layer's channels are mined beside them, for comparison), else every
+        mined layer. A per-layer spec (``_blocks.10:0:8``) names any unit layer."""
+        return [self.basis_layer] if self.basis.active else list(self.mine.layers)
 
     @property
     def run_dir(self) -> str:
@@ -89,7 +96,7 @@ class BuildConfig:
         if self.name in (".", "..") or any(c in self.name for c in "/\\"):
             raise AtlasError(f"name must be a folder name (no '/' or '\\', not '.' or '..'; "
                              f"`out` takes a path), got {self.name!r}")
-        check_units(self.units)
+        check_units(self.units)  # form only; ranges are checked once the layers are known
 
     def check(self) -> None:
         """Every key's type and range, one line naming the first bad one."""

@@ -17,7 +17,8 @@ from typing import Any
 from atlas.data.decode import ImageInput
 from atlas.names import readable
 
-SPEC_FORMS = "'bundled', a folder path, 'folder:PATH', 'hf:NAME[:SPLIT]' or 'imagefolder:PATH'"
+SPEC_FORMS = ("'bundled', a folder path, 'folder:PATH', 'hf:NAME[:SPLIT]', a saved dataset "
+              "'PATH[:SPLIT]' or 'imagefolder:PATH'")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class ImageSource(ABC):
     """A deterministic, indexable list of images; picklable so DataLoader workers can read it."""
 
     key: str  # the ``source`` column: "bundled", "folder:<root>", "hf:<name>:<split>", ...
+    split: str | None = None  # the dataset split read (Hugging Face sources), for the manifest
 
     @abstractmethod
     def __len__(self) -> int: ...

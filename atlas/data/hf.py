@@ -15,7 +15,7 @@ from typing import Any
 
 from atlas.data.base import SPEC_FORMS, ImageSource, folder_group
 from atlas.data.decode import ImageInput
-from atlas.errors import AtlasError, unknown
+from atlas.errors import AtlasError, notice, unknown
 from atlas.io.hashing import stable_hash
 from atlas.names import readable
 
@@ -46,6 +46,7 @@ class HFSource(ImageSource):
         self.ds = ds.select_columns(keep).cast_column(self.image_column,
                                                       datasets.Image(decode=False))
         self.key, self.id_key, self.stem = key, id_key, readable(stem, 28)
+        self.split = str(ds.split) if getattr(ds, "split", None) else None
         self.root = root  # imagefolder: paths relative to it, groups from its folders
         self.credit = {"license": ds.info.license or "",
                        "credit_url": credit_url or ds.info.homepage or ""}
@@ -155,7 +156,14 @@ def disk_source(path: Path, split: str | None = None, **columns: str | None) -> 
     ds = _hf_call(f"saved dataset {str(path)!r}", datasets.load_from_disk, str(path))
     if isinstance(ds, datasets.DatasetDict):
         names = list(ds)
-        split = split or ("train" if "train" in names or len(names) != 1 else names[0])
+        if split is None and len(names) > 1:
+            split = "train" if "train" in names else None
+            if split is None:
+                raise AtlasError(f"saved dataset {str(path)!r} holds splits {', '.join(names)}; "
+                                 f"name one as {str(path)}:SPLIT or with data.split")
+            notice(f"saved dataset {path} holds splits {', '.join(names)}: reading 'train' "
+                   f"(name another as {path}:SPLIT or with data.split)")
+        split = split or names[0]
         if split not in ds:
             raise unknown("split", split, names)
         ds = ds[split]
@@ -163,7 +171,9 @@ def disk_source(path: Path, split: str | None = None, **columns: str | None) -> 
         raise AtlasError(f"saved dataset {str(path)!r} holds only split {ds.split!r}, "
                          f"not {split!r}")
     split = split or (str(ds.split) if ds.split else "")
-    return HFSource(ds, f"hf-disk:{path}:{split}", f"hf-disk:{split}", path.name, **columns)
+    src = HFSource(ds, f"hf-disk:{path}:{split}", f"hf-disk:{split}", path.name, **columns)
+    src.split = split or None
+    return src
 
 
 def imagefolder_source(path: str | os.PathLike[str], split: str = "train",

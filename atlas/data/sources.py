@@ -96,6 +96,7 @@ class Limited(ImageSource):
 
     def __init__(self, inner: ImageSource, n: int):
         self.inner, self.n, self.key = inner, min(n, len(inner)), inner.key
+        self.split = inner.split
 
     def __len__(self) -> int:
         return self.n
@@ -130,6 +131,13 @@ def open_source(spec: str, *, image_column: str | None = None, label_column: str
         return imagefolder_source(rest, split or "train", **hf_opts)
     if spec != "bundled" and path.is_dir() and is_saved(path):
         return disk_source(path, split, **hf_opts)
+    saved, _, spec_split = spec.rpartition(":")  # PATH:SPLIT of a saved DatasetDict
+    if saved and spec_split and Path(saved).expanduser().is_dir() \
+            and is_saved(Path(saved).expanduser()):
+        if split is not None and split != spec_split:
+            raise AtlasError(f"image source {spec!r} names split {spec_split!r} but data.split "
+                             f"is {split!r}; give one of them")
+        return disk_source(Path(saved).expanduser(), spec_split, **hf_opts)
     if any(v is not None for v in (image_column, label_column, split, config)):
         raise AtlasError(f"image_column/label_column/split/config apply only to Hugging Face "
                          f"sources, not {spec!r}")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from atlas.models.outputs import first_tensor, with_first
 from atlas.models.zoo import LoadedModel
 
 LOGITS = "logits"
@@ -26,17 +27,6 @@ Swap = tuple[nn.Module, Transform]
 
 class _Stop(Exception):
     """Raised from a hook to stop the forward pass once all layers are captured."""
-
-
-def first_tensor(out: object) -> torch.Tensor:
-    """The tensor a layer's output stands for (tuples and Inception's named outputs unwrapped)."""
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    if hasattr(out, "logits"):  # torchvision InceptionOutputs / GoogLeNetOutputs
-        return out.logits
-    raise TypeError(f"layer output of type {type(out).__name__} is not a tensor")
 
 
 class LayerHooks:
@@ -78,11 +68,11 @@ class LayerHooks:
     def _swapper(self, fn: Callable[[torch.Tensor], torch.Tensor]):
         done: list[bool] = []
 
-        def swap(_m: nn.Module, _i: object, out: object) -> torch.Tensor | None:
+        def swap(_m: nn.Module, _i: object, out: object) -> object | None:
             if done:
                 return None
             done.append(True)
-            return fn(first_tensor(out))
+            return with_first(out, fn(first_tensor(out)))
 
         return swap
 

@@ -55,15 +55,19 @@ def receptive_field(model: LoadedModel, layer: str, size: int | None = None,
 
 def _centre_gradient(model: LoadedModel, layer: str, size: int, tries: int) -> torch.Tensor | None:
     """|d centre position / d input| summed over channels and random inputs, (size, size);
-    None for layers without a spatial map."""
-    module = copy.deepcopy(model.module).double().eval()
-    for m in module.modules():  # deepcopy copies hooks too: none of them expects this probe
-        m._forward_hooks.clear()
-        m._forward_pre_hooks.clear()
+    None for layers without a spatial map. A model that cannot be copied to float64 (an
+    exported program's graph is typed and holds symbolic shapes) is probed as it is."""
+    try:
+        module, dtype = copy.deepcopy(model.module).double().eval(), torch.float64
+        for m in module.modules():  # deepcopy copies hooks too: none of them expects this probe
+            m._forward_hooks.clear()
+            m._forward_pre_hooks.clear()
+    except (RuntimeError, TypeError):
+        module, dtype = model.module, torch.float32
     probe_model = replace(model, module=module, channels_last=False)
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(tries, 3, size, size, generator=gen, dtype=torch.float64,
-                   device=model.device).requires_grad_()
+    x = torch.rand(tries, 3, size, size, generator=gen, dtype=torch.float64)
+    x = x.to(device=model.device, dtype=dtype).requires_grad_()
     out = Probe(probe_model, [layer])(x)[layer]
     if out.dim() != 4:  # (B, T, D) tokens or (B, D) vectors: every position sees every pixel
         return None

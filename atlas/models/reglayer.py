@@ -42,7 +42,7 @@ def _stages(module: nn.Module, prefix: str, target: str) -> list[tuple[str, nn.M
 def auto_reg_layer(model: LoadedModel, target: str) -> str:
     """The stage at half the depth before ``target`` (see the module docstring)."""
     if target != LOGITS:
-        model.layer(target)  # an unknown target names the closest layers
+        target = model.full_name(target)  # an unknown target names the closest layers
     stages = _stages(model.module, "", target)
     if stages and stages[-1][0] == target:
         stages = stages[:-1]
@@ -57,11 +57,12 @@ def reg_layer_for(model: LoadedModel, target: str, reg_layer: str) -> str:
     """``reg_layer`` if given (it must exist in the model), else the rule's choice."""
     if not reg_layer:
         return auto_reg_layer(model, target)
-    if reg_layer not in model.layers:
+    try:
+        return model.full_name(reg_layer)
+    except AtlasError:
         try:
             rule = f"; leave it empty for the model's rule ({auto_reg_layer(model, target)!r})"
         except AtlasError:
             rule = ""
         raise AtlasError(f"{unknown(f'accent.reg_layer of {model.name}', reg_layer, model.layers)}"
-                         f"{rule}")
-    return reg_layer
+                         f"{rule}") from None

@@ -16,6 +16,8 @@ from typing import Any
 
 from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
+from atlas.data.sources import ImageSource
+from atlas.models.zoo import LoadedModel
 from atlas.pipeline.progressive import Refresher, mark_build
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.session import planned_units, session
@@ -30,8 +32,7 @@ def _show(ctx: Context, live: Refresher, rest: tuple[Stage | str, ...], first: b
     """A ``RENDER`` point (rank 0): render now if the site is shown early and work remains."""
     run, cfg = ctx.run, ctx.cfg
     if first:
-        layer, units = planned_units(cfg, run)
-        mark_build(run, "running", planned={layer: units}, units=cfg.units)
+        mark_build(run, "running", planned=planned_units(cfg, run), units=cfg.units)
     todo = live.every > 0 and any(pending(s, ctx) for s in rest
                                   if isinstance(s, Stage) and not s.early)
     if todo:
@@ -44,14 +45,15 @@ def _show(ctx: Context, live: Refresher, rest: tuple[Stage | str, ...], first: b
 
 
 def build(cfg: BuildConfig, render: Render | None, progress: bool = True,
-          resolved: Resolved | None = None) -> dict[str, Any]:
+          resolved: Resolved | None = None, model: LoadedModel | None = None,
+          source: ImageSource | None = None) -> dict[str, Any]:
     """Every stage in order (sharded over ranks under torchrun); prints one summary line.
 
     ``render`` draws the site (the command line passes :func:`atlas.site.render.render_run`;
     None: no site). ``resolved``: the settings the command's checks resolved (else resolved
-    here, once)."""
+    here, once). ``model``, ``source``: given in Python instead of named by the config."""
     t0 = time.perf_counter()
-    with session(cfg, progress, resolved) as ctx:
+    with session(cfg, progress, resolved, model, source) as ctx:
         d, run = ctx.dist, ctx.run
         live = Refresher(lambda: render(run, False), cfg.site.refresh) \
             if d.main and render is not None else None

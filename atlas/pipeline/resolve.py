@@ -17,7 +17,7 @@ import torch
 
 from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
-from atlas.config.units import parse_units
+from atlas.config.units import parse_plan
 from atlas.data.sources import ImageSource, Limited, open_source
 from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
@@ -38,14 +38,20 @@ CPU_VIS_UNITS = 16
 
 
 @cache
-def _model(name: str, weights: str, size: int, device: str) -> LoadedModel:
-    model = load_model(name, weights, size or None).to(device)
-    if not takes_size(model, model.input_size):  # a ViT's fixed grid, kernels larger than maps
+def _model(name: str, weights: str, size: int, device: str, num_classes: int,
+           class_names: tuple[str, ...]) -> LoadedModel:
+    model = load_model(name, weights, size or None, num_classes, list(class_names)).to(device)
+    check_size(model, name, size)
+    return model
+
+
+def check_size(model: LoadedModel, name: str, size: int) -> None:
+    """The model runs on its input size (a ViT's fixed grid, kernels larger than maps)."""
+    if not takes_size(model, model.input_size):
         raise AtlasError(
             f"model {name!r} does not run on {size}-px inputs (model.input_size; 0 is the "
             f"model's own size)" if size else f"model {name!r} does not run on its default "
             f"{model.input_size}-px inputs; set model.input_size to the size it takes")
-    return model
 
 
 def check_device(name: str) -> None:
@@ -64,7 +70,8 @@ def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
     before long work and the stages share it)."""
     check_device(cfg.device)
     dev = str(pick_device(cfg.device, d.local_rank if d else 0))
-    return _model(cfg.model.name, cfg.model.weights, cfg.model.input_size, dev)
+    m = cfg.model
+    return _model(m.name, m.weights, m.input_size, dev, m.num_classes, tuple(m.class_names))
 
 
 def source_of(cfg: BuildConfig) -> ImageSource:
@@ -88,23 +95,41 @@ def decode_workers(workers: int, device: torch.device) -> int:
     return min(8, max(1, cores // 2))
 
 
+def _reg_layers(cfg: BuildConfig, model: LoadedModel, first: str) -> dict[str, str]:
+    """The regularization layer of each unit layer other than ``first`` (a basis's features
+    take their layer's) where the rule finds one (a layer with none fails the checks only if
+    the build accentuates it)."""
+    out = {}
+    for layer in cfg.unit_layers:
+        if layer != first:
+            try:
+                out[layer] = reg_layer_for(model, split_name(layer)[0], cfg.accent.reg_layer)
+            except AtlasError:
+                continue
+    return out
+
+
 def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> Resolved:
-    """What this command runs with. ``target``: the layer accentuated (default the first mined
-    layer), whose regularization layer the model's rule picks when ``accent.reg_layer`` is empty.
+    """What this command runs with. ``target``: the unit layer accentuated (default the first
+    planned one), whose regularization layer the model's rule picks when ``accent.reg_layer`` is
+    empty; the other unit layers get theirs in ``reg_layers``.
 
     Pairs per accentuation batch: :data:`CPU_ACCENT_PAIRS` on a CPU; 64 on a GPU, which needs
     large batches to be busy. A batch holds whole units, so it stays one resume point."""
     dev = model.device
     gpu = dev.type == "cuda"
     batch = cfg.accent.batch_size
+    first = target or cfg.planned_layer
+    reg = reg_layer_for(model, split_name(first)[0], cfg.accent.reg_layer)
+    others = {k: v for k, v in _reg_layers(cfg, model, first).items() if v != reg}
     return Resolved(
         device=str(dev),
-        reg_layer=reg_layer_for(model, split_name(target or cfg.planned_layer)[0],
-                                cfg.accent.reg_layer),
+        reg_layer=reg,
         accent_batch=batch or (64 if gpu else CPU_ACCENT_PAIRS),
         vis_batch=batch or (CPU_VIS_UNITS if dev.type == "cpu" else 64),
         workers=decode_workers(cfg.mine.workers, dev),
         view_px=view_side(model, cfg.accent.view_scale),
+        reg_layers=others,
     )
 
 
@@ -119,33 +144,48 @@ def check_outputs(model: LoadedModel, names: list[str]) -> dict[str, int]:
     return units
 
 
-def check_layers(cfg: BuildConfig, model: LoadedModel, reg: str) -> None:
+def check_layers(cfg: BuildConfig, model: LoadedModel, resolved: Resolved) -> None:
     """Every mined layer gives a tensor, the basis fits its layer, ``units`` fits the unit
-    layer accentuated, and the regularization layer ``reg`` runs before it."""
-    target = split_name(cfg.planned_layer)[0]
-    units = check_outputs(model, list(dict.fromkeys([*cfg.mine.layers, target, reg])))
-    n = feature_count(cfg, model) if cfg.basis.active else units[target]
-    parse_units(cfg.units, n, cfg.planned_layer)
+    layers it plans, and each planned layer's regularization layer runs before it."""
+    regs = {resolved.reg_for(layer) for layer in cfg.unit_layers}
+    names = [*cfg.mine.layers, *(split_name(layer)[0] for layer in cfg.unit_layers), *sorted(regs)]
+    units = check_outputs(model, list(dict.fromkeys(names)))
+    counts = {layer: units[layer] for layer in cfg.mine.layers}
+    if cfg.basis.active:
+        counts = {cfg.basis_layer: feature_count(cfg, model), **counts}
+    plan = parse_plan(cfg.units, counts, cfg.plain_layers)
     order = list(units)
-    if reg not in order or order.index(reg) >= order.index(target):
-        raise AtlasError(f"accent.reg_layer {reg!r} must run before the target layer "
-                         f"{target!r}; leave it empty for the model's rule "
-                         f"({reg_layer_for(model, target, '')!r})")
+    for target in plan:
+        reg, base = resolved.reg_for(target), split_name(target)[0]
+        if reg not in order or order.index(reg) >= order.index(base):
+            raise AtlasError(f"accent.reg_layer {reg!r} must run before the target layer "
+                             f"{target!r}; leave it empty for the model's rule "
+                             f"({reg_layer_for(model, base, '')!r})")
 
 
-def preflight(cfg: BuildConfig, site: bool = False) -> tuple[LoadedModel, Resolved]:
+def preflight(cfg: BuildConfig, site: bool = False, model: LoadedModel | None = None,
+              source: ImageSource | None = None) -> tuple[LoadedModel, Resolved]:
     """Every early check of a run command (``site``: it renders too); the loaded model and the
-    resolved settings the command then runs with."""
+    resolved settings the command then runs with. ``model`` and ``source``: given in Python
+    (:mod:`atlas.api`) instead of named by the config."""
     check_writable(cfg.run_dir, "run directory")
     if site:
         check_writable(cfg.site.out, "site.out")
-    source_of(cfg)  # an unknown source or an empty folder fails here
-    model = model_of(cfg)
+    if source is None:
+        source_of(cfg)  # an unknown source or an empty folder fails here
+    model = model or model_of(cfg)
     for name in cfg.mine.layers:  # before resolving: the rule names the target's neighbours
-        if name not in model.layers:
-            raise unknown(f"mine.layers entry of {model.name}", name, model.layers)
+        if name in model.layers:
+            continue
+        try:
+            model.full_name(name)  # a unique suffix of a module path, or ambiguous
+        except AtlasError as e:
+            if "ambiguous" in str(e) or model.hidden:
+                raise
+            err = unknown(f"mine.layers entry of {model.name}", name, model.layers)
+            raise (AtlasError(f"{err}; {model.hidden}") if model.hidden else err) from None
     if cfg.basis.layer and cfg.basis.layer not in model.layers:
         raise unknown(f"basis.layer of {model.name}", cfg.basis.layer, model.layers)
     resolved = resolve(cfg, model)
-    check_layers(cfg, model, resolved.reg_layer)
+    check_layers(cfg, model, resolved)
     return model, resolved

@@ -12,7 +12,7 @@ import torch
 from atlas import __version__
 from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
-from atlas.config.units import parse_units
+from atlas.config.units import parse_plan
 from atlas.data.sources import ImageSource
 from atlas.errors import AtlasError
 from atlas.io.lock import RunLock
@@ -39,31 +39,41 @@ def record_inputs(run: RunDir, cfg: BuildConfig, model: LoadedModel, source: Ima
     run.update_manifest(config=cfg.to_dict(), resolved=resolved.to_dict(), versions=versions(),
                         name=cfg.name,
                         fingerprints={"model": model.fingerprint(), "data": source.fingerprint(),
-                                      "images": len(source)})
+                                      "images": len(source)},
+                        source={"key": source.key, "split": source.split})
 
 
-def planned_units(cfg: BuildConfig, run: RunDir) -> tuple[str, list[int]]:
-    """The layer and units this build accentuates and visualizes (``cfg.units`` of
-    ``cfg.planned_layer``; the mine stage must be done, it knows the layer's size)."""
-    layer = cfg.planned_layer
-    n = run.stage("mine").get("units", {}).get(layer)
-    if n is None:
-        raise AtlasError(f"the mine stage has not recorded layer {layer!r}; run it first")
-    return layer, parse_units(cfg.units, int(n), layer)
+def planned_units(cfg: BuildConfig, run: RunDir) -> dict[str, list[int]]:
+    """{unit layer: units} this build accentuates and visualizes, in mining order: ``cfg.units``
+    of the layers a plain spec plans (:attr:`BuildConfig.plain_layers`), or of those a per-layer
+    spec names (the mine stage must be done, it knows the layers' sizes)."""
+    counts = run.stage("mine").get("units", {})
+    missing = [layer for layer in cfg.unit_layers if layer not in counts]
+    if missing:
+        raise AtlasError(f"the mine stage has not recorded layer {missing[0]!r}; run it first")
+    return parse_plan(cfg.units, {layer: int(counts[layer]) for layer in cfg.unit_layers},
+                      cfg.plain_layers)
+
+
+def planned_pairs(cfg: BuildConfig, run: RunDir) -> list[tuple[str, int]]:
+    """The planned units as (layer, unit) pairs."""
+    return [(layer, u) for layer, units in planned_units(cfg, run).items() for u in units]
 
 
 @contextmanager
-def session(cfg: BuildConfig, progress: bool = True,
-            resolved: Resolved | None = None) -> Iterator[Context]:
+def session(cfg: BuildConfig, progress: bool = True, resolved: Resolved | None = None,
+            model: LoadedModel | None = None,
+            source: ImageSource | None = None) -> Iterator[Context]:
     """The context stages run in: ranks joined (under torchrun), the run directory locked
     (rank 0; a second build fails at once), the model and images opened, the settings resolved
-    (``resolved``: already, by the command's checks) and all of it recorded."""
+    (``resolved``: already, by the command's checks) and all of it recorded. ``model`` and
+    ``source``: given in Python (:mod:`atlas.api`) instead of named by the config."""
     d = setup()
     run = RunDir(cfg.run_dir)
     with RunLock(run.root) if d.main else nullcontext():
-        model = model_of(cfg, d)
+        model = model or model_of(cfg, d)
         resolved = resolved or resolve(cfg, model)
-        ctx = Context(run, cfg, model, source_of(cfg), resolved, d, progress)
+        ctx = Context(run, cfg, model, source or source_of(cfg), resolved, d, progress)
         if d.main:
             record_inputs(run, cfg, model, ctx.source, resolved)
         d.barrier()

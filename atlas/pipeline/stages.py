@@ -54,17 +54,18 @@ def run_until(ctx: Context, target: str) -> dict[str, Outcome]:
     return {s.name: run_stage(s, ctx) for s in needed(target)}
 
 
-def run_mine(cfg: BuildConfig, progress: bool = True,
-             resolved: Resolved | None = None) -> dict[str, Any]:
-    """``atlas mine``: mining, then the describe pass (maps, labels, pooled vectors)."""
-    with session(cfg, progress, resolved) as ctx:
+def run_mine(cfg: BuildConfig, progress: bool = True, resolved: Resolved | None = None,
+             **given: Any) -> dict[str, Any]:
+    """``atlas mine``: mining, then the describe pass (maps, labels, pooled vectors).
+    ``given``: ``model`` and ``source`` given in Python (see :func:`session`)."""
+    with session(cfg, progress, resolved, **given) as ctx:
         done = run_until(ctx, DESCRIBE.name)
     return {"cached": done[MINE.name].cached, "stage": ctx.run.stage(MINE.name)}
 
 
 def run_accentuate(cfg: BuildConfig, progress: bool = True,
-                   resolved: Resolved | None = None) -> dict[str, Any]:
+                   resolved: Resolved | None = None, **given: Any) -> dict[str, Any]:
     """``atlas accentuate``: what accentuation needs (mine, describe, select), then it."""
-    with session(cfg, progress, resolved) as ctx:
+    with session(cfg, progress, resolved, **given) as ctx:
         run_until(ctx, ACCENTUATE.name)
     return {"pairs": int(ctx.run.stage(ACCENTUATE.name).get("pairs", 0))}

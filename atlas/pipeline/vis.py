@@ -29,7 +29,7 @@ from atlas.io.parts import PartStore
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline import schema
 from atlas.pipeline.rundir import RunDir
-from atlas.pipeline.session import planned_units
+from atlas.pipeline.session import planned_pairs
 from atlas.pipeline.stage import Context, Stage
 
 Row = tuple[str, int, float, str]  # layer, unit, final activation, media path
@@ -93,7 +93,7 @@ def _visualize(plan: VisPlan, model: LoadedModel, resolved: Resolved, chunk: Chu
     layer = chunk[0][0]
     units = [u for _, u in chunk]
     res = visualize(model, Target(layer, torch.tensor(units), kind=plan.cfg.target), plan.cfg,
-                    reg_layer=resolved.reg_layer, view_px=resolved.view_px)
+                    reg_layer=resolved.reg_for(layer), view_px=resolved.view_px)
     rows = []
     for j, unit in enumerate(units):
         path = f"media/vis/{layer}/{unit}.webp"
@@ -103,15 +103,14 @@ def _visualize(plan: VisPlan, model: LoadedModel, resolved: Resolved, chunk: Chu
 
 
 def _units(ctx: Context) -> list[tuple[str, int]]:
-    layer, units = planned_units(ctx.cfg, ctx.run)
-    return [(layer, u) for u in units]
+    return planned_pairs(ctx.cfg, ctx.run)
 
 
 def _settings(ctx: Context) -> list:
     _, _, resolved = ctx.inputs()
     # the chunk is in the key: a unit's starting noise depends on its place in the call
     return [asdict(vis_config(ctx.cfg.accent)), sorted(_units(ctx)), resolved.vis_batch,
-            resolved.reg_layer, resolved.view_px]
+            sorted({resolved.reg_for(layer) for layer, _ in _units(ctx)}), resolved.view_px]
 
 
 def _compute(ctx: Context, key: str) -> dict:

@@ -4,7 +4,10 @@ The site writes both beside its pages (download links on unit pages and the inde
 writes them for scripts; one function builds each record so the two never disagree. Media are
 relative paths: to the JSON file in a site, to the run directory from the CLI. CSV cells that a
 spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) are quoted as text: labels
-and file names come from user data.
+and file names come from user data. Numbers stay numbers, and a column whose numbers have a unit
+names it (``_pts``: percentage points, ``_pct``: percent, ``_x_best_photo``: times the unit's
+activation on its best photo). Causal effects are percentage points of probability everywhere,
+as the pages show them.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def model_labels(atlas: Atlas, u: Unit) -> dict[str, Any]:
     if atlas.random_weights:
         return {"causal_effect": HIDDEN, "accentuation_effect": HIDDEN}
     return {"causal_effect": [{"class": c.name, "class_index": c.class_index,
-                               "mean_probability_drop": _r(c.drop), "images": c.images}
+                               "probability_drop_pts": _pts(c.drop), "images": c.images}
                               for c in u.causal],
             "accentuation_effect": [{"class": n, "mean_logit_increase": _r(s)}
                                     for n, s in u.labels]}
@@ -126,6 +129,11 @@ def _accent(a: Any, place: Place) -> dict[str, Any]:
             "trajectory": [_r(v) for v in a.trajectory]}
 
 
+def _pts(drop: float | None) -> float | None:
+    """A probability drop (0-1) in percentage points, as the pages show it."""
+    return None if drop is None else _r(100 * drop, 4)
+
+
 def _join(items: list[str], n: int = 5) -> str:
     return "; ".join(items[:n])
 
@@ -135,17 +143,22 @@ def layer_row(atlas: Atlas, u: Unit) -> dict[str, Any]:
     st = u.stats or {}
     best = u.strongest.final_standing if u.strongest else None
     hidden = "hidden (random weights)" if atlas.random_weights else None
+    pts = [_pts(c.drop) for c in u.causal]
     return {
         "layer": u.layer, "unit": u.unit, "page": f"{u.unit}.html", "json": f"{u.unit}.json",
         "top_activation": _r(u.top_activation), "mean": _r(st.get("mean")),
         "std": _r(st.get("std")), "q90": _r(st.get("q90")), "q99": _r(st.get("q99")),
         "top_above_q90": len(u.strong), "kept": len(u.top), "weak": len(u.weak),
         "manifestations": u.clusters, "map_spread": _r(u.spread),
-        "accentuations": len(u.accents), "strongest_accentuation": best.text if best else "",
+        "accentuations": len(u.accents),
+        "strongest_accentuation_activation": _r(best.value) if best else None,
+        "strongest_accentuation_percentile_pct": _r(best.percentile, 4) if best else None,
+        "strongest_accentuation_x_best_photo": _r(best.times_best, 4) if best else None,
         "dataset_classes": _join([f"{c.name} ({c.count}/{c.top_n} top, "
                                   f"{c.data_count}/{c.data_total} data)" for c in u.classes]),
-        "causal_effect": hidden or _join([f"{c.name} {-(c.drop or 0):+.3g}" for c in u.causal]),
-        "accentuation_effect": hidden or _join([f"{n} {s or 0:+.3g}" for n, s in u.labels]),
+        "causal_effect_pts": hidden or _join([f"{c.name} {-(p or 0):+.3g}"
+                                              for c, p in zip(u.causal, pts, strict=True)]),
+        "accentuation_effect_logit": hidden or _join([f"{n} {s or 0:+.3g}" for n, s in u.labels]),
     }
 
 

@@ -25,7 +25,7 @@ from atlas.errors import AtlasError, unknown
 from atlas.io.files import atomic_write_json, atomic_write_with
 from atlas.models.hooks import LOGITS, Probe
 from atlas.models.zoo import LoadedModel
-from atlas.names import slug
+from atlas.names import readable, slug
 
 PANEL = 224
 
@@ -65,7 +65,8 @@ def _entry(names: list[str], cls: int, before: torch.Tensor, after: torch.Tensor
 def explain(model: LoadedModel, photo: ImageInput | torch.Tensor, class_name: str | None,
             accent: AccentConfig, resolved: Resolved, out: str | Path | None = None) -> dict:
     """Accentuate ``photo`` toward its predicted class and toward ``class_name`` (default: the
-    runner-up); with ``out`` write ``explain-<name>.png`` (side by side) and ``.json`` there.
+    runner-up); with ``out`` write ``explain-<photo>-<index>-<class>.png`` (side by side) and
+    ``.json`` there, one pair per class.
     ``resolved``: the settings resolved for the logits as target."""
     names = model.class_names
     if not names:
@@ -87,7 +88,8 @@ def explain(model: LoadedModel, photo: ImageInput | torch.Tensor, class_name: st
               "images": res.images}
     if out is not None:
         stem = Path(photo).stem if isinstance(photo, (str, Path)) else "photo"
-        base = Path(out) / f"explain-{slug(stem)}"
+        # one file per class: its index too, since class names repeat (ImageNet's two cranes)
+        base = Path(out) / f"explain-{slug(stem)}-{chosen}-{readable(names[chosen], 40)}"
         picture = side_by_side(x, res.images, result)
         atomic_write_with(base.with_suffix(".png"), lambda b: picture.save(b, "PNG"))
         atomic_write_json(base.with_suffix(".json"),

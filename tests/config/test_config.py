@@ -79,7 +79,8 @@ def test_flags_name_their_config_key():
     ({"mine__layers": ["_blocks.10", "_blocks.10"]}, "mine.layers lists '_blocks.10' twice"),
     ({"validate__lambdas": [1.0, float("nan")]}, "validate.lambdas must hold finite numbers"),
     ({"embed__seed": 2**32}, "embed.seed must be an integer in [0, 4294967295], got 4294967296"),
-    ({"units": "0:" + "9" * 30 + ":1"}, "units must look like"),
+    ({"units": "0:" + "9" * 30 + ":1"}, "units '" + "9" * 30 + ":1' select no unit"),
+    ({"units": "0:1:" + "9" * 30 + "x"}, "units must look like"),
 ])
 def test_invalid_values_name_field_and_range(override, message):
     with pytest.raises(AtlasError, match=message.replace("[", r"\[").replace("]", r"\]")
@@ -107,7 +108,9 @@ def test_parse_units():
     with pytest.raises(AtlasError, match="has 4 units"):
         parse_units("2,9", 4)
     check_units("3:")  # form only: the end is known once the layer is
-    for bad in ("a", "5:2", "1,,2", "-3", "1:2:3"):
+    check_units("a")  # every unit of layer 'a': a layer named in units is checked with the model
+    check_units("1:2:3")  # units 2 of layer '1' (an nn.Sequential's child)
+    for bad in ("5:2", "1,,2", "-3", "a:b", "1:5:2", "_blocks.8:0:4,5"):
         with pytest.raises(AtlasError, match=r"^units "):
             check_units(bad)
 

@@ -29,9 +29,9 @@ def test_explain_predicted_and_chosen_class(lite0, tmp_path):
     assert bee["chosen"]["logit_after"] > bee["chosen"]["logit_before"]
     from PIL import Image
 
-    with Image.open(tmp_path / "explain-erase-bee.png") as im:
+    with Image.open(tmp_path / "explain-erase-bee-309-bee.png") as im:  # one file per class
         assert im.width > 3 * 224 and im.height > 224
-    saved = json.loads((tmp_path / "explain-erase-bee.json").read_text())
+    saved = json.loads((tmp_path / "explain-erase-bee-309-bee.json").read_text())
     assert saved["chosen"]["name"] == "bee" and "images" not in saved
     with pytest.raises(AtlasError, match="closest: .*tabby"):
         explain(lite0, gibbon, "tabyy", cfg, logits)

@@ -48,7 +48,7 @@ def label_rows(model: LoadedModel, batch: pd.DataFrame, seeds: torch.Tensor,
     b = batch.reset_index(drop=True)
     for (layer, unit), idx in b.groupby(["layer", "unit"]).groups.items():
         mean = delta[list(idx)].mean(0)
-        vals, cls = mean.topk(top)
+        vals, cls = mean.topk(min(top, mean.numel()))  # a head may have fewer classes
         rows += [(layer, int(unit), r, int(c), model.class_names[int(c)], float(v))
                  for r, (v, c) in enumerate(zip(vals, cls, strict=False))]
     return pd.DataFrame(rows, columns=["layer", "unit", "rank", "class_index", "class_name",
@@ -64,7 +64,7 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
     size = resolved.accent_batch
     chunks = [accentuate(model, seeds[i:i + size], Target(layer, units[i:i + size],
                                                           kind=cfg.target), cfg,
-                         reg_layer=resolved.reg_layer, view_px=resolved.view_px)
+                         reg_layer=resolved.reg_for(layer), view_px=resolved.view_px)
               for i in range(0, len(units), size)]
     res = concat_results(chunks)
     media = write_media(run, batch, seeds, res)
@@ -77,7 +77,7 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
         "gain": (res.final_activation / res.seed_activation).numpy(),
         "latent_distance": res.latent_distance.numpy(), "pixel_rmse": res.pixel_rmse.numpy(),
         "steps": cfg.steps, "lam": cfg.lam, "param": cfg.param,
-        "reg_layer": resolved.reg_layer, **media, "change_gain": CHANGE_GAIN,
+        "reg_layer": resolved.reg_for(layer), **media, "change_gain": CHANGE_GAIN,
         "trajectory": [t.tolist() for t in res.trajectory],
     })
     base = split_name(layer)[0]  # placed by the channel vectors, as natural images are
@@ -91,8 +91,9 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
 def chosen_seeds(ctx: Context) -> pd.DataFrame:
     """The seeds to accentuate: those select chose, of the planned units."""
     seeds = ctx.run.read_table("seeds")
-    layer, units = planned_units(ctx.cfg, ctx.run)
-    return seeds[(seeds["layer"] == layer) & seeds["unit"].isin(units)]
+    plan = planned_units(ctx.cfg, ctx.run)
+    keep = [(seeds["layer"] == layer) & seeds["unit"].isin(units) for layer, units in plan.items()]
+    return seeds[pd.concat(keep, axis=1).any(axis=1)] if keep else seeds.iloc[:0]
 
 
 def _compute(ctx: Context, key: str) -> dict:
@@ -122,7 +123,8 @@ def _compute(ctx: Context, key: str) -> dict:
 
 def _settings(ctx: Context) -> list:
     _, _, resolved = ctx.inputs()
-    return [asdict(ctx.cfg.accent), planned_units(ctx.cfg, ctx.run), resolved.reg_layer,
+    plan = planned_units(ctx.cfg, ctx.run)
+    return [asdict(ctx.cfg.accent), plan, {layer: resolved.reg_for(layer) for layer in plan},
             resolved.view_px]
 
 
