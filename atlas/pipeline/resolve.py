@@ -22,10 +22,12 @@ from atlas.data.sources import ImageSource, Limited, open_source
 from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
 from atlas.models.distributed import Dist
+from atlas.models.hooks import LOGITS
 from atlas.models.probe import unit_counts, view_side
 from atlas.models.reglayer import reg_layer_for
 from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
+from atlas.pipeline.decisions.labels import read_label_map
 
 CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: no dearer per
 #                    unit than 1, and steadier when other processes compete for the cores)
@@ -81,7 +83,17 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
         vis_batch=batch or (CPU_VIS_UNITS if dev.type == "cpu" else 64),
         workers=decode_workers(cfg.mine.workers, dev),
         view_px=view_side(model, cfg.accent.view_scale),
+        class_reg_layer=class_reg_layer(model, cfg),
     )
+
+
+def class_reg_layer(model: LoadedModel, cfg: BuildConfig) -> str:
+    """The regularization layer of accentuations toward a logit (class pages, failures, ``atlas
+    explain``): ``accent.reg_layer``, or the model's rule for the logits as target; "" for a
+    model whose classes mean nothing (no names, random weights)."""
+    if not model.labels_classes:
+        return ""
+    return reg_layer_for(model, LOGITS, cfg.accent.reg_layer)
 
 
 def check_layers(cfg: BuildConfig, model: LoadedModel, reg: str) -> None:
@@ -112,4 +124,14 @@ def preflight(cfg: BuildConfig, site: bool = False) -> tuple[LoadedModel, Resolv
             raise unknown(f"mine.layers entry of {model.name}", name, model.layers)
     resolved = resolve(cfg, model)
     check_layers(cfg, model, resolved.reg_layer)
+    check_label_map(cfg, model)
     return model, resolved
+
+
+def check_label_map(cfg: BuildConfig, model: LoadedModel) -> None:
+    """``classes.label_map`` reads and names classes of the model (before long work)."""
+    if not cfg.classes.label_map:
+        return
+    if not model.class_names:
+        raise AtlasError(f"classes.label_map is set but {model.name} has no class names")
+    read_label_map(cfg.classes.label_map, model.class_names)

@@ -18,6 +18,9 @@ from typing import Any
 from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
 from atlas.pipeline.accentuate.stage import ACCENTUATE
+from atlas.pipeline.connect.stage import CONNECT
+from atlas.pipeline.decisions.accent import CLASS_ACCENTUATE
+from atlas.pipeline.decisions.predict import PREDICT
 from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.embed.stage import EMBED, EMBED_NATURAL
 from atlas.pipeline.mine.stage import MINE
@@ -28,7 +31,8 @@ from atlas.pipeline.vis import VIS
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
-    MINE, DESCRIBE, SELECT, RENDER, EMBED_NATURAL, RENDER, VIS, ACCENTUATE, EMBED,
+    MINE, DESCRIBE, PREDICT, SELECT, RENDER, CONNECT, EMBED_NATURAL, RENDER, VIS, ACCENTUATE,
+    CLASS_ACCENTUATE, EMBED,
 )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from atlas.errors import AtlasError
 from atlas.io.files import atomic_write_bytes
 from atlas.site.content import Atlas, Pic, Shot, Unit
+from atlas.site.export_decisions import export_decisions, unit_links
 
 Place = Callable[[str | None], str | None]
 FORMATS = ("json", "csv")
@@ -93,6 +94,7 @@ def unit_record(atlas: Atlas, u: Unit, place: Place) -> dict[str, Any]:
         "accentuations": [_accent(a, place) for a in u.accents],
         "feature_visualization": {"media": place(u.vis_media),
                                   "activation": _r(u.vis_activation)} if u.vis_media else None,
+        **unit_links(atlas, u),
     }
 
 
@@ -179,6 +181,7 @@ def export_run(run_dir: str | Path, fmt: str,
             path = root / "units" / u.lslug / f"{u.unit}.json"
             atomic_write_bytes(path, json_text(rec).encode("utf-8"))
             written.append(path)
+    written += export_decisions(atlas, root, fmt, cell, _run_relative)
     return root, written
 
 
