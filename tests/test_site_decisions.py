@@ -175,3 +175,26 @@ def test_labels_without_a_mapped_class_say_so(tmp_path: Path) -> None:
     html = _text(site / "failures.html")
     assert f"0 of {len(lm)} labels</strong>" in html
     assert "No failures can be told: no image's label maps to a model class." in html
+
+
+def test_report_command_makes_a_class_report(run, tmp_path: Path) -> None:
+    from atlas.cli.main import main
+
+    out = tmp_path / "tench.html"
+    assert main(["report", str(run[0]), "--class", "Tench", "--out", str(out)]) == 0
+    html = _text(out)
+    assert "<h1>tench</h1>" in html and 'src="data:image/webp;base64,' in html
+    assert main(["report", str(run[0]), "--class", "100", "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--class", "tenhc"], "unknown class with a page 'tenhc'; closest: tench"),
+    ([], "give --units LAYER:UNIT[,...] or --class NAME"),
+    (["--class", "tench", "--units", "_blocks.10:0"], "give --units"),
+])
+def test_report_command_faults_are_one_line(run, tmp_path: Path, capsys, args, message) -> None:
+    from atlas.cli.main import main
+
+    assert main(["report", str(run[0]), *args, "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("atlas: error:") and message in err and "\n" not in err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from atlas.cli.flags import config_flags
 from atlas.config.load import setting
+from atlas.errors import AtlasError
 
 
 def _config(args: argparse.Namespace):
@@ -52,8 +53,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from atlas.site.report import render_report
 
     cfg = _config(args)
+    if bool(args.units) == bool(args.class_name):
+        raise AtlasError("atlas report: give --units LAYER:UNIT[,...] or --class NAME")
     check_writable(Path(args.out).parent, "report folder")
-    path = render_report(args.run, args.units, args.out, cfg.site.report_px)
+    if args.class_name:
+        from atlas.site.render_decisions import render_class_report
+
+        path = render_class_report(args.run, args.class_name, args.out, cfg.site.report_px)
+    else:
+        path = render_report(args.run, args.units, args.out, cfg.site.report_px)
     print(f"report: {path}")
     return 0
 
@@ -75,9 +83,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     setting(p, "--out", "site.out", "site directory (default site/)")
     config_flags(p)
     p.set_defaults(fn=_cmd_render)
-    p = sub.add_parser("report", help="a self-contained HTML report for chosen units")
+    p = sub.add_parser("report", help="a self-contained HTML report for chosen units or a class")
     p.add_argument("run", help="run directory")
-    p.add_argument("--units", required=True, help="LAYER:UNIT[,LAYER:UNIT...]")
+    p.add_argument("--units", help="LAYER:UNIT[,LAYER:UNIT...]")
+    p.add_argument("--class", dest="class_name",
+                   help="a model class with a class page (name or index), instead of --units")
     p.add_argument("--out", default="report.html", help="the report file")
     config_flags(p)
     p.set_defaults(fn=_cmd_report)

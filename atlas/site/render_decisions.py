@@ -8,14 +8,19 @@ shared template context.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
 
+from atlas.errors import AtlasError, unknown
+from atlas.io.files import atomic_write_bytes
 from atlas.site.content import Atlas
 from atlas.site.decisions import ClassPage, Decisions
+from atlas.site.env import make_env, model_name
 from atlas.site.export import json_text
 from atlas.site.export_decisions import class_record
+from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia
 from atlas.site.report import inline_style
 
@@ -40,6 +45,28 @@ def class_report_html(atlas: Atlas, c: ClassPage, inline: InlineMedia, env: Envi
     return env.get_template("class_report.html").render(
         atlas=atlas, c=c, title=f"class {c.name}", csp=csp, css=css, site=False,
         src=inline.place, model=model)
+
+
+def render_class_report(run_dir: str | Path, spec: str, out: str | Path,
+                        max_px: int = 256) -> Path:
+    """Write a self-contained report of the class page ``spec`` (a class name, exact or any
+    case, or its index); AtlasError naming the closest classes that have a page."""
+    if not 32 <= max_px <= 2048:
+        raise AtlasError(f"report image size {max_px} out of range; valid: 32–2048 px")
+    atlas = load_atlas(run_dir)
+    d: Decisions | None = atlas.decisions
+    pages = d.classes if d is not None else []
+    if not pages:
+        raise AtlasError(f"run {str(run_dir)!r} has no class pages (no predictions)")
+    by_name = {c.name.lower(): c for c in pages}
+    by_index = {str(c.index): c for c in pages}
+    c = by_name.get(spec.strip().lower()) or by_index.get(spec.strip())
+    if c is None:
+        raise unknown("class with a page", spec, [p.name for p in pages])
+    html = class_report_html(atlas, c, InlineMedia(Path(run_dir), max_px), make_env(),
+                             model_name(atlas))
+    atomic_write_bytes(Path(out), html.encode("utf-8"))
+    return Path(out)
 
 
 def write_decisions(write: Write, env: Environment, atlas: Atlas, common: dict[str, Any],
