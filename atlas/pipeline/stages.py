@@ -5,7 +5,9 @@ and ``atlas accentuate`` run the stages their target needs (its inputs, transiti
 same order. :data:`RENDER` marks where a build shows its site while it works: after mining and
 seed selection (every unit with its natural images), and once the maps of natural images
 exist. Visualization runs before accentuation: one optimization per unit against one per seed
-(four or more), it gives every page a picture of what its unit likes early on.
+(four or more), it gives every page a picture of what its unit likes early on. The decisions
+(predictions, connections) come right after the first render, so they do not delay it, and the
+class accentuations after the unit accentuations.
 
 A new stage is one entry here: a :class:`~atlas.pipeline.stage.Stage` placed after the stages
 it reads (before the first ``RENDER`` if the first site should show it).
@@ -31,7 +33,7 @@ from atlas.pipeline.vis import VIS
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
-    MINE, DESCRIBE, PREDICT, SELECT, RENDER, CONNECT, EMBED_NATURAL, RENDER, VIS, ACCENTUATE,
+    MINE, DESCRIBE, SELECT, RENDER, PREDICT, CONNECT, EMBED_NATURAL, RENDER, VIS, ACCENTUATE,
     CLASS_ACCENTUATE, EMBED,
 )
 
