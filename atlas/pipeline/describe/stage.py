@@ -58,7 +58,6 @@ def _compute(ctx: Context, key: str) -> dict:
     rf = {layer: f.effective for layer, f in fields.items()}  # the crop: where it mostly looks
     maps, drops, skipped = WhereMaps(rf, model.input_size, cfg.map_side), Drops(), 0
     cuts = {layer: CutForward(model, layer, plan.means(stats, layer)) for layer in plan.layers}
-    probe = Probe(model, plan.layers) if len(plan.layers) > 1 else None
     loader = make_loader(source, model.input_size, cfg.batch_size, resolved.workers,
                          plan.positions)
     bar = tqdm(total=len(plan.positions), unit="img", disable=not ctx.bar,
@@ -67,7 +66,7 @@ def _compute(ctx: Context, key: str) -> dict:
     for batch in loader:
         if len(batch.positions):
             images = batch.images.to(model.device)
-            acts = _describe_batch(maps, drops, plan, cuts, probe, images, batch,
+            acts = _describe_batch(maps, drops, plan, cuts, images, batch,
                                    cfg.rows_per_pass)
             _collect_vectors(feats, plan, acts, batch)
         skipped += len(batch.skipped)
@@ -89,19 +88,20 @@ DESCRIBE = Stage("describe", inputs=("mine",),
 
 
 def _describe_batch(maps: WhereMaps, drops: Drops, plan: Plan, cuts: dict[str, CutForward],
-                    probe: Probe | None, images: torch.Tensor, batch: Batch,
-                    limit: int) -> dict[str, torch.Tensor]:
+                    images: torch.Tensor, batch: Batch, limit: int) -> dict[str, torch.Tensor]:
     """One batch: the maps of the units listing each image, and the ablations in chunks of at
-    most ``limit`` rows. With one layer its first chunk also yields the layer's output (one
-    forward in all); with several, one early-stopping forward reads them all first."""
+    most ``limit`` rows. A layer with ablations reads its output from its first chunk, which
+    runs every image of the batch; the layers without any are read together by one
+    early-stopping forward (one layer alone: by its empty chunk)."""
     ids = [plan.ids[p] for p in batch.positions]
-    with torch.inference_mode():
-        acts = probe(images) if probe is not None else {}
+    chunks = {layer: plan.ablation_chunks(layer, ids, limit) for layer in cuts}
+    quiet = [layer for layer, c in chunks.items() if not c]
+    acts: dict[str, torch.Tensor] = {}
+    if len(quiet) > 1:
+        with torch.inference_mode():
+            acts = Probe(cuts[quiet[0]].model, quiet)(images)
     for layer, cut in cuts.items():
-        chunks = plan.ablation_chunks(layer, ids, limit)
-        if layer not in acts:
-            chunks = chunks or [[]]
-        for n, rows in enumerate(chunks):
+        for n, rows in enumerate(chunks[layer] or ([] if layer in acts else [[]])):
             whole = n == 0 and layer not in acts
             keep = list(range(len(ids))) if whole else sorted({i for i, _ in rows})
             local = {i: j for j, i in enumerate(keep)}
