@@ -31,18 +31,19 @@ browser: $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else $(PY) -m playwright install chromium; fi
 
+# Measurements, not tests (benchmarks/): figures for docs/benchmarks.md.
 bench: $(STAMP)
-	$(PY) tests/bench_quality.py --sheet test-output
-	$(PY) tests/bench_mine.py
-	$(PY) tests/bench_accent.py
-	$(PY) tests/bench_site.py
+	$(PY) -m benchmarks.quality --sheet test-output
+	$(PY) -m benchmarks.mine
+	$(PY) -m benchmarks.accent
+	$(PY) -m benchmarks.site
 
 # ResNet-50 layer4 (2,048 units) over 10,000 photos made from the bundled ones: ~40 min on 2 cores
 bench-scale: $(STAMP) browser
-	$(PY) tests/bench_scale.py --work /tmp/atlas-scale
+	$(PY) -m benchmarks.scale --work /tmp/atlas-scale
 
 lint: $(STAMP)
-	$(PY) -m ruff check atlas tests
+	$(PY) -m ruff check atlas tests benchmarks
 	$(VENV)/bin/lint-imports
 
 clean:

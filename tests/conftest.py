@@ -1,22 +1,43 @@
-"""Shared fixtures: the bundled model (loaded once) and a few real bundled photos."""
+"""Fixtures shared across the test folders: the bundled model (loaded once) at its own input
+size and at the smaller ones fast tests use, a few real bundled photos, and fake runs with
+their rendered sites. Helpers that are plain functions live in :mod:`tests.helpers`."""
 
 from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 
 from atlas.data.sources import bundled
-from atlas.models.zoo import load_model
+from atlas.models.zoo import LoadedModel, load_model
+from atlas.site.render import render_site
+from tests.helpers.fakerun import FakeRunConfig, make_fake_run
 
 
 @pytest.fixture(scope="session")
-def lite0():
+def lite0() -> LoadedModel:
     torch.manual_seed(0)
     return load_model("efficientnet-lite0")
 
 
 @pytest.fixture(scope="session")
-def photos():
+def lite0_96(lite0: LoadedModel) -> LoadedModel:
+    """The session's model at a 96-px input (the accentuation loop's fast tests): a copy
+    sharing its weights, so the shared one keeps 224."""
+    return dataclasses.replace(lite0, input_size=96)
+
+
+@pytest.fixture(scope="session")
+def lite0_112(lite0: LoadedModel) -> LoadedModel:
+    """The session's model at a 112-px input (the describe stage's tests: 14x14 and 7x7
+    maps), a copy sharing its weights."""
+    return dataclasses.replace(lite0, input_size=112)
+
+
+@pytest.fixture(scope="session")
+def photos() -> torch.Tensor:
     """Eight real bundled photos at 224 px, as the model sees them."""
     from atlas.data.loader import make_loader
 
@@ -25,42 +46,26 @@ def photos():
     return batch.images
 
 
-def run_args(model, cfg, layer: str) -> dict:
-    """What a command resolves for the accentuation loop (atlas.pipeline.resolve), for tests
-    that call the loop directly: the regularization layer and the side of the views."""
-    from atlas.models.probe import view_side
-    from atlas.models.reglayer import reg_layer_for
-
-    return {"reg_layer": reg_layer_for(model, layer, cfg.reg_layer),
-            "view_px": view_side(model, cfg.view_scale)}
+@pytest.fixture(scope="session")
+def fake_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete fake run (every table, two layers of three units) with a validation result.
+    Shared by every module that only reads it: tests that change a run make their own."""
+    return make_fake_run(tmp_path_factory.mktemp("fake-run"), FakeRunConfig(validation=True))
 
 
-def stage_context(root, model=None, source=None, **overrides):
-    """A stage context over run directory ``root`` with a config built from ``overrides``
-    (``mine__k=8``) and, when a model is given, the settings resolved for it."""
-    from atlas.config.tree import build_config
-    from atlas.pipeline.resolve import resolve
-    from atlas.pipeline.rundir import RunDir
-    from atlas.pipeline.stage import Context
-
-    cfg = build_config(**overrides)
-    resolved = resolve(cfg, model) if model is not None else None
-    return Context(RunDir(root), cfg, model, source, resolved, progress=False)
+@pytest.fixture(scope="session")
+def fake_site(fake_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``fake_run`` rendered once; read-only for the tests that share it."""
+    return render_site(fake_run, tmp_path_factory.mktemp("fake-site") / "out")
 
 
-def run_alone(stage, root, model=None, source=None, **overrides) -> dict:
-    """Run one stage over ``root`` (skipped when done under the same key): what the manifest
-    records of it, and whether it was cached."""
-    from atlas.pipeline.stage import run_alone as run
-
-    out = run(stage, stage_context(root, model, source, **overrides))
-    return {"cached": out.cached, **out.info}
+@pytest.fixture(scope="session")
+def evil_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fake run with script-injection strings in every user-supplied field."""
+    return make_fake_run(tmp_path_factory.mktemp("evil-run"),
+                         FakeRunConfig(payload=True, units=2, validation=True))
 
 
-def resolved_for(model, target: str | None = None, **overrides):
-    """The settings a command resolves for ``model`` and ``target`` under the default config
-    (with ``overrides``, ``accent__batch_size=2``)."""
-    from atlas.config.tree import build_config
-    from atlas.pipeline.resolve import resolve
-
-    return resolve(build_config(**overrides), model, target)
+@pytest.fixture(scope="session")
+def evil_site(evil_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_site(evil_run, tmp_path_factory.mktemp("evil-site") / "out")

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakerun import FakeRunConfig, make_fake_run
+
+from tests.helpers.fakerun import FakeRunConfig, make_fake_run
 
 try:
     import tomllib

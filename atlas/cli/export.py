@@ -7,8 +7,12 @@ import argparse
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from atlas.io.files import check_writable
     from atlas.site.export import export_run
 
+    check_writable(args.out or Path(args.run) / "export", "--out folder")
     root, written = export_run(args.run, args.format, args.out)
     n = len(written)
     print(f"export: {n} {args.format.upper()} file{'s' if n != 1 else ''} -> {root}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import NoReturn
 
 from atlas.cli.flags import run_flags
 from atlas.errors import AtlasError
@@ -30,19 +31,21 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 
 def _checked(args: argparse.Namespace, site: bool = False):
     """The config tree of a run command and its resolved settings, after the early checks
-    (atlas.pipeline.resolve)."""
+    (atlas.pipeline.resolve). The tree is checked before torch loads: a bad value is one line
+    at once."""
     from atlas.config.tree import build_config
-    from atlas.pipeline.resolve import preflight
 
     cfg = build_config(args)
+    from atlas.pipeline.resolve import preflight
+
     _, resolved = preflight(cfg, site=site)
     return cfg, resolved
 
 
 def _cmd_mine(args: argparse.Namespace) -> int:
+    cfg, resolved = _checked(args)
     from atlas.pipeline.stages import run_mine
 
-    cfg, resolved = _checked(args)
     t0 = time.perf_counter()
     info = run_mine(cfg, progress=not args.quiet, resolved=resolved)
     st = info["stage"]
@@ -62,28 +65,36 @@ def _cmd_accentuate(args: argparse.Namespace) -> int:
         from atlas.cli import photo
 
         return photo.run(args)
+    cfg, resolved = _checked(args)
     from atlas.pipeline.stages import run_accentuate
 
-    cfg, resolved = _checked(args)
     info = run_accentuate(cfg, progress=not args.quiet, resolved=resolved)
     print(f"accentuate: {info['pairs']} accentuations -> {cfg.run_dir}")
     return 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    cfg, resolved = _checked(args, site=True)
     from atlas.pipeline.build import build
     from atlas.site.render import build_renderer
 
-    cfg, resolved = _checked(args, site=True)
     build(cfg, build_renderer(cfg.site), progress=not args.quiet, resolved=resolved)
     return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line, like every user error (argparse prints its usage first);
+    the subcommands' parsers are of this class too (``add_subparsers`` makes them so)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"atlas: error: {message} (see: {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
     from atlas.cli import export as cli_export
     from atlas.cli import run_commands, validate
 
-    ap = argparse.ArgumentParser(prog="atlas", description=__doc__.splitlines()[0])
+    ap = _Parser(prog="atlas", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("layers", help="list the addressable layers of a model")
     p.add_argument("model", nargs="?", default="efficientnet-lite0")
@@ -115,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args) or 0)
     except AtlasError as e:
-        print(f"atlas: error: {e}", file=sys.stderr)
+        line = " ".join(str(e).split("\n"))  # one line, even around another library's message
+        print(f"atlas: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("atlas: interrupted; rerun the same command to resume", file=sys.stderr)

@@ -8,15 +8,17 @@ from pathlib import Path
 from atlas.config.load import given
 from atlas.config.tree import build_config
 from atlas.config.units import parse_layer_unit, parse_units
-from atlas.io.files import check_writable
-from atlas.models.probe import unit_counts
-from atlas.pipeline.resolve import model_of, resolve
-from atlas.tools.photo import accentuate_photo
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     layer, unit = parse_layer_unit(args.unit)
+    # torch loads once the settings are known good
+    from atlas.io.files import check_writable
+    from atlas.models.probe import unit_counts
+    from atlas.pipeline.resolve import model_of, resolve
+    from atlas.tools.photo import accentuate_photo
+
     model = model_of(cfg)
     model.layer(layer)  # an unknown layer names the closest
     parse_units(str(unit), unit_counts(model, [layer]).get(layer, 0), layer)

@@ -15,18 +15,24 @@ from atlas.errors import AtlasError
 
 
 def _config(args: argparse.Namespace):
+    """The config tree, then the run directory it acts on: a missing run fails before an
+    output folder is made."""
     from atlas.config.tree import build_config
 
-    return build_config(args)
+    cfg = build_config(args)
+    if not Path(args.run).is_dir():
+        raise AtlasError(f"run directory {args.run!r} does not exist")
+    return cfg
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
+    cfg = _config(args)
     from atlas.pipeline.embed.stage import EMBED
     from atlas.pipeline.rundir import RunDir
     from atlas.pipeline.select.stage import SELECT
     from atlas.pipeline.stage import Context, run_alone
 
-    ctx = Context(RunDir(args.run), _config(args))
+    ctx = Context(RunDir(args.run), cfg)
     run_alone(SELECT, ctx)
     info = run_alone(EMBED, ctx).info
     print(f"embed: {info.get('rows', 0)} points -> {ctx.run.table_path('embed')}")
@@ -36,10 +42,10 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     import time
 
+    cfg = _config(args)
     from atlas.io.files import check_writable
     from atlas.site.render import render_site
 
-    cfg = _config(args)
     check_writable(cfg.site.out, "site.out")
     t0 = time.perf_counter()
     out = render_site(args.run, cfg.site.out, cfg.site)
@@ -49,12 +55,15 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    cfg = _config(args)
     from atlas.io.files import check_writable
     from atlas.site.report import render_report
 
-    cfg = _config(args)
     if bool(args.units) == bool(args.class_name):
         raise AtlasError("atlas report: give --units LAYER:UNIT[,...] or --class NAME")
+    if Path(args.out).is_dir():
+        raise AtlasError(f"report --out {args.out!r} is a folder; give a file, e.g. "
+                         f"{str(Path(args.out) / 'report.html')!r}")
     check_writable(Path(args.out).parent, "report folder")
     if args.class_name:
         from atlas.site.render_decisions import render_class_report

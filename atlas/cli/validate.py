@@ -24,16 +24,18 @@ def _floats(text: str) -> list[float]:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from atlas.config.tree import build_config
+
+    cfg = build_config(args)  # before torch loads: a bad value is one line at once
     from atlas.evaluation.summary import format_table, result_path
     from atlas.evaluation.validate import first_target, validate
     from atlas.io.files import check_writable
-    from atlas.pipeline.resolve import model_of, resolve, source_of
+    from atlas.pipeline.resolve import check_outputs, model_of, resolve, source_of
     from atlas.pipeline.rundir import RunDir
 
-    cfg = build_config(args)
     check_writable(cfg.run_dir, "run directory")
     vcfg = replace(cfg.validate, accent=cfg.accent)
     model = model_of(cfg)
+    check_outputs(model, [*vcfg.layers, *vcfg.attr_layers])
     resolved = resolve(cfg, model, target=first_target(model, vcfg))
     res = validate(cfg.run_dir, model, source_of(cfg), vcfg, resolved, progress=not args.quiet)
     print(format_table(res))
@@ -43,12 +45,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from atlas.config.tree import build_config
+
+    cfg = build_config(args)
     from atlas.io.files import check_writable
     from atlas.models.hooks import LOGITS
     from atlas.pipeline.resolve import model_of, resolve
     from atlas.tools.explain import explain
 
-    cfg = build_config(args)
     check_writable(args.out, "--out folder")
     model = model_of(cfg)
     resolved = resolve(cfg, model, target=LOGITS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from atlas.config.checks import check_float
-from atlas.config.fields import flag, num, one_of, section, text
+from atlas.config.fields import MAX_SEED, flag, num, one_of, section, text
 
 TARGETS = ("mean", "max", "neuron")
 FOCUS = ("all", "active")
@@ -60,5 +60,5 @@ class AccentConfig:
     mask_coverage: bool = flag(True)  # average the attribution over the views that saw a pixel
     # Gaussian sigma of the mask in cells of the target layer's grid (0: raw |gradient|)
     mask_smooth: float = num(1.0, 0.0, 16.0)
-    seed: int = num(0, 0)
+    seed: int = num(0, 0, MAX_SEED)
     augment: AugmentConfig = section(AugmentConfig)

@@ -10,6 +10,7 @@ property test of the config reads the same declarations to know what is invalid.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Iterable
 from functools import cache
@@ -17,6 +18,9 @@ from typing import Any
 
 from atlas.config.checks import check_choice, check_float, check_int
 from atlas.errors import AtlasError
+
+# the largest seed every consumer takes: numpy's RandomState (UMAP's random_state) stops here
+MAX_SEED = 2**32 - 1
 
 
 def num(default: float, lo: float, hi: float | None = None, *, open_lo: bool = False) -> Any:
@@ -29,7 +33,7 @@ def one_of(default: str, choices: Iterable[str]) -> Any:
 
 
 def text(default: str = "", *, empty: bool = True) -> Any:
-    """A string; ``empty=False``: it must not be empty."""
+    """A string without NUL characters; ``empty=False``: it must not be empty or blank."""
     return dataclasses.field(default=default, metadata={"empty": empty})
 
 
@@ -38,11 +42,12 @@ def flag(default: bool) -> Any:
 
 
 def names(*default: str) -> Any:
-    """A non-empty list of non-empty strings (layer names)."""
+    """A non-empty list of distinct, non-blank strings (layer names)."""
     return dataclasses.field(default_factory=lambda: list(default), metadata={"empty": False})
 
 
 def floats(*default: float) -> Any:
+    """A non-empty list of finite numbers."""
     return dataclasses.field(default_factory=lambda: list(default), metadata={"empty": False})
 
 
@@ -102,11 +107,19 @@ def check_value(name: str, value: Any, f: dataclasses.Field, k: str) -> None:
         else:
             check_float(name, value, m["lo"], m["hi"] if m["hi"] is not None else float("inf"),
                         open_lo=m["open_lo"])
-    if m.get("empty") is False:
-        if not value:
-            raise AtlasError(f"{name} must not be empty")
-        if k == "list[str]" and not all(v.strip() for v in value):
+    if m.get("empty") is False and not (value.strip() if k == "str" else value):
+        raise AtlasError(f"{name} must not be empty")
+    # no file name or path holds a NUL, and every text of the tree may end up in one
+    if k in ("str", "list[str]") and "\0" in (value if k == "str" else "".join(value)):
+        raise AtlasError(f"{name} must not contain a NUL character, got {value!r}")
+    if k == "list[str]":
+        if not all(v.strip() for v in value):
             raise AtlasError(f"{name} must not hold empty names, got {value!r}")
+        twice = [v for i, v in enumerate(value) if v in value[:i]]
+        if twice:
+            raise AtlasError(f"{name} lists {twice[0]!r} twice, got {value!r}")
+    if k == "list[float]" and not all(math.isfinite(v) for v in value):
+        raise AtlasError(f"{name} must hold finite numbers, got {value!r}")
 
 
 def check(obj: Any, prefix: str | None = None) -> None:

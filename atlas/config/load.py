@@ -8,6 +8,7 @@ builds its parser, and only a command that runs turns the dict into the dataclas
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TREE = "tree:"  # argparse dest prefix of a flag that sets a config key: "tree:accent.lam"
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")  # a dotted key of --set
 
 
 def setting(p: argparse.ArgumentParser, flag: str, key: str, help: str, **kw: Any) -> None:
@@ -30,16 +32,21 @@ def setting(p: argparse.ArgumentParser, flag: str, key: str, help: str, **kw: An
     p.add_argument(flag, dest=TREE + key, help=f"{help} [{key}]", **kw)
 
 
-def put(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c = value`` in a nested dict of overrides."""
+def put(tree: dict[str, Any], dotted: str, value: Any, at: str = "") -> None:
+    """Set ``a.b.c = value`` in a nested dict of overrides (``at``: the dotted place of
+    ``tree``, for the message when a key that holds a value is used as a section)."""
     *heads, last = dotted.split(".")
     for h in heads:
+        at = f"{at}{h}."
         tree = tree.setdefault(h, {})
         if not isinstance(tree, dict):
-            raise AtlasError(f"config key {h!r} is a value, not a section")
+            raise AtlasError(f"config key {at[:-1]!r} is a value, not a section")
     if isinstance(value, dict):
+        section = tree.setdefault(last, {})
+        if not isinstance(section, dict):
+            raise AtlasError(f"config key {at + last!r} is a value, not a section")
         for k, v in value.items():
-            put(tree.setdefault(last, {}), k, v)
+            put(section, k, v, f"{at}{last}.")
     else:
         tree[last] = value
 
@@ -57,12 +64,16 @@ def load_toml(path: str) -> dict[str, Any]:
     if not p.exists():
         bundled = resources.files("atlas").joinpath(f"configs/{path}.toml")
         if bundled.is_file():
-            return tomllib.loads(bundled.read_text())
+            return tomllib.loads(bundled.read_text(encoding="utf-8"))
         names = [f.name[:-5] for f in resources.files("atlas").joinpath("configs").iterdir()
                  if f.name.endswith(".toml")]
         raise AtlasError(f"config {path!r} is not a file or a bundled config ({', '.join(names)})")
     try:
-        return tomllib.loads(p.read_text())
+        # TOML is UTF-8; a byte-order mark (some Windows editors write one) is not content
+        return tomllib.loads(p.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise AtlasError(f"config {path}: not UTF-8 text (TOML files are UTF-8): byte "
+                         f"{e.object[e.start]:#04x} at offset {e.start}") from None
     except tomllib.TOMLDecodeError as e:
         raise AtlasError(f"config {path}: invalid TOML: {e}") from None
     except OSError as e:
@@ -91,7 +102,7 @@ def layered(args: argparse.Namespace | None) -> dict[str, Any]:
             put(tree, name[len(TREE):], value)
     for item in getattr(args, "set", None) or []:
         key, eq, text = item.partition("=")
-        if not eq or not key.strip():
+        if not eq or not _KEY.fullmatch(key.strip()):
             raise AtlasError(f"--set expects SECTION.FIELD=VALUE, got {item!r}")
         put(tree, key.strip(), literal(text.strip()))
     return tree

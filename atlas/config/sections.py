@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from atlas.config.fields import flag, names, num, one_of, text
+from atlas.config.fields import MAX_SEED, flag, names, num, one_of, text
 
 METHODS = ("diverse", "topk")
 METRICS = ("cosine", "euclidean", "correlation", "manhattan")
@@ -88,7 +88,8 @@ class SelectConfig:
     k: int = num(8, 1, 1024)  # seeds per unit
     method: str = one_of("diverse", METHODS)  # round-robin over clusters, or the k strongest
     max_clusters: int = num(8, 1, 64)  # upper bound on manifestation clusters per unit
-    seed: int = num(0, 0)  # reserved for stochastic methods; Ward clustering is deterministic
+    # reserved for stochastic methods; Ward clustering is deterministic
+    seed: int = num(0, 0, MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class EmbedConfig:
     n_neighbors: int = num(15, 2, 200)
     min_dist: float = num(0.1, 0.0, 1.0)
     metric: str = one_of("cosine", METRICS)  # pooled vectors: direction matters, not length
-    seed: int = num(0, 0)  # UMAP random_state: makes maps reproducible (and single-threaded)
+    # UMAP random_state: makes maps reproducible (and single-threaded)
+    seed: int = num(0, 0, MAX_SEED)
     n_epochs: int = num(200, 10, 5000)  # UMAP's default for small sets is 500
     max_clusters: int = num(8, 1, 64)  # keep equal to select.max_clusters: labels match seeds
     unit_top: int = num(8, 1, 1024)  # top natural images that place a unit on the layer map

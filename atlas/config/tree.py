@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ from atlas.config.sections import (
     SelectConfig,
     SiteConfig,
 )
-from atlas.config.units import parse_units
+from atlas.config.units import check_units
 from atlas.config.validate import ValidateConfig
 from atlas.errors import AtlasError, unknown
 
@@ -63,9 +64,13 @@ class BuildConfig:
         return self.out or str(Path("runs") / self.name)
 
     def rules(self, dot: str) -> None:
-        if not (self.device in ("auto", "cpu") or self.device.startswith(("cuda", "mps"))):
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             check_choice("device", self.device, DEVICES)
-        parse_units(self.units)  # form only; the range is checked once the layer is known
+        # one folder name: runs/NAME must stay a folder of runs/
+        if self.name in (".", "..") or any(c in self.name for c in "/\\"):
+            raise AtlasError(f"name must be a folder name (no '/' or '\\', not '.' or '..'; "
+                             f"`out` takes a path), got {self.name!r}")
+        check_units(self.units)
 
     def check(self) -> None:
         """Every key's type and range, one line naming the first bad one."""

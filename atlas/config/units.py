@@ -15,42 +15,57 @@ from atlas.errors import AtlasError
 LayerUnit = tuple[str, int]
 
 
-def _indices(text: str, n: int | None) -> list[int]:
+def _spec(text: str, n: int | None) -> range | list[int]:
+    """The units ``text`` names, as a range where it is one: ``"0:100000000"`` is checked
+    against the layer without being spelled out. An open end is ``n`` (the start alone while
+    ``n`` is unknown)."""
     if not text:
-        return list(range(n or 0))
+        return range(n or 0)
     if ":" in text:
         a, b = text.split(":")
         lo = int(a) if a.strip() else 0
-        if not b.strip() and n is None:
-            return [lo]  # form only: the open end is known once the layer is
-        return list(range(lo, int(b) if b.strip() else n))
-    return [int(u) for u in text.split(",")]
+        if not b.strip():
+            return range(lo, lo + 1) if n is None else range(lo, n)
+        return range(lo, int(b))
+    return list(dict.fromkeys(int(u) for u in text.split(",")))
 
 
-def parse_units(spec: str, n: int | None = None, layer: str = "") -> list[int]:
-    """Units of a layer with ``n`` units: ``''`` all, ``'A:B'`` A..B-1, ``'1,5,9'`` those.
-
-    With ``n=None`` only the form is checked (before the layer's size is known).
-    """
+def _parse(spec: str, n: int | None, layer: str) -> range | list[int]:
     text = str(spec).strip()
     try:
-        units = list(dict.fromkeys(_indices(text, n)))
+        units = _spec(text, n)
     except ValueError:
         raise AtlasError(f"units must look like '0:32' or '1,5,9' (or '' for all), "
                          f"got {text!r}") from None
-    if text and not units:
+    if isinstance(units, range):  # never spelled out before it is known to fit
+        asked = max(0, units.stop - units.start)
+        first, bad = units.start, range(max(units.start, n if n is not None else units.stop),
+                                        units.stop)
+    else:
+        asked, first = len(units), min(units, default=0)
+        bad = [u for u in units if n is not None and u >= n]
+    if text and not asked:
         raise AtlasError(f"units {text!r} select no unit; give A:B with A < B")
-    if n is not None:
-        bad = [u for u in units if not 0 <= u < n]
-        if bad:
-            where = f"layer {layer!r}" if layer else "the layer"
-            more = f"; {len(bad)} of those asked for are not, from {bad[0]}" if len(units) > 1 \
-                else ""
-            raise AtlasError(f"units {text!r} out of range: {where} has {n} units "
-                             f"(0..{n - 1}){more}")
-    elif any(u < 0 for u in units):
+    if first < 0:
         raise AtlasError(f"units {text!r}: unit numbers start at 0")
+    if n is not None and bad:
+        where = f"layer {layer!r}" if layer else "the layer"
+        count = bad.stop - bad.start if isinstance(bad, range) else len(bad)
+        more = f"; {count} of those asked for are not, from {bad[0]}" if asked > 1 else ""
+        raise AtlasError(f"units {text!r} out of range: {where} has {n} units "
+                         f"(0..{n - 1}){more}")
     return units
+
+
+def check_units(spec: str) -> None:
+    """The form of a unit spec, before the layer's size is known (the range is checked by
+    :func:`parse_units` once it is)."""
+    _parse(spec, None, "")
+
+
+def parse_units(spec: str, n: int, layer: str = "") -> list[int]:
+    """Units of a layer with ``n`` units: ``''`` all, ``'A:B'`` A..B-1, ``'1,5,9'`` those."""
+    return list(_parse(spec, n, layer))
 
 
 def parse_layer_units(spec: str | Sequence[str | LayerUnit] | None,

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from atlas.config.accent import AccentConfig
 from atlas.config.checks import check_int
-from atlas.config.fields import floats, names, num
+from atlas.config.fields import MAX_SEED, floats, names, num
 from atlas.errors import AtlasError
 
 LAMBDAS = (0.01, 0.0316, 0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0)  # 9 points, log-spaced
@@ -30,7 +30,7 @@ class ValidateConfig:
     sweep_units: int = num(2, 0, 100_000)  # units of the first layer swept over λ (0: no sweep)
     lambdas: list[float] = floats(*LAMBDAS)
     bootstrap: int = num(2000, 100, 1_000_000)
-    seed: int = num(0, 0)
+    seed: int = num(0, 0, MAX_SEED)
     # the accentuation settings are the tree's [accent] (the command line passes them in), not
     # keys of [validate]: one home per setting
     accent: AccentConfig = dataclasses.field(default_factory=AccentConfig,

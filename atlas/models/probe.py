@@ -43,8 +43,6 @@ def unit_counts(model: LoadedModel, names: Sequence[str]) -> dict[str, int]:
 def takes_size(model: LoadedModel, side: int) -> bool:
     """Whether the model runs on ``side``-pixel inputs (a ViT with fixed position embeddings
     refuses any size but its own)."""
-    if side == model.input_size:
-        return True
     try:
         with torch.inference_mode():
             model.module(model.normalize(torch.zeros(1, 3, side, side, device=model.device)))
@@ -57,7 +55,7 @@ def view_side(model: LoadedModel, scale: float) -> int:
     """Side of the random views fed to the model: ``scale`` times its input size, unless the
     model refuses that size: then its own input size."""
     side = max(16, round(model.input_size * scale))
-    return side if takes_size(model, side) else model.input_size
+    return side if side == model.input_size or takes_size(model, side) else model.input_size
 
 
 def describe_layers(model: LoadedModel) -> list[tuple[str, str, tuple[int, ...], int]]:

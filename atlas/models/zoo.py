@@ -148,7 +148,12 @@ def _timm(arch: str, weights: str) -> LoadedModel:
 
 
 def _torchscript(path: Path, size: int) -> LoadedModel:
-    module = torch.jit.load(str(path), map_location="cpu").eval()
+    try:
+        module = torch.jit.load(str(path), map_location="cpu").eval()
+    except RuntimeError as e:  # not a TorchScript archive (a state_dict, another format)
+        raise AtlasError(f"model {str(path)!r} is not a TorchScript file (torch.jit.save): "
+                         f"{str(e).splitlines()[0]}; a state_dict goes in model.weights, "
+                         f"beside its architecture's name in model.name") from None
     return LoadedModel(str(path), module, size, IMAGENET_MEAN, IMAGENET_STD, None, "file",
                        channels_last=False)
 

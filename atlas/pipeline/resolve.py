@@ -23,7 +23,7 @@ from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
 from atlas.models.distributed import Dist
 from atlas.models.hooks import LOGITS
-from atlas.models.probe import unit_counts, view_side
+from atlas.models.probe import takes_size, unit_counts, view_side
 from atlas.models.reglayer import reg_layer_for
 from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
@@ -35,12 +35,30 @@ CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: 
 
 @cache
 def _model(name: str, weights: str, size: int, device: str) -> LoadedModel:
-    return load_model(name, weights, size or None).to(device)
+    model = load_model(name, weights, size or None).to(device)
+    if not takes_size(model, model.input_size):  # a ViT's fixed grid, kernels larger than maps
+        raise AtlasError(
+            f"model {name!r} does not run on {size}-px inputs (model.input_size; 0 is the "
+            f"model's own size)" if size else f"model {name!r} does not run on its default "
+            f"{model.input_size}-px inputs; set model.input_size to the size it takes")
+    return model
+
+
+def check_device(name: str) -> None:
+    """A device named in the config that this machine lacks fails here, not in the first
+    stage (``cuda`` without CUDA is :func:`atlas.models.runtime.pick_device`'s line)."""
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise AtlasError("device 'mps' requested but MPS is not available; valid: cpu, auto")
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if name.startswith("cuda:") and n and int(name[5:]) >= n:
+        raise AtlasError(f"device {name!r} requested but this machine has {n} CUDA "
+                         f"device{'s' if n > 1 else ''}; valid: cuda:0..cuda:{n - 1}, cpu, auto")
 
 
 def model_of(cfg: BuildConfig, d: Dist | None = None) -> LoadedModel:
     """The config's model on this process's device, loaded once per process (the checks
     before long work and the stages share it)."""
+    check_device(cfg.device)
     dev = str(pick_device(cfg.device, d.local_rank if d else 0))
     return _model(cfg.model.name, cfg.model.weights, cfg.model.input_size, dev)
 
@@ -96,13 +114,22 @@ def class_reg_layer(model: LoadedModel, cfg: BuildConfig) -> str:
     return reg_layer_for(model, LOGITS, cfg.accent.reg_layer)
 
 
+def check_outputs(model: LoadedModel, names: list[str]) -> dict[str, int]:
+    """The units of each layer of ``names``, in the order the forward runs them; a layer that
+    gives no tensor (a container such as a ModuleList, a layer the forward never calls) fails
+    here, not where its first batch is read."""
+    units = unit_counts(model, names)
+    for name in names:
+        if name not in units:
+            raise AtlasError(f"layer {name!r} of {model.name} gives no tensor output")
+    return units
+
+
 def check_layers(cfg: BuildConfig, model: LoadedModel, reg: str) -> None:
-    """Mined layers exist, ``units`` fits the first one (the layer accentuated), and the
-    regularization layer ``reg`` runs before it."""
+    """Every mined layer gives a tensor, ``units`` fits the first one (the layer accentuated),
+    and the regularization layer ``reg`` runs before it."""
     target = cfg.mine.layers[0]
-    units = unit_counts(model, [*cfg.mine.layers, reg])
-    if target not in units:
-        raise AtlasError(f"layer {target!r} of {model.name} gives no tensor output")
+    units = check_outputs(model, [*cfg.mine.layers, reg])
     parse_units(cfg.units, units[target], target)
     order = list(units)
     if reg not in order or order.index(reg) >= order.index(target):
