@@ -10,7 +10,7 @@ import pytest
 from atlas.pipeline import schema
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.stages import stages
-from tests.helpers.fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
+from tests.helpers.fakerun import MINE_TABLES, FakeBasis, FakeRunConfig, make_fake_run
 
 
 def test_the_fake_run_has_every_table_of_the_schema(fake_run: Path) -> None:
@@ -18,9 +18,18 @@ def test_the_fake_run_has_every_table_of_the_schema(fake_run: Path) -> None:
     assert {p.stem for p in fake_run.glob("*.parquet")} == set(schema.TABLES)
     for name, columns in schema.TABLES.items():
         table = run.read_table(name)
-        assert list(table.columns) == list(columns) and len(table) > 0, name
+        # without a basis the basis stage writes its table empty (channels only)
+        assert list(table.columns) == list(columns) and (len(table) > 0) == (name != "basis"), name
     recorded = set(run.manifest()["stages"])
     assert recorded == {s.name for s in stages()}  # every stage that writes a table ran
+
+
+def test_a_fake_run_with_a_basis_holds_its_features(tmp_path: Path) -> None:
+    basis = FakeBasis(features=5)
+    run = RunDir(make_fake_run(tmp_path, FakeRunConfig(units=2, bases=(basis,))))
+    table = run.read_table("basis")
+    assert sorted(table.unit) == list(range(5)) and set(table.layer) == {basis.unit_layer}
+    assert set(run.read_table("topk").layer) == {"_blocks.4", "_blocks.10", basis.unit_layer}
 
 
 def test_a_partial_fake_run_holds_what_its_stages_write(tmp_path: Path) -> None:

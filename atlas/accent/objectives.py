@@ -13,6 +13,7 @@ import torch
 
 from atlas.config.accent import FOCUS, TARGETS
 from atlas.config.checks import check_choice
+from atlas.models.basis import PRE, split_name
 from atlas.models.maps import as_map
 
 
@@ -33,11 +34,19 @@ class Target:
         check_choice("target kind", self.kind, TARGETS)
 
     @property
-    def layers(self) -> list[str]:
-        return [self.layer]
+    def objective_layer(self) -> str:
+        """What the optimization raises: the unit layer itself, or for a feature of a basis its
+        pre-activation (a TopK code that is off has no gradient; :mod:`atlas.models.basis`)."""
+        return self.layer + PRE if split_name(self.layer)[1] else self.layer
 
-    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        a = as_map(acts[self.layer])
+    @property
+    def layers(self) -> list[str]:
+        return list(dict.fromkeys([self.layer, self.objective_layer]))
+
+    def __call__(self, acts: dict[str, torch.Tensor], layer: str | None = None) -> torch.Tensor:
+        """The units' values (per pair, mean over views) at ``layer`` (default: the unit
+        layer, the number reported)."""
+        a = as_map(acts[layer or self.layer])
         n = self.units.shape[0]
         views = a.shape[0] // n
         m = self._unit_maps(a, views)
@@ -69,8 +78,8 @@ class Target:
         """
         check_choice("focus", focus, FOCUS)
         if focus == "all" or self.kind != "mean":
-            return self(acts)
-        a = as_map(acts[self.layer])
+            return self(acts, self.objective_layer)
+        a = as_map(acts[self.objective_layer])
         n = self.units.shape[0]
         views = a.shape[0] // n
         m = self._unit_maps(a, views).flatten(1)  # (B, HW)

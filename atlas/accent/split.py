@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from atlas.errors import AtlasError
-from atlas.models.hooks import LOGITS, LayerHooks, first_tensor
+from atlas.models.hooks import LOGITS, LayerHooks, first_tensor, hooked
 from atlas.models.zoo import LoadedModel
 
 
@@ -32,8 +32,9 @@ def split_forward(model: LoadedModel, images: torch.Tensor, split: str, layers: 
         return cut["leaf"]
 
     swap = None if split == "pixels" else (model.layer(split), detach)
-    hooked = {n: model.layer(n) for n in layers if n != LOGITS}  # logits: run to the end
-    with LayerHooks(hooked, stop=LOGITS not in layers, swap=swap) as hooks:
+    modules, transforms = hooked(model, layers)  # logits: run to the end
+    with LayerHooks(modules, stop=LOGITS not in layers, swap=swap,
+                    transforms=transforms) as hooks:
         result = hooks.run(model.module, x)
     acts = hooks.outputs
     if LOGITS in layers:

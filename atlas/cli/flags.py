@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from atlas.config.load import setting
+from atlas.config.load import bundled_names, setting
 
 
 def config_flags(p: argparse.ArgumentParser, positional: bool = False) -> None:
     """The TOML file (or bundled config name) and ``--set``, the layers below the flags."""
-    text = "TOML config file or a bundled config name (bundled, resnet50-folder, hf-dataset)"
+    text = f"TOML config file or a bundled config name ({', '.join(bundled_names())})"
     if positional:
         p.add_argument("config", nargs="?", help=text)
     else:

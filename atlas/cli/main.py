@@ -91,8 +91,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
+    from atlas.cli import concept, run_commands, validate
     from atlas.cli import export as cli_export
-    from atlas.cli import run_commands, validate
 
     ap = _Parser(prog="atlas", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -115,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
     run_commands.add_commands(sub)
     validate.add_commands(sub)
     cli_export.add_commands(sub)
+    concept.add_commands(sub)
     return ap
 
 

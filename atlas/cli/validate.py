@@ -34,7 +34,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     check_writable(cfg.run_dir, "run directory")
     vcfg = replace(cfg.validate, accent=cfg.accent)
-    model = model_of(cfg)
+    model = model_of(cfg).with_bases(RunDir(cfg.run_dir).bases())  # a run's features too
     check_outputs(model, [*vcfg.layers, *vcfg.attr_layers])
     resolved = resolve(cfg, model, target=first_target(model, vcfg))
     res = validate(cfg.run_dir, model, source_of(cfg), vcfg, resolved, progress=not args.quiet)

@@ -25,7 +25,7 @@ def check_float(name: str, value: Any, lo: float, hi: float, open_lo: bool = Fal
         raise AtlasError(f"{name} must be a number in {left}{lo}, {hi}], got {value!r}")
 
 
-def check_choice(name: str, value: Any, choices: Iterable[str]) -> None:
+def check_choice(name: str, value: Any, choices: Iterable[str | int]) -> None:
     choices = list(choices)
     if value not in choices:
-        raise AtlasError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        raise AtlasError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")

@@ -28,7 +28,7 @@ def num(default: float, lo: float, hi: float | None = None, *, open_lo: bool = F
     return dataclasses.field(default=default, metadata={"lo": lo, "hi": hi, "open_lo": open_lo})
 
 
-def one_of(default: str, choices: Iterable[str]) -> Any:
+def one_of(default: str | int, choices: Iterable[str | int]) -> Any:
     return dataclasses.field(default=default, metadata={"choices": tuple(choices)})
 
 

@@ -58,6 +58,12 @@ def is_config(name: str) -> bool:
         .is_file())
 
 
+def bundled_names() -> list[str]:
+    """The configs shipped in the package, by the name ``atlas build NAME`` takes."""
+    return sorted(f.name[:-5] for f in resources.files("atlas").joinpath("configs").iterdir()
+                  if f.name.endswith(".toml"))
+
+
 def load_toml(path: str) -> dict[str, Any]:
     """A TOML file, or a bundled config by name (``bundled``)."""
     p = Path(path)
@@ -65,9 +71,8 @@ def load_toml(path: str) -> dict[str, Any]:
         bundled = resources.files("atlas").joinpath(f"configs/{path}.toml")
         if bundled.is_file():
             return tomllib.loads(bundled.read_text(encoding="utf-8"))
-        names = [f.name[:-5] for f in resources.files("atlas").joinpath("configs").iterdir()
-                 if f.name.endswith(".toml")]
-        raise AtlasError(f"config {path!r} is not a file or a bundled config ({', '.join(names)})")
+        raise AtlasError(f"config {path!r} is not a file or a bundled config "
+                         f"({', '.join(bundled_names())})")
     try:
         # TOML is UTF-8; a byte-order mark (some Windows editors write one) is not content
         return tomllib.loads(p.read_bytes().decode("utf-8-sig"))

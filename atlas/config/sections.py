@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from atlas.config.fields import MAX_SEED, flag, names, num, one_of, text
+from atlas.errors import AtlasError
 
 METHODS = ("diverse", "topk")
 METRICS = ("cosine", "euclidean", "correlation", "manhattan")
@@ -124,3 +125,41 @@ class SiteConfig:
     report_px: int = num(192, 32, 2048)
     reports_max_units: int = num(128, -1)
     refresh: int = num(60, 0, 86_400)
+
+
+BASIS_KINDS = ("channels", "sae", "file", "directions")
+VIEWS = (1, 2, 4, 6)  # atlas.pipeline.basis.sample: plain, mirror, two zoomed crops, their mirrors
+
+
+@dataclass
+class BasisConfig:
+    """How one layer is read besides its channels: a sparse dictionary learned here (``sae``:
+    TopK, ``features`` of them, ``k`` per position), one trained elsewhere (``file``: SAELens's
+    folder or atlas's NAME.json), or named directions (``directions``: a file of vectors, e.g.
+    from ``atlas concept``). ``channels`` reads channels only. The features' units form the
+    unit layer ``LAYER/NAME`` (``_blocks.10/sae``), mined and shown beside the channels."""
+
+    SECTION: ClassVar[str] = "basis"
+    kind: str = one_of("channels", BASIS_KINDS)
+    layer: str = text("")  # "": the first mined layer
+    name: str = text("")  # "": the kind ("sae", "file", "directions")
+    file: str = text("")  # kind file or directions: the basis file
+    features: int = num(0, 0, 1 << 20)  # sae: dictionary size F; 0: 8 x the layer's channels
+    k: int = num(16, 1, 4096)  # sae: features kept per position (TopK)
+    steps: int = num(3000, 1, 10_000_000)  # sae: optimizer steps
+    batch_size: int = num(4096, 16, 1 << 20)  # sae: position vectors per step
+    lr: float = num(4e-3, 0.0, 1.0, open_lo=True)  # sae: Adam learning rate (cosine decay)
+    aux_k: int = num(64, 0, 4096)  # sae: dead features revived by the auxiliary loss (0: off)
+    sample: int = num(250_000, 1000, 50_000_000)  # sae: position vectors learned from, at most
+    holdout: float = num(0.1, 0.0, 0.5)  # sae: share of images held out for the metrics
+    views: int = one_of(6, VIEWS)  # sae: views per training image (1, 2: + mirror, 4, 6: + zooms)
+    batch_topk: bool = flag(True)  # sae: k per position on average over a batch (BatchTopK)
+    seed: int = num(0, 0, MAX_SEED)
+
+    @property
+    def active(self) -> bool:
+        return self.kind != "channels"
+
+    def rules(self, dot: str) -> None:
+        if "/" in self.name or ":" in self.name:
+            raise AtlasError(f"{dot}name must not hold '/' or ':', got {self.name!r}")

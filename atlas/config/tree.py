@@ -24,6 +24,7 @@ from atlas.config.decisions import ClassesConfig, ConnectConfig
 from atlas.config.fields import check, hints, kind, section, text, tree_fields
 from atlas.config.load import layered, put
 from atlas.config.sections import (
+    BasisConfig,
     DataConfig,
     DescribeConfig,
     EmbedConfig,
@@ -48,6 +49,7 @@ class BuildConfig:
     units: str = text("")  # units to accentuate: "" = all, "0:32", "1,5,9"
     model: ModelConfig = section(ModelConfig)
     data: DataConfig = section(DataConfig)
+    basis: BasisConfig = section(BasisConfig)
     mine: MineConfig = section(MineConfig)
     describe: DescribeConfig = section(DescribeConfig)
     select: SelectConfig = section(SelectConfig)
@@ -57,6 +59,26 @@ class BuildConfig:
     connect: ConnectConfig = section(ConnectConfig)
     classes: ClassesConfig = section(ClassesConfig)
     validate: ValidateConfig = section(ValidateConfig)
+
+    @property
+    def basis_layer(self) -> str:
+        """The unit layer of the basis (``LAYER/NAME``), or "" when only channels are read."""
+        b = self.basis
+        if not b.active:
+            return ""
+        return f"{b.layer or self.mine.layers[0]}/{b.name or b.kind}"
+
+    @property
+    def unit_layers(self) -> list[str]:
+        """Every layer whose units are mined: the basis's features first (what a build with a
+        basis accentuates), then the channels of ``mine.layers``."""
+        return [*([self.basis_layer] if self.basis.active else []), *self.mine.layers]
+
+    @property
+    def planned_layer(self) -> str:
+        """The unit layer whose ``units`` a build visualizes and accentuates: the basis's
+        features when a basis is read, else the first mined layer's channels."""
+        return self.unit_layers[0]
 
     @property
     def run_dir(self) -> str:

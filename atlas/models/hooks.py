@@ -20,7 +20,8 @@ from torch import nn
 from atlas.models.zoo import LoadedModel
 
 LOGITS = "logits"
-Swap = tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
+Transform = Callable[[torch.Tensor], torch.Tensor]
+Swap = tuple[nn.Module, Transform]
 
 
 class _Stop(Exception):
@@ -41,15 +42,19 @@ def first_tensor(out: object) -> torch.Tensor:
 class LayerHooks:
     """Forward hooks on ``layers`` ({name: module}) for one ``with`` block.
 
-    ``outputs`` fills in as the forward runs. ``stop``: abort the forward once every layer has
-    run (:meth:`run` then returns None). ``swap``: (module, fn) replaces that module's output by
-    ``fn(output)``; it runs before the readers, so a reader of the same module sees the
-    replacement. ``strict=False`` skips outputs that are not tensors instead of raising.
+    ``outputs`` fills in as the forward runs. ``transforms``: {name: fn} turns a layer's output
+    into what ``name`` reads (a basis's codes, :meth:`atlas.models.zoo.LoadedModel.reader`).
+    ``stop``: abort the forward once every layer has run (:meth:`run` then returns None).
+    ``swap``: (module, fn) replaces that module's output by ``fn(output)``; it runs before the
+    readers, so a reader of the same module sees the replacement. ``strict=False`` skips outputs
+    that are not tensors instead of raising.
     """
 
     def __init__(self, layers: Mapping[str, nn.Module], stop: bool = True,
-                 swap: Swap | None = None, strict: bool = True):
+                 swap: Swap | None = None, strict: bool = True,
+                 transforms: Mapping[str, Transform] | None = None):
         self.layers, self.stop, self.swap, self.strict = dict(layers), stop, swap, strict
+        self.transforms = dict(transforms or {})
         self.outputs: dict[str, torch.Tensor] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
@@ -58,11 +63,13 @@ class LayerHooks:
             if name in self.outputs:
                 return
             try:
-                self.outputs[name] = first_tensor(out)
+                tensor = first_tensor(out)
             except TypeError:
                 if self.strict:
                     raise
                 return
+            fn = self.transforms.get(name)
+            self.outputs[name] = fn(tensor) if fn is not None else tensor
             if self.stop and len(self.outputs) == len(self.layers):
                 raise _Stop
 
@@ -107,16 +114,30 @@ class LayerHooks:
             return None
 
 
+def hooked(model: LoadedModel, names: Sequence[str]
+           ) -> tuple[dict[str, nn.Module], dict[str, Transform]]:
+    """The modules to hook for unit layers ``names`` (``logits`` is the whole forward's
+    output, hooked nowhere) and the transforms of those read through a basis."""
+    modules, transforms = {}, {}
+    for n in names:
+        if n != LOGITS:
+            modules[n], fn = model.reader(n)
+            if fn is not None:
+                transforms[n] = fn
+    return modules, transforms
+
+
 class Probe:
     """Callable returning ``{layer: activation}`` for images in [0, 1]; stops at the deepest."""
 
     def __init__(self, model: LoadedModel, layers: Sequence[str]):
         self.model = model
         self.names = list(dict.fromkeys(layers))
-        self.modules = {n: model.layer(n) for n in self.names if n != LOGITS}
+        self.modules, self.transforms = hooked(model, self.names)
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        with LayerHooks(self.modules, stop=LOGITS not in self.names) as hooks:
+        with LayerHooks(self.modules, stop=LOGITS not in self.names,
+                        transforms=self.transforms) as hooks:
             result = hooks.run(self.model.module, self.model.normalize(images))
         out = hooks.outputs
         if LOGITS in self.names:

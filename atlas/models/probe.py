@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from atlas.models.hooks import LayerHooks
+from atlas.models.hooks import LayerHooks, hooked
 from atlas.models.zoo import LoadedModel
 
 
@@ -28,9 +28,11 @@ def layer_shapes(model: LoadedModel, names: Sequence[str] | None = None
     """{layer: output shape without the batch} for ``names`` (default: every layer), in the
     order the forward pass runs them, for one random image. Layers whose output is not a
     tensor, or that the forward never runs, are absent."""
-    layers = model.layers if names is None else {n: model.layer(n) for n in dict.fromkeys(names)}
+    layers, transforms = (model.layers, {}) if names is None else hooked(model, list(
+        dict.fromkeys(names)))
     x = torch.rand(1, 3, model.input_size, model.input_size, device=model.device)
-    with torch.no_grad(), LayerHooks(layers, stop=names is not None, strict=False) as hooks:
+    with torch.no_grad(), LayerHooks(layers, stop=names is not None, strict=False,
+                                     transforms=transforms) as hooks:
         hooks.run(model.module, model.normalize(x))
     return {n: tuple(t.shape[1:]) for n, t in hooks.outputs.items()}
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from atlas.errors import AtlasError, unknown
+from atlas.models.basis import Basis, reader, split_name
 from atlas.models.weights import fetch_default, load_state
 
 BUNDLED = "efficientnet-lite0"
@@ -47,6 +48,7 @@ class LoadedModel:
     class_names: list[str] | None = None
     weights: str = "default"
     channels_last: bool = True  # NHWC: faster forward+backward on CPU (docs/benchmarks.md)
+    bases: dict[str, Basis] = field(default_factory=dict)  # "LAYER/NAME" -> basis over LAYER
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map images in [0, 1] (N,3,H,W) to the model's input space.
@@ -67,6 +69,22 @@ class LoadedModel:
         if name not in self.layers:
             raise unknown(f"layer of {self.name}", name, self.layers)
         return self.layers[name]
+
+    def reader(self, name: str) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor] | None]:
+        """The module a unit layer is read at, and how its output becomes the units: none for a
+        plain layer, a basis's codes for ``LAYER/NAME`` (its pre-activation for
+        ``LAYER/NAME/pre``; :mod:`atlas.models.basis`)."""
+        layer, basis, pre = split_name(name)
+        if not basis:
+            return self.layer(name), None
+        key = f"{layer}/{basis}"
+        if key not in self.bases:
+            raise unknown(f"unit layer of {self.name}", name, [*self.bases, *self.layers])
+        return self.layer(layer), reader(self.bases[key], pre)
+
+    def with_bases(self, bases: Iterable[Basis]) -> LoadedModel:
+        """The same network, reading the unit layers of ``bases`` too (on its device)."""
+        return replace(self, bases={b.unit_layer: b.to(self.device) for b in bases})
 
     @property
     def device(self) -> torch.device:

@@ -21,12 +21,14 @@ from atlas.config.units import parse_units
 from atlas.data.sources import ImageSource, Limited, open_source
 from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
+from atlas.models.basis import split_name
 from atlas.models.distributed import Dist
 from atlas.models.hooks import LOGITS
 from atlas.models.probe import takes_size, unit_counts, view_side
 from atlas.models.reglayer import reg_layer_for
 from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
+from atlas.pipeline.basis.stage import feature_count
 from atlas.pipeline.decisions.labels import read_label_map
 
 CPU_VIS_UNITS = 8  # units per visualization call on a CPU (docs/benchmarks.md: no dearer per
@@ -96,7 +98,8 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
     batch = cfg.accent.batch_size
     return Resolved(
         device=str(dev),
-        reg_layer=reg_layer_for(model, target or cfg.mine.layers[0], cfg.accent.reg_layer),
+        reg_layer=reg_layer_for(model, split_name(target or cfg.planned_layer)[0],
+                                cfg.accent.reg_layer),
         accent_batch=batch or (64 if gpu else 1),
         vis_batch=batch or (CPU_VIS_UNITS if dev.type == "cpu" else 64),
         workers=decode_workers(cfg.mine.workers, dev),
@@ -126,11 +129,12 @@ def check_outputs(model: LoadedModel, names: list[str]) -> dict[str, int]:
 
 
 def check_layers(cfg: BuildConfig, model: LoadedModel, reg: str) -> None:
-    """Every mined layer gives a tensor, ``units`` fits the first one (the layer accentuated),
-    and the regularization layer ``reg`` runs before it."""
-    target = cfg.mine.layers[0]
-    units = check_outputs(model, [*cfg.mine.layers, reg])
-    parse_units(cfg.units, units[target], target)
+    """Every mined layer gives a tensor, the basis fits its layer, ``units`` fits the unit
+    layer accentuated, and the regularization layer ``reg`` runs before it."""
+    target = split_name(cfg.planned_layer)[0]
+    units = check_outputs(model, list(dict.fromkeys([*cfg.mine.layers, target, reg])))
+    n = feature_count(cfg, model) if cfg.basis.active else units[target]
+    parse_units(cfg.units, n, cfg.planned_layer)
     order = list(units)
     if reg not in order or order.index(reg) >= order.index(target):
         raise AtlasError(f"accent.reg_layer {reg!r} must run before the target layer "
@@ -149,6 +153,8 @@ def preflight(cfg: BuildConfig, site: bool = False) -> tuple[LoadedModel, Resolv
     for name in cfg.mine.layers:  # before resolving: the rule names the target's neighbours
         if name not in model.layers:
             raise unknown(f"mine.layers entry of {model.name}", name, model.layers)
+    if cfg.basis.layer and cfg.basis.layer not in model.layers:
+        raise unknown(f"basis.layer of {model.name}", cfg.basis.layer, model.layers)
     resolved = resolve(cfg, model)
     check_layers(cfg, model, resolved.reg_layer)
     check_label_map(cfg, model)

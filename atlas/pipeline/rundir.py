@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 from atlas.io.files import atomic_write_json, atomic_write_with
+from atlas.models.basis import Basis
+from atlas.models.basis import load as load_basis
 from atlas.pipeline import schema
 
 
@@ -29,6 +31,7 @@ class RunDir:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
         self.media = self.root / "media"
+        self.basis_dir = self.root / "basis"  # the basis the run's features are read with
         self._allowed: tuple[str, ...] | None = None  # the running stage's outputs
 
     @contextlib.contextmanager
@@ -40,6 +43,12 @@ class RunDir:
             yield
         finally:
             self._allowed = before
+
+    def bases(self) -> list[Basis]:
+        """The bases the run's features were mined with (``basis/NAME.json``)."""
+        if not self.basis_dir.is_dir():
+            return []
+        return [load_basis(p) for p in sorted(self.basis_dir.glob("*.json"))]
 
     # ---- tables -------------------------------------------------------------------------
     def table_path(self, table: str) -> Path:

@@ -17,6 +17,7 @@ Media paths are relative to the run directory and use forward slashes.
       accent_vectors.parquet  per (unit, seed): the pooled vector of its accentuation
       embed.parquet     per unit: its top images and accentuations on its 2-D map, clusters
       layer_map.parquet per layer: a point per unit and per accentuation on one 2-D map
+      basis.parquet     per feature of a basis: its strongest channels and nearest features
       where.parquet     per topk row: the unit's activation map on that image, view and peak box
       classes.parquet   per unit: data-set classes over-represented among its top images
       causal.parquet    per unit: model classes whose probability drops most when it is ablated
@@ -75,6 +76,8 @@ TABLES: dict[str, dict[str, str]] = {
         "q99": "float",
         "hist_counts": "list",
         "hist_edges": "list",
+        "fire_images": "float",  # share of images on which it is above 0 somewhere
+        "fire_positions": "float",  # share of all positions at which it is above 0
     },
     "seeds": {
         "layer": "str",
@@ -151,6 +154,15 @@ TABLES: dict[str, dict[str, str]] = {
         "image_id": "str",  # the seed, or the unit's top image (shown on hover)
         "x": "float",
         "y": "float",
+    },
+    "basis": {  # the basis stage: what each feature of a basis is made of (empty: channels)
+        "layer": "str",  # the unit layer LAYER/NAME
+        "unit": "int",
+        "name": "str",  # a direction's name; "" for a dictionary's features
+        "channels": "list",  # the channels its decoder row weighs most (by |weight|)
+        "weights": "list",  # those weights, signed
+        "nearest": "list",  # the features whose decoder rows point most alike
+        "similarity": "list",  # their cosine similarity
     },
     "where": {  # one row per topk row (atlas.pipeline.describe.maps)
         "layer": "str",

@@ -43,9 +43,9 @@ def record_inputs(run: RunDir, cfg: BuildConfig, model: LoadedModel, source: Ima
 
 
 def planned_units(cfg: BuildConfig, run: RunDir) -> tuple[str, list[int]]:
-    """The layer and units this build accentuates and visualizes (``cfg.units`` of the first
-    mined layer; the mine stage must be done, it knows the layer's size)."""
-    layer = cfg.mine.layers[0]
+    """The layer and units this build accentuates and visualizes (``cfg.units`` of
+    ``cfg.planned_layer``; the mine stage must be done, it knows the layer's size)."""
+    layer = cfg.planned_layer
     n = run.stage("mine").get("units", {}).get(layer)
     if n is None:
         raise AtlasError(f"the mine stage has not recorded layer {layer!r}; run it first")

@@ -48,6 +48,7 @@ class Context:
     dist: Dist = field(default_factory=Dist)
     progress: bool = True
     on_progress: Callable[[Publish], object] | None = None
+    _with_bases: tuple[tuple, LoadedModel] | None = field(default=None, init=False, repr=False)
 
     @property
     def bar(self) -> bool:
@@ -59,10 +60,18 @@ class Context:
             self.on_progress(publish)
 
     def inputs(self) -> tuple[LoadedModel, ImageSource, Resolved]:
-        """The model, images and resolved settings, for a stage that runs the model."""
+        """The model (reading the run's basis, once the basis stage wrote it), images and
+        resolved settings, for a stage that runs the model."""
         if self.model is None or self.source is None or self.resolved is None:
             raise AtlasError("this stage runs the model: open it with atlas.pipeline.session")
-        return self.model, self.source, self.resolved
+        return self._model_with_bases(self.model), self.source, self.resolved
+
+    def _model_with_bases(self, model: LoadedModel) -> LoadedModel:
+        found = sorted(self.run.basis_dir.glob("*.json")) if self.run.basis_dir.is_dir() else []
+        key = tuple((p.name, p.stat().st_mtime_ns) for p in found)
+        if self._with_bases is None or self._with_bases[0] != key:
+            self._with_bases = (key, model.with_bases(self.run.bases()))
+        return self._with_bases[1]
 
 
 @dataclass(frozen=True)

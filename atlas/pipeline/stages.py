@@ -20,6 +20,7 @@ from typing import Any
 from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
 from atlas.pipeline.accentuate.stage import ACCENTUATE
+from atlas.pipeline.basis.stage import BASIS
 from atlas.pipeline.connect.stage import CONNECT
 from atlas.pipeline.decisions.accent import CLASS_ACCENTUATE
 from atlas.pipeline.decisions.predict import PREDICT
@@ -33,8 +34,8 @@ from atlas.pipeline.vis import VIS
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
-    MINE, DESCRIBE, SELECT, RENDER, PREDICT, CONNECT, EMBED_NATURAL, RENDER, VIS, ACCENTUATE,
-    CLASS_ACCENTUATE, EMBED,
+    BASIS, MINE, DESCRIBE, SELECT, RENDER, PREDICT, CONNECT, EMBED_NATURAL, RENDER, VIS,
+    ACCENTUATE, CLASS_ACCENTUATE, EMBED,
 )
 
 

@@ -1,8 +1,8 @@
 """Reading the pooled vectors that seed choice and the maps place images by.
 
 ``vectors.parquet`` (the describe stage) holds one vector per (layer, listed image);
-``accent_vectors.parquet`` (the accentuate stage) one per accentuation. Both are taken at the
-unit's own layer.
+``accent_vectors.parquet`` (the accentuate stage) one per accentuation. Both are the channel
+vectors of the unit's layer (for a basis's features: of the layer the basis reads).
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ import numpy as np
 import pandas as pd
 
 from atlas.errors import AtlasError
+from atlas.models.basis import split_name
 
 
 def natural_vectors(vectors: pd.DataFrame, layer: str) -> dict[str, np.ndarray]:
-    """image_id -> pooled vector at ``layer``; a clear error when the layer has none."""
+    """image_id -> pooled vector for units of unit layer ``layer`` (a basis's features over a
+    layer are placed by that layer's channel vectors); a clear error when there are none."""
+    layer = split_name(layer)[0]
     rows = vectors[vectors["layer"] == layer]
     if rows.empty:
         have = ", ".join(sorted(vectors["layer"].astype(str).unique())) or "(none)"

@@ -131,6 +131,36 @@ class Causal:
 
 
 @dataclass
+class BasisInfo:
+    """What a unit layer of features is: the basis's kind, size and how it was made."""
+
+    unit_layer: str  # LAYER/NAME
+    layer: str  # the layer it reads
+    name: str
+    kind: str  # "sae" (learned here), "file" (trained elsewhere), "directions"
+    size: int  # F
+    width: int  # C, the layer's channels
+    activation: str = ""
+    k: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    learned: dict[str, Any] = field(default_factory=dict)  # the recipe of a learned dictionary
+    positions: dict[str, int] = field(default_factory=dict)  # learned from / held out
+    images: dict[str, int] = field(default_factory=dict)
+    source: str = ""  # the file it came from
+
+
+@dataclass
+class FeatureInfo:
+    """One feature of a basis: its name (directions), density and what it is made of."""
+
+    name: str = ""
+    fire_images: float | None = None  # share of images where it fires somewhere
+    fire_positions: float | None = None  # share of positions where it fires
+    channels: list[tuple[int, float]] = field(default_factory=list)  # (channel, decoder weight)
+    nearest: list[tuple[int, float]] = field(default_factory=list)  # (feature, cosine)
+
+
+@dataclass
 class Unit:
     layer: str
     unit: int
@@ -151,6 +181,23 @@ class Unit:
     accent_note: str = ""  # why it shows no accentuation: pending, not chosen (site_status)
     pending: bool = False  # accentuation pending: the build was running when rendered
     vis_pending: bool = False  # feature visualization pending, likewise
+    basis: BasisInfo | None = None  # set when the unit is a feature of a basis
+    feature: FeatureInfo | None = None
+
+    @property
+    def what(self) -> str:
+        """'Unit', or 'Feature' of a basis (its name, for a named direction)."""
+        if self.feature is not None and self.feature.name:
+            return self.feature.name
+        return "Feature" if self.basis is not None else "Unit"
+
+    @property
+    def short(self) -> str:
+        """How links and lists name it beside its layer: "12", "feature 12" or a direction's
+        name."""
+        if self.feature is not None and self.feature.name:
+            return self.feature.name
+        return f"feature {self.unit}" if self.basis is not None else str(self.unit)
 
     @property
     def key(self) -> str:
@@ -239,3 +286,12 @@ class Atlas:
     # connections, class pages and failures: an atlas.site.decisions.Decisions (that module
     # imports this one, so the type is named here in words only)
     decisions: Any = None
+    bases: dict[str, BasisInfo] = field(default_factory=dict)  # unit layer -> its basis
+    _hrefs: dict[tuple[str, int], str] | None = field(default=None, repr=False)
+
+    def unit_href(self, layer: str, unit: int) -> str | None:
+        """The page of ``layer``'s ``unit`` when the site has one (links between features and
+        the channels they are made of)."""
+        if self._hrefs is None:
+            self._hrefs = {(u.layer, u.unit): u.href for u in self.units}
+        return self._hrefs.get((layer, int(unit)))

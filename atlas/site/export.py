@@ -94,8 +94,24 @@ def unit_record(atlas: Atlas, u: Unit, place: Place) -> dict[str, Any]:
         "accentuations": [_accent(a, place) for a in u.accents],
         "feature_visualization": {"media": place(u.vis_media),
                                   "activation": _r(u.vis_activation)} if u.vis_media else None,
+        "feature": _feature(u),
         **unit_links(atlas, u),
     }
+
+
+def _feature(u: Unit) -> dict[str, Any] | None:
+    """What a feature of a basis is (None for a channel): its basis and its own facts."""
+    b, f = u.basis, u.feature
+    if b is None or f is None:
+        return None
+    return {"basis": {"name": b.name, "kind": b.kind, "layer": b.layer, "features": b.size,
+                      "channels": b.width, "activation": b.activation, "k": b.k,
+                      "metrics": {k: _r(v) for k, v in b.metrics.items()},
+                      "learned": b.learned, "source": b.source},
+            "name": f.name, "fires_on_images": _r(f.fire_images),
+            "fires_at_positions": _r(f.fire_positions),
+            "made_of": [{"channel": c, "weight": _r(w)} for c, w in f.channels],
+            "nearest": [{"feature": n, "cosine": _r(s)} for n, s in f.nearest]}
 
 
 def _accent(a: Any, place: Place) -> dict[str, Any]:

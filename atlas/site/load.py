@@ -17,6 +17,7 @@ from atlas.data.sources import read_credits
 from atlas.errors import AtlasError
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.schema import TABLES
+from atlas.site import load_basis
 from atlas.site import load_describe as describe
 from atlas.site.content import Accent, Atlas, Credit, Pic, Shot, Unit
 from atlas.site.load_decisions import load_decisions
@@ -111,8 +112,10 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     keys = sorted(set().union(*[set(v) for v in g.values()]))
     manifest = run.manifest()
     order = {name: i for i, name in enumerate(_config_layers(manifest))}
-    layers = sorted({k[0] for k in keys} | set(gmap),
-                    key=lambda n: (order.get(n, len(order)), natural_key(n)))
+    base = {name: b.layer for name, b in load_basis.bases(run).items()}  # features: their layer
+    layers = sorted({k[0] for k in keys} | set(gmap), key=lambda n: (
+        order.get(base.get(n, n), len(order)), natural_key(base.get(n, n)), n in base,
+        natural_key(n)))
     rank = {name: i for i, name in enumerate(layers)}
     keys.sort(key=lambda k: (rank[k[0]], k[1]))
     slugs = {name: slug(name) for name in layers}
@@ -130,12 +133,13 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     status = BuildStatus.of(manifest)
     apply_status(units, status)
     describe.attach(run, units)
+    found_bases = load_basis.attach(run, units)
     decisions = load_decisions(run, units, pics, manifest)
     name, rule = site_title(manifest, run.root.resolve().name)
     return Atlas(name=name, manifest=manifest, layers=layers, units=units, pics=pics,
                  global_map=dict(gmap), tables=present, building=status.running,
                  random_weights=describe.random_weights(manifest), run_path=str(run_dir),
-                 title_rule=rule, decisions=decisions)
+                 title_rule=rule, bases=found_bases, decisions=decisions)
 
 
 def _config_layers(manifest: dict[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from PIL import Image
 from atlas.data import PHOTOS
 from atlas.site.safe import safe_relpath, slug
 
+THUMB_TAGS = "thumbs/tags.json"  # what each card thumbnail was made from (hashed)
 NATURAL_DIR = "media/images"  # where stages put natural-image copies: media/images/<id>.webp
 _EXTS = (".webp", ".png", ".jpg", ".jpeg")
 
@@ -132,25 +134,45 @@ class SiteMedia:
             return  # already current: rebuilding a site only touches what changed
         _replace_with(dest, make)
 
-    def thumb_path(self, media: str | None) -> str | None:
-        """Where the thumbnail of ``media`` goes (site-relative); made by :meth:`make_thumbs`."""
-        if not media or not self._source(media).is_file():
-            return None
-        rel = safe_relpath(media) if not Path(media).is_absolute() else "ext/" + slug(media)
-        return f"thumbs/{rel.rsplit('.', 1)[0]}.webp"
+    def unit_thumbs(self, faces: dict[str, str | None]) -> set[str]:
+        """Card thumbnails at the paths given (``{site path: face media}``; the index derives a
+        unit's path from the unit, so its data need not spell paths out). Each distinct face is
+        encoded once (threads: Pillow releases the GIL while coding). A thumbnail is remade
+        when its face or the face's file changed since it was made: ``THUMB_TAGS`` keeps a short
+        hash of each (a unit's face can turn to an older file, which a time check would miss;
+        hashes, so a published site does not list the run's paths). Returns the paths made."""
+        tags_path = self.site_root / THUMB_TAGS
+        try:
+            old = json.loads(tags_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        old = old if isinstance(old, dict) else {}
+        tags: dict[str, str] = {}
+        for rel, media in faces.items():
+            src = self._source(media) if media else None
+            if src is None or not src.is_file() or not (
+                    Path(media).is_absolute() or _inside(src, self.run_root)):
+                continue
+            st = src.stat()
+            key = f"{media}\0{st.st_mtime_ns}\0{st.st_size}\0{self.thumb_px}"
+            tags[rel] = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        todo: dict[str, list[str]] = {}
+        for rel, tag in tags.items():
+            if old.get(rel) != tag or not (self.site_root / rel).is_file():
+                todo.setdefault(str(faces[rel]), []).append(rel)
 
-    def make_thumbs(self, medias: list[str | None]) -> dict[str, str]:
-        """Thumbnails for ``medias`` (threads: Pillow releases the GIL while coding)."""
-        jobs = {m: t for m in dict.fromkeys(medias) if m and (t := self.thumb_path(m))}
-
-        def one(item: tuple[str, str]) -> None:
-            media, rel = item
-            src = self._source(media)
-            self._make(rel, src, lambda t: t.write_bytes(encode_webp(src, self.thumb_px, 75)))
+        def one(item: tuple[str, list[str]]) -> None:
+            media, rels = item
+            data = encode_webp(self._source(media), self.thumb_px, 75)
+            for rel in rels:
+                _replace_with(self.site_root / rel, lambda t: t.write_bytes(data))
 
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-            list(pool.map(one, jobs.items()))
-        return jobs
+            list(pool.map(one, todo.items()))
+        _replace_with(tags_path, lambda t: t.write_text(json.dumps(tags, sort_keys=True)))
+        self.written.update(tags)
+        self.written.add(THUMB_TAGS)
+        return set(tags)
 
 
 class InlineMedia:

@@ -1,43 +1,48 @@
 """Render a run directory into a static, offline site (``atlas render``).
 
-The site is plain files: ``index.html`` (unit cards + the layer map), ``units/<layer>/<unit>.html``
-(stable permalinks), ``reports/...`` (self-contained per-unit reports), ``about.html`` (method,
-run, credits), ``validation.html`` (when ``atlas validate`` has run), ``data/*.js`` (page data
-as plain scripts: file:// forbids fetch), ``static/``, ``media/`` and ``thumbs/``. It never
-references a file outside its folder, loads nothing from the network and is safe to rebuild in
-place: unchanged media are not copied again and files of a previous build that no longer belong
-are removed (only in a folder marked as an atlas site).
+The site is plain files: ``index.html`` (unit cards + the layer map, its data from
+:mod:`atlas.site.index_data`), ``units/<layer>/<unit>.html`` (stable permalinks),
+``lists/<layer>.html`` (every unit of a layer as a plain list), ``reports/...``
+(self-contained per-unit reports), ``about.html`` (method, run, credits), ``validation.html``
+(when ``atlas validate`` has run), ``data/...js`` (page data as plain scripts: file:// forbids
+fetch), ``static/``, ``media/`` and ``thumbs/``. It never references a file outside its folder,
+loads nothing from the network and is safe to rebuild in place: unchanged media are not copied
+again and files of a previous build that no longer belong are removed (only in a folder marked
+as an atlas site).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+
+from jinja2 import Environment
 
 from atlas.config.sections import SiteConfig
 from atlas.errors import AtlasError
 from atlas.io.files import atomic_write_bytes
 from atlas.io.swap import staged_folder
 from atlas.pipeline.rundir import RunDir
-from atlas.site.content import Atlas, Pic, Unit
+from atlas.site.content import Atlas, Pic
 from atlas.site.downloads import write_tables
 from atlas.site.env import TEMPLATES, make_env, model_name, pretty
 from atlas.site.export import csv_text, json_text, layer_row, unit_record
+from atlas.site.index_data import FIRST, card, groups, index_data, map_points, map_tips, thumb_path
 from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia, SiteMedia
 from atlas.site.render_decisions import FAILURES, write_decisions
 from atlas.site.report import report_html
-from atlas.site.safe import SITE_CSP, js_assign, slug
+from atlas.site.safe import SITE_CSP, js_assign, js_register, slug
 from atlas.site.title import RULE
 from atlas.site.validation import PAIRS, fix, load_validation
 
 MARKER = ".atlas-site"
 CSV = "units.csv"  # each layer's table of units, beside its pages (atlas.site.export)
-_MANAGED = ("units", "reports", "media", "thumbs", "data", "static", "tables", "classes")
+_MANAGED = ("units", "lists", "reports", "media", "thumbs", "data", "static", "tables",
+            "classes")
 
 
 def _prepare(out: Path) -> None:
@@ -92,7 +97,7 @@ def _render_into(run_dir: Path, out_dir: str, out: Path, cfg: SiteConfig) -> Non
     env, w = make_env(), _Writer(out)
     w.write(MARKER, json.dumps({"generator": "atlas", "run": str(Path(run_dir).resolve())}))
     media = SiteMedia(Path(run_dir), out, thumb_px=cfg.thumb_px)
-    thumbs = media.make_thumbs([u.face for u in atlas.units])
+    thumbs = media.unit_thumbs({thumb_path(u): u.face for u in atlas.units})
     for f in sorted((TEMPLATES / "static").iterdir()):
         if f.is_file():
             w.write(f"static/{f.name}", f.read_text(encoding="utf-8"))
@@ -120,11 +125,7 @@ def _render_into(run_dir: Path, out_dir: str, out: Path, cfg: SiteConfig) -> Non
                             with_reports, inline)
     if FAILURES not in pages:  # a previous render's page would outlive its data
         (out / FAILURES).unlink(missing_ok=True)
-    w.write("data/index.js", js_assign("ATLAS_INDEX", _index_data(atlas)))
-    w.write("data/map.js", js_assign("ATLAS_MAP", _map_data(atlas, media)))
-    n_acc = sum(len(u.accents) for u in atlas.units)
-    w.write("index.html", env.get_template("index.html").render(
-        **common, root="", thumbs=thumbs, n_accents=n_acc))
+    _write_index(atlas, env, w, common, thumbs, _src(media, ""))
     tables = write_tables(Path(run_dir), out, atlas.tables, w.written)
     w.write("about.html", env.get_template("about.html").render(
         **common, root="", tables=tables, **_about(atlas)))
@@ -134,7 +135,7 @@ def _render_into(run_dir: Path, out_dir: str, out: Path, cfg: SiteConfig) -> Non
             config_text=pretty(validation.config) if validation.config else ""))
     else:  # a previous build's page would outlive the result it showed
         (out / "validation.html").unlink(missing_ok=True)
-    _remove_stale(out, w.written | media.written | set(thumbs.values()))
+    _remove_stale(out, w.written | media.written)
 
 
 def _src(media: SiteMedia, root: str) -> Callable[[str | None], str | None]:
@@ -147,60 +148,28 @@ def _src(media: SiteMedia, root: str) -> Callable[[str | None], str | None]:
     return src
 
 
-def _index_data(atlas: Atlas) -> dict:
-    li = {name: i for i, name in enumerate(atlas.layers)}
-    slugs = {u.layer: u.lslug for u in atlas.units}
-
-    def r(v: float | None) -> float | None:
-        return None if v is None else round(v, 4)
-
-    return {
-        "layers": atlas.layers,
-        "slugs": [slugs.get(name, "") for name in atlas.layers],
-        "units": [[li[u.layer], u.unit, r(u.top_activation), u.clusters, r(u.spread),
-                   _search_text(u, not atlas.random_weights)] for u in atlas.units],
-    }
-
-
-def _search_text(u: Unit, model_classes: bool, n: int = 3) -> str:
-    """A unit's label names for search and the map's tip, a few per kind, kinds in a fixed
-    order split by "|" ("fish, goldfish|tench|hay": data|ablation|accentuation; index.js names
-    them): the index stays under 1 MB at 2,048 units."""
-    names = u.names(model_classes)
-    return "|".join(", ".join(names.get(k, [])[:n]) for k in ("data", "ablation", "accent"))
-
-
-def _map_data(atlas: Atlas, media: SiteMedia) -> dict:
-    """Layer-map points as flat [x, y, unit index, accent rank (-1: the unit's own point), ...]
-    with x, y in 0..1000 and, per unit index, the hover thumbnails (its accentuations, and its
-    top image under -1) as [prefix, suffix, {rank: middle}]: both kept compact so 1,000 units
-    x 8 accents stay well under 1 MB."""
-    index = {(u.layer, u.unit): u.index for u in atlas.units}
-    layers, pics = {}, {}
-    for i, name in enumerate(atlas.layers):
-        flat: list[int] = []
-        for x, y, unit, rank in atlas.global_map.get(name, []):
-            if (name, unit) in index:
-                flat += [round(x * 1000), round(y * 1000), index[(name, unit)], rank]
-        if flat:
-            layers[str(i)] = flat
-    for u in atlas.units:
-        placed = {str(a.rank): p for a in u.accents if (p := media.place(a.accent_media))}
-        top = next((s.pic.media for s in u.top[:1] if s.pic.media), None)
-        if top_site := media.place(top):  # the unit's own point (rank -1): its top image
-            placed["-1"] = top_site
-        if placed:
-            pics[str(u.index)] = _affixes(placed)
-    return {"layers": layers, "media": pics}
-
-
-def _affixes(paths: dict[str, str]) -> list[object]:
-    """``{k: path}`` as ``[prefix, suffix, {k: middle}]`` (``prefix + middle + suffix``)."""
-    values = list(paths.values())
-    pre = os.path.commonprefix(values)
-    rest = [v[len(pre):] for v in values]
-    suf = os.path.commonprefix([r[::-1] for r in rest])[::-1] if len(values) > 1 else ""
-    return [pre, suf, {k: v[len(pre):len(v) - len(suf)] for k, v in paths.items()}]
+def _write_index(atlas: Atlas, env: Environment, w: _Writer, common: dict,
+                 thumbs: set[str], place: Callable[[str | None], str | None]) -> None:
+    """The index page, its data, each layer's map and hover images (loaded as the map shows
+    them) and each layer's plain list of units (the index without JavaScript)."""
+    gs = groups(atlas)
+    data = index_data(atlas, gs, thumbs)
+    w.write("data/index.js", js_assign("ATLAS_INDEX", data))
+    lists = env.get_template("units_list.html")
+    counts: dict[str, int] = {}  # units of each kind: {"channel": 2048, "feature": 16384}
+    for g in gs:
+        counts[g.kind] = counts.get(g.kind, 0) + len(g.units)
+        if atlas.global_map.get(g.name):
+            w.write(f"data/map/{g.slug}.js", js_register("ATLAS_MAPS", g.slug,
+                                                         map_points(atlas, g)))
+            w.write(f"data/tips/{g.slug}.js", js_register("ATLAS_TIPS", g.slug,
+                                                          map_tips(atlas, g, place)))
+        w.write(f"lists/{g.slug}.html", lists.render(
+            **common, root="../", g=g, units=atlas.units[g.start:g.start + len(g.units)]))
+    n = len(atlas.units)
+    w.write("index.html", env.get_template("index.html").render(
+        **common, root="", cards=[card(data, i) for i in range(min(FIRST, n))], groups=gs,
+        data=data, n_accents=sum(len(u.accents) for u in atlas.units), counts=counts))
 
 
 def _about(atlas: Atlas) -> dict:

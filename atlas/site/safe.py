@@ -45,6 +45,14 @@ def js_assign(name: str, obj: Any) -> str:
     return f"window.{name}={js_data(obj)};\n"
 
 
+def js_register(table: str, key: str, obj: Any) -> str:
+    """A plain script that adds ``obj`` under ``key`` to ``window[table]``: data split over
+    files that a page loads one by one, when it needs them."""
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", table):
+        raise ValueError(f"bad global name {table!r}")
+    return f"(window.{table}=window.{table}||{{}})[{js_data(key)}]={js_data(obj)};\n"
+
+
 def natural_key(name: str) -> list[object]:
     """Sort key that puts ``_blocks.4`` before ``_blocks.10``."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]

@@ -138,9 +138,10 @@ def test_card_click_opens_unit_page(browser, fake_site: Path) -> None:
 def test_map_hover_shows_thumbnail_and_click_opens_unit(browser, fake_site: Path) -> None:
     page, log = open_page(browser, (fake_site / "index.html").as_uri())
     page.locator("#map-canvas").scroll_into_view_if_needed()
+    page.wait_for_function("() => (window.ATLAS_MAPS || {})['_blocks.4']")  # the map's data
     pos = page.evaluate("""() => {
         const c = document.getElementById('map-canvas').getBoundingClientRect();
-        const p = window.ATLAS_MAP.layers['0'];
+        const p = window.ATLAS_MAPS['_blocks.4'];
         let i = 0;
         while (p[i + 3] < 0) i += 4;  // the first accentuation (a unit's own point has -1)
         const x = p[i] / 1000, y = p[i + 1] / 1000;

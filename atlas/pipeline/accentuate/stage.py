@@ -22,6 +22,7 @@ from atlas.config.resolved import Resolved
 from atlas.data.loader import load_by_id
 from atlas.data.media import CHANGE_GAIN
 from atlas.data.sources import ImageSource
+from atlas.models.basis import split_name
 from atlas.models.hooks import LOGITS, Probe
 from atlas.models.maps import pooled
 from atlas.models.zoo import LoadedModel
@@ -79,9 +80,10 @@ def run_batch(run: RunDir, model: LoadedModel, source: ImageSource, batch: pd.Da
         "reg_layer": resolved.reg_layer, **media, "change_gain": CHANGE_GAIN,
         "trajectory": [t.tolist() for t in res.trajectory],
     })
+    base = split_name(layer)[0]  # placed by the channel vectors, as natural images are
     with torch.inference_mode():
-        acts = Probe(model, [layer])(to_input(res.images, model.input_size).to(model.device))
-    vectors = pd.DataFrame({**keys, "vector": [v.tolist() for v in pooled(acts[layer]).numpy()]})
+        acts = Probe(model, [base])(to_input(res.images, model.input_size).to(model.device))
+    vectors = pd.DataFrame({**keys, "vector": [v.tolist() for v in pooled(acts[base]).numpy()]})
     return {"accents": accents, "accent_vectors": vectors,
             "labels": label_rows(model, batch, seeds, res.images)}
 

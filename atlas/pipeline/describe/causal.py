@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import pandas as pd
 import torch
 
+from atlas.models.basis import ablate
 from atlas.models.hooks import LOGITS, LayerHooks, Probe, first_tensor
 from atlas.models.zoo import LoadedModel
 
@@ -27,10 +28,13 @@ class CutForward:
 
     def __init__(self, model: LoadedModel, layer: str, means: torch.Tensor):
         self.model, self.layer, self.means = model, layer, means
+        self.module, self.read = model.reader(layer)  # a basis's features: read its codes
+        self.basis = model.bases.get(layer)
         self.expand = True  # False once the rest of the network refused an expanded batch
 
     def _edit(self, x: torch.Tensor, rows: Sequence[tuple[int, int]]) -> torch.Tensor:
-        """Set each ablation row's unit to its mean (rows align with ``x``'s batch)."""
+        """Set each ablation row's unit to its mean (rows align with ``x``'s batch): a channel
+        directly, a basis's feature by moving along its decoder row (``basis.ablate``)."""
         ab = [(r, u) for r, (_, u) in enumerate(rows) if u != BASELINE]
         if not ab:
             return x
@@ -38,7 +42,9 @@ class CutForward:
         r = torch.tensor([a for a, _ in ab], device=x.device)
         u = torch.tensor([b for _, b in ab], device=x.device)
         m = self.means.to(x.device, x.dtype)[u]
-        if x.dim() == 4:
+        if self.basis is not None:
+            x[r] = ablate(self.basis, x[r], u, m)
+        elif x.dim() == 4:
             x[r, u] = m[:, None, None].expand(-1, *x.shape[2:])
         else:  # (B, T, C) tokens: the channel is last
             x[r, :, u] = m[:, None].expand(-1, x.shape[1])
@@ -52,13 +58,13 @@ class CutForward:
             idx.append(idx[0])       # broadcast with a skip tensor: make the sizes differ
 
         def swap(a: torch.Tensor) -> torch.Tensor:
-            cut["a"] = a.detach()
+            cut["a"] = (self.read(a) if self.read is not None else a).detach()
             if not rows:
                 return a
             x = a[torch.tensor(idx, device=a.device)] if expand else a
             return self._edit(x, rows)
 
-        module = self.model.layer(self.layer)
+        module = self.module
         x = images if expand else images[idx]
         with LayerHooks({self.layer: module}, stop=not rows, swap=(module, swap)) as hooks:
             out = hooks.run(self.model.module, self.model.normalize(x))

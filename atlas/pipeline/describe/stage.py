@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from atlas.config.sections import DescribeConfig
 from atlas.data.loader import Batch, make_loader
+from atlas.models.basis import split_name
 from atlas.models.hooks import Probe
 from atlas.models.receptive import receptive_field
 from atlas.models.zoo import LoadedModel
@@ -54,10 +55,13 @@ def _compute(ctx: Context, key: str) -> dict:
     topk, stats = run.read_table("topk"), run.read_table("stats")
     reason = causal_skip_reason(model, cfg)
     plan = Plan.make(topk, source, cfg.top_n, causal=not reason)
-    fields = {layer: receptive_field(model, layer) for layer in plan.layers}
+    base = {layer: split_name(layer)[0] for layer in plan.layers}  # a basis reads its layer
+    fields = {layer: receptive_field(model, base[layer]) for layer in plan.layers}
     rf = {layer: f.effective for layer, f in fields.items()}  # the crop: where it mostly looks
     maps, drops, skipped = WhereMaps(rf, model.input_size, cfg.map_side), Drops(), 0
     cuts = {layer: CutForward(model, layer, plan.means(stats, layer)) for layer in plan.layers}
+    read = list(dict.fromkeys([*plan.layers, *base.values()]))  # vectors: at the base layers
+    probe = Probe(model, read) if len(read) > 1 else None
     loader = make_loader(source, model.input_size, cfg.batch_size, resolved.workers,
                          plan.positions)
     bar = tqdm(total=len(plan.positions), unit="img", disable=not ctx.bar,
@@ -66,9 +70,9 @@ def _compute(ctx: Context, key: str) -> dict:
     for batch in loader:
         if len(batch.positions):
             images = batch.images.to(model.device)
-            acts = _describe_batch(maps, drops, plan, cuts, images, batch,
+            acts = _describe_batch(maps, drops, plan, cuts, probe, images, batch,
                                    cfg.rows_per_pass)
-            _collect_vectors(feats, plan, acts, batch)
+            _collect_vectors(feats, plan, base, acts, batch)
         skipped += len(batch.skipped)
         bar.update(len(batch.positions) + len(batch.skipped))
     bar.close()
@@ -88,20 +92,19 @@ DESCRIBE = Stage("describe", inputs=("mine",),
 
 
 def _describe_batch(maps: WhereMaps, drops: Drops, plan: Plan, cuts: dict[str, CutForward],
-                    images: torch.Tensor, batch: Batch, limit: int) -> dict[str, torch.Tensor]:
+                    probe: Probe | None, images: torch.Tensor, batch: Batch,
+                    limit: int) -> dict[str, torch.Tensor]:
     """One batch: the maps of the units listing each image, and the ablations in chunks of at
-    most ``limit`` rows. A layer with ablations reads its output from its first chunk, which
-    runs every image of the batch; the layers without any are read together by one
-    early-stopping forward (one layer alone: by its empty chunk)."""
+    most ``limit`` rows. With one layer its first chunk also yields the layer's output (one
+    forward in all); with several, one early-stopping forward reads them all first."""
     ids = [plan.ids[p] for p in batch.positions]
-    chunks = {layer: plan.ablation_chunks(layer, ids, limit) for layer in cuts}
-    quiet = [layer for layer, c in chunks.items() if not c]
-    acts: dict[str, torch.Tensor] = {}
-    if len(quiet) > 1:
-        with torch.inference_mode():
-            acts = Probe(cuts[quiet[0]].model, quiet)(images)
+    with torch.inference_mode():
+        acts = probe(images) if probe is not None else {}
     for layer, cut in cuts.items():
-        for n, rows in enumerate(chunks[layer] or ([] if layer in acts else [[]])):
+        chunks = plan.ablation_chunks(layer, ids, limit)
+        if layer not in acts:
+            chunks = chunks or [[]]
+        for n, rows in enumerate(chunks):
             whole = n == 0 and layer not in acts
             keep = list(range(len(ids))) if whole else sorted({i for i, _ in rows})
             local = {i: j for j, i in enumerate(keep)}
@@ -117,11 +120,15 @@ def _describe_batch(maps: WhereMaps, drops: Drops, plan: Plan, cuts: dict[str, C
     return acts
 
 
-def _collect_vectors(feats: NaturalVectors, plan: Plan, acts: dict[str, torch.Tensor],
-                      batch: Batch) -> None:
-    """The batch's pooled vectors at each layer that lists the image, and the image copies."""
+def _collect_vectors(feats: NaturalVectors, plan: Plan, base: dict[str, str],
+                     acts: dict[str, torch.Tensor], batch: Batch) -> None:
+    """The batch's image copies, and its pooled vectors at each base layer, for the images a
+    unit of that layer (its channels or a basis's features over it) lists. A basis's unit
+    layer is placed by its layer's channel vectors: as informative for seeds and maps, and
+    C values per image where F codes would be up to F/C times larger."""
     ids = [plan.ids[p] for p in batch.positions]
     feats.save_images(ids, batch.images)
-    for layer, a in acts.items():
-        keep = [i for i, x in enumerate(ids) if x in plan.listing[layer]]
-        feats.add(layer, [ids[i] for i in keep], a[keep])
+    for layer in dict.fromkeys(base.values()):
+        listed = set().union(*(plan.listing[u] for u, b in base.items() if b == layer))
+        keep = [i for i, x in enumerate(ids) if x in listed]
+        feats.add(layer, [ids[i] for i in keep], acts[layer][keep])

@@ -80,20 +80,22 @@ class Shard:
 
 
 def mine_shard(run: RunDir, model: LoadedModel, source: ImageSource, cfg: MineConfig,
-               key: str, workers: int, d: Dist, progress: bool = True) -> Shard:
-    """Mine this rank's share of the source, resuming from its checkpoint."""
+               layers: list[str], key: str, workers: int, d: Dist,
+               progress: bool = True) -> Shard:
+    """Mine this rank's share of the source for unit layers ``layers`` (channels of a layer,
+    or features of a basis over it), resuming from its checkpoint."""
     rank, world = d.rank, d.world
-    counts = unit_counts(model, cfg.layers)
-    shard = Shard(run, rank, {n: counts[n] for n in cfg.layers}, cfg)
+    counts = unit_counts(model, layers)
+    shard = Shard(run, rank, {n: counts[n] for n in layers}, cfg)
     shard.load(key)
     records = source.records
     positions = list(range(rank, len(records), world))
     ids = [r.image_id for r in records]
-    probe = Probe(model, cfg.layers)
+    probe = Probe(model, layers)
     loader = make_loader(source, model.input_size, cfg.batch_size, workers,
                          positions[shard.consumed:])
     bar = tqdm(total=len(positions), initial=shard.consumed, unit="img", disable=not progress,
-               desc=f"mine {','.join(cfg.layers)}", dynamic_ncols=True)
+               desc=f"mine {','.join(layers)}", dynamic_ncols=True)
     for b, batch in enumerate(loader, start=1):
         if len(batch.positions):
             pos = torch.tensor(batch.positions)

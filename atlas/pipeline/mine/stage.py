@@ -45,15 +45,15 @@ def finish(run: RunDir, parts: list[tuple[dict, pd.DataFrame, list]], source: Im
 def _settings(ctx: Context) -> list:
     model, source, _ = ctx.inputs()
     return [model.fingerprint(), model.input_size, source.fingerprint(),
-            ctx.cfg.mine.result_key()]
+            ctx.cfg.mine.result_key(), ctx.cfg.unit_layers]
 
 
 def _compute(ctx: Context, key: str) -> dict:
     """Each rank mines its share; rank 0 merges the shards exactly and writes the tables."""
     cfg, d = ctx.cfg.mine, ctx.dist
     model, source, resolved = ctx.inputs()
-    shard = mine_shard(ctx.run, model, source, cfg, stable_hash([key, d.world]),
-                       resolved.workers, d, ctx.bar)
+    shard = mine_shard(ctx.run, model, source, cfg, ctx.cfg.unit_layers,
+                       stable_hash([key, d.world]), resolved.workers, d, ctx.bar)
     parts = d.gather(({n: st.state_dict() for n, st in shard.stats.items()}, shard.images(),
                       shard.skipped))
     if not d.main:
@@ -63,5 +63,6 @@ def _compute(ctx: Context, key: str) -> dict:
     return {"images": info["images"], "skipped": len(info["skipped"]), "units": info["units"]}
 
 
-MINE = Stage("mine", inputs=(), outputs=("images", "topk", "stats"), settings=_settings,
-             compute=_compute, version="2", sharded=True, checkpoints=("mine-*",))
+MINE = Stage("mine", inputs=("basis",), outputs=("images", "topk", "stats"),
+             settings=_settings, compute=_compute, version="3", sharded=True,
+             checkpoints=("mine-*",))

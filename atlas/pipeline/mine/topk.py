@@ -84,12 +84,15 @@ class RunningMoments:
         self.max = torch.full((units,), float("-inf"), dtype=torch.float64)
 
     def add(self, x: torch.Tensor) -> None:
-        x = x.detach().cpu().double()
-        self.count += x.shape[0]
-        self.sum += x.sum(0)
-        self.sumsq += (x * x).sum(0)
-        self.min = torch.minimum(self.min, x.min(0).values)
-        self.max = torch.maximum(self.max, x.max(0).values)
+        """Add a batch ``x`` (B, units). Each unit's values are summed as one contiguous row,
+        in the same order whatever the number of units (a one-hot feature of a basis then has
+        exactly its channel's moments)."""
+        x = x.detach().cpu().double().T.contiguous()  # (units, B)
+        self.count += x.shape[1]
+        self.sum += x.sum(1)
+        self.sumsq += (x * x).sum(1)
+        self.min = torch.minimum(self.min, x.min(1).values)
+        self.max = torch.maximum(self.max, x.max(1).values)
 
     def merge(self, other: RunningMoments) -> None:
         self.count += other.count

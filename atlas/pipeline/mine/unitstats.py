@@ -19,16 +19,55 @@ QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 
 def reduce_map(fmap: torch.Tensor, how: str) -> torch.Tensor:
     """A layer's output (any form, :func:`atlas.models.maps.as_map`) -> (B, U) by spatial mean
-    or max."""
-    flat = as_map(fmap).flatten(2)
+    or max. Made contiguous first, so each unit's positions are summed in the same order
+    whatever the layer's memory layout or unit count: a basis's one-hot feature then scores
+    exactly as its channel does."""
+    flat = as_map(fmap).flatten(2).contiguous()
     return flat.amax(2) if how == "max" else flat.mean(2)
 
 
+class Firing:
+    """Per unit: how many images it fires on (somewhere above 0), and at how many positions.
+
+    A sparse dictionary's feature is judged by its density: one that fires everywhere says
+    nothing, one that never fires is dead. Counts merge exactly across shards."""
+
+    def __init__(self, units: int):
+        self.images = torch.zeros(units, dtype=torch.float64)
+        self.positions = torch.zeros(units, dtype=torch.float64)
+        self.seen_images, self.seen_positions = 0, 0
+
+    def add(self, flat: torch.Tensor) -> None:
+        """``flat``: (B, U, P) a batch's maps."""
+        on = flat > 0
+        self.images += on.any(2).sum(0).double().cpu()
+        self.positions += on.sum((0, 2)).double().cpu()
+        self.seen_images += flat.shape[0]
+        self.seen_positions += flat.shape[0] * flat.shape[2]
+
+    def merge(self, other: Firing) -> None:
+        self.images += other.images
+        self.positions += other.positions
+        self.seen_images += other.seen_images
+        self.seen_positions += other.seen_positions
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("images", "positions", "seen_images",
+                                              "seen_positions")}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, v in state.items():
+            setattr(self, k, v.clone() if isinstance(v, torch.Tensor) else v)
+
+
 class LayerStats:
+    PARTS = ("top", "bottom", "moments", "sample", "firing")
+
     def __init__(self, units: int, k: int, bottom_k: int, sample: int):
         self.top, self.bottom = RunningTopK(units, k), RunningTopK(units, bottom_k)
         self.moments = RunningMoments(units)
         self.sample = RunningTopK(1, sample)
+        self.firing = Firing(units)
         self.map_hw = (1, 1)
 
     def update(self, fmap: torch.Tensor, positions: torch.Tensor, prio: torch.Tensor, how: str):
@@ -40,20 +79,18 @@ class LayerStats:
         self.bottom.add(-scores, positions, where=where)
         self.moments.add(scores)
         self.sample.add(prio[:, None], positions, acts=scores[:, None, :])
+        self.firing.add(fmap.flatten(2))
 
     def merge(self, other: LayerStats) -> None:
-        for name in ("top", "bottom", "moments", "sample"):
+        for name in self.PARTS:
             getattr(self, name).merge(getattr(other, name))
 
     def state_dict(self) -> dict:
-        return {
-            "top": self.top.state_dict(), "bottom": self.bottom.state_dict(),
-            "moments": self.moments.state_dict(), "sample": self.sample.state_dict(),
-            "map_hw": self.map_hw,
-        }
+        return {**{name: getattr(self, name).state_dict() for name in self.PARTS},
+                "map_hw": self.map_hw}
 
     def load_state_dict(self, state: dict) -> None:
-        for name in ("top", "bottom", "moments", "sample"):
+        for name in self.PARTS:
             getattr(self, name).load_state_dict(state[name])
         self.map_hw = tuple(state["map_hw"])
 
@@ -75,7 +112,7 @@ class LayerStats:
 
     def stats_frame(self, layer: str, bins: int) -> pd.DataFrame:
         acts = self.sample.payload["acts"][0].numpy()  # (n_sample, units)
-        m = self.moments
+        m, f = self.moments, self.firing
         rows = []
         for unit in range(m.sum.shape[0]):
             a = acts[:, unit].astype(np.float64)
@@ -86,5 +123,7 @@ class LayerStats:
                 "layer": layer, "unit": unit, "count": m.count, "mean": float(m.mean[unit]),
                 "std": float(m.std[unit]), "min": lo, "max": hi, **q,
                 "hist_counts": counts.tolist(), "hist_edges": edges.tolist(),
+                "fire_images": float(f.images[unit]) / max(f.seen_images, 1),
+                "fire_positions": float(f.positions[unit]) / max(f.seen_positions, 1),
             })
         return pd.DataFrame(rows)

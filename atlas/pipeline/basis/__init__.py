@@ -1,0 +1,1 @@
+"""The basis stage: a layer's features (a learned sparse dictionary, a file, directions)."""

@@ -1,0 +1,193 @@
+"""Features beyond channels, measured: the dictionary, its accentuations, its pages, its cost.
+
+    python -m benchmarks.features curve                 # reconstruction vs k, beside PCA
+    python -m benchmarks.features quality RUN           # accentuations of a features run
+    python -m benchmarks.features compare RUN           # features against channels, same images
+    python -m benchmarks.features cost                  # mining with a basis against channels
+
+``curve`` learns dictionaries (F = 8 x 112, the basis section's recipe) over Lite0 ``_blocks.10``
+of the bundled photos for k = 4, 8, 16, 32 as the basis stage does (same sample, same held-out
+images) and prints the held-out explained variance (centred per channel), L0, dead and dense shares
+and the splice top-1 agreement, beside PCA with k components fitted on the same training positions.
+``quality`` scores every accentuation of a run's basis layer with the independent instrument of
+:mod:`benchmarks.quality` (the reference ``efficientnet-lite-pytorch`` model, with the run's
+basis applied to its layer output): the seed's code, the gain plain, after a blur and after a
+down/up resize, pixel RMSE and the change's high-frequency share. ``compare`` puts a run's
+feature layer beside its channel layer: the share of units with a significant dataset class and
+the median purity of their top 16 images. ``cost`` mines the bundled photos with channels only
+and with a basis of F = 8 x C features (from a file, so learning is not timed), each in its own
+process, alternating, and prints images per second and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from atlas.config.sections import VIEWS, BasisConfig
+from atlas.data.sources import bundled
+from atlas.models import basis as bases
+from atlas.models.zoo import load_model
+from atlas.pipeline.basis.learn import Recipe, learn
+from atlas.pipeline.basis.metrics import firing, reconstruction, splice_agreement
+from atlas.pipeline.basis.sample import gather
+
+LAYER = "_blocks.10"
+
+
+def curve(args: argparse.Namespace) -> None:
+    model, src = load_model("efficientnet-lite0"), bundled()
+    with tempfile.TemporaryDirectory() as tmp:
+        s = gather(model, src, LAYER, 250_000, 0.1, 32, 0, Path(tmp) / "sample.pt",
+                   progress=False, views=args.views)
+        images = sorted(s.train_images + s.held_images)
+        print(f"{len(s.train)} training positions ({len(s.train_images)} images), "
+              f"{len(s.held)} held out ({len(s.held_images)} images)")
+        print(f"{'k':>3} {'SAE EV':>7} {'PCA EV':>7} {'L0':>5} {'dead':>6} {'dense':>6} "
+              f"{'splice':>7}")
+        mean = s.train.mean(0)
+        _, _, v = torch.linalg.svd(s.train - mean, full_matrices=False)
+        held = s.held - s.held.mean(0)
+        for k in args.k:
+            recipe = Recipe(features=args.features, k=k, steps=args.steps, batch_size=4096,
+                            lr=4e-3, aux_k=64, seed=0, batch_topk=args.batch_topk,
+                            checkpoint_every=10 ** 9)
+            b = learn(s.train, recipe, Path(tmp) / f"k{k}.pt", progress=False, layer=LAYER,
+                      calibrate=s.as_mined)
+            r = reconstruction(b, s.held)
+            rate = firing(b, torch.cat([s.train, s.held]))
+            comp = v[:k]
+            pca = 1 - float((held - (s.held - mean) @ comp.T @ comp).pow(2).sum()
+                            / held.pow(2).sum())
+            splice = splice_agreement(model, b, src, images)
+            print(f"{k:>3} {r['explained_variance']:>7.3f} {pca:>7.3f} {r['l0']:>5.1f} "
+                  f"{float((rate == 0).float().mean()):>6.3f} "
+                  f"{float((rate > 0.5).float().mean()):>6.3f} {splice:>7.3f}", flush=True)
+
+
+def quality(args: argparse.Namespace) -> None:
+    from PIL import Image
+
+    from benchmarks.quality import CHANGES, Scorer, hf_share, pil_tensor
+
+    run = Path(args.run)
+    acc = pd.read_parquet(run / "accents.parquet")
+    acc = acc[acc["layer"].str.contains("/")]
+    if acc.empty:
+        sys.exit(f"{run} has no accentuations of a basis layer")
+    b = {x.unit_layer: x for x in (bases.load(p) for p in sorted((run / "basis").glob("*.json")))}
+    scorer = Scorer()
+    rows = []
+    for r in acc.itertuples():
+        basis = b[r.layer]
+        seed = pil_tensor(Image.open(run / r.seed_media))
+        img = pil_tensor(Image.open(run / r.accent_media))
+        out = {"seed_code": None}
+        for name in ("plain", "blur", "downup"):
+            fn = CHANGES[name]
+            a = scorer.acts(torch.stack([fn(seed), fn(img)]), [basis.layer])[basis.layer]
+            codes = basis.codes(a.permute(0, 2, 3, 1))[..., r.unit].mean((1, 2))
+            if name == "plain":
+                out["seed_code"] = float(codes[0])
+            out[name] = float(codes[1] / codes[0]) if codes[0] > 0 else float("nan")
+        out["rmse"] = float((img - seed).pow(2).mean().sqrt())
+        out["hf"] = hf_share(seed, img)
+        rows.append(out)
+    df = pd.DataFrame(rows)
+    print(f"{len(df)} accentuations of {', '.join(sorted(acc['layer'].unique()))}")
+    print(f"seed code > 0: {float((df['seed_code'] > 0).mean()):.1%}")
+    for col in ("plain", "blur", "downup", "rmse", "hf"):
+        print(f"{col:>7}: median {df[col].median():.3f} (q25 {df[col].quantile(0.25):.3f})")
+
+
+def _purity(topk: pd.DataFrame, images: pd.DataFrame, field: str, n: int = 16) -> pd.Series:
+    labels = images.set_index("image_id")[field].fillna("").astype(str)
+    top = topk[(topk["kind"] == "top") & (topk["rank"] < n)].copy()
+    top["name"] = top["image_id"].map(labels)
+    top = top[top["name"] != ""]
+    share = top.groupby(["layer", "unit", "name"]).size().groupby(["layer", "unit"]).max() / n
+    return share
+
+
+def compare(args: argparse.Namespace) -> None:
+    run = Path(args.run)
+    topk, images = pd.read_parquet(run / "topk.parquet"), pd.read_parquet(run / "images.parquet")
+    classes = pd.read_parquet(run / "classes.parquet")
+    units = topk.groupby("layer")["unit"].nunique()
+    print(f"{'unit layer':<22} {'units':>6} {'with a class':>13} {'purity label':>13} "
+          f"{'purity group':>13}")
+    for layer, n in units.items():
+        sig = classes[classes["layer"] == layer].groupby("unit").ngroups
+        pl = _purity(topk[topk["layer"] == layer], images, "label")
+        pg = _purity(topk[topk["layer"] == layer], images, "group")
+        print(f"{layer:<22} {n:>6} {sig / n:>13.1%} {pl.median():>13.3f} {pg.median():>13.3f}")
+
+
+def _mine(out: Path, extra: list[str]) -> dict:
+    cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "atlas", "mine", "--out", str(out),
+           "-q", "--set", "mine.workers=0", *extra]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    peak = int(p.stderr.strip().splitlines()[-1])
+    st = json.loads((out / "manifest.json").read_text())["stages"]["mine"]
+    return {"images_per_s": st["images"] / st["compute_seconds"], "peak_mib": peak / 1024}
+
+
+def cost(args: argparse.Namespace) -> None:
+    c = 112
+    g = torch.Generator().manual_seed(0)
+    d = torch.randn(8 * c, c, generator=g)
+    d = d / d.norm(dim=1, keepdim=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        f = bases.save(bases.Basis("sae", "file", LAYER, d.clone(), torch.zeros(8 * c), d,
+                                   torch.zeros(c), activation="topk", k=16), Path(tmp))
+        runs = {"channels": [], "basis 8C": []}
+        for i in range(args.reps):
+            for name, extra in (("channels", []), ("basis 8C", [
+                    "--set", 'basis.kind="file"', "--set", f'basis.file="{f}"'])):
+                runs[name].append(_mine(Path(tmp) / f"{name}-{i}".replace(" ", "-"), extra))
+    for name, rs in runs.items():
+        ips = statistics.median(r["images_per_s"] for r in rs)
+        mem = statistics.median(r["peak_mib"] for r in rs)
+        print(f"{name:<9} mining {ips:6.1f} images/s, peak {mem:6.0f} MiB (median of {len(rs)})")
+    ratio = statistics.median(r["images_per_s"] for r in runs["basis 8C"]) / statistics.median(
+        r["images_per_s"] for r in runs["channels"])
+    print(f"basis/channels speed ratio {ratio:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("curve")
+    p.add_argument("--k", type=int, nargs="+", default=[4, 8, 16, 32])
+    d = BasisConfig()
+    p.add_argument("--features", type=int, default=896)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--views", type=int, default=d.views, choices=VIEWS)
+    p.add_argument("--batch-topk", action=argparse.BooleanOptionalAction, default=d.batch_topk)
+    p.set_defaults(fn=curve)
+    p = sub.add_parser("quality")
+    p.add_argument("run")
+    p.set_defaults(fn=quality)
+    p = sub.add_parser("compare")
+    p.add_argument("run")
+    p.set_defaults(fn=compare)
+    p = sub.add_parser("cost")
+    p.add_argument("--reps", type=int, default=3)
+    p.set_defaults(fn=cost)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    np.random.seed(0)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
