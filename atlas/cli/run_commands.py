@@ -59,11 +59,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from atlas.io.files import check_writable
     from atlas.site.report import render_report
 
+    if bool(args.units) == bool(args.class_name):
+        raise AtlasError("atlas report: give --units LAYER:UNIT[,...] or --class NAME")
     if Path(args.out).is_dir():
         raise AtlasError(f"report --out {args.out!r} is a folder; give a file, e.g. "
                          f"{str(Path(args.out) / 'report.html')!r}")
     check_writable(Path(args.out).parent, "report folder")
-    path = render_report(args.run, args.units, args.out, cfg.site.report_px)
+    if args.class_name:
+        from atlas.site.render_decisions import render_class_report
+
+        path = render_class_report(args.run, args.class_name, args.out, cfg.site.report_px)
+    else:
+        path = render_report(args.run, args.units, args.out, cfg.site.report_px)
     print(f"report: {path}")
     return 0
 
@@ -85,9 +92,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     setting(p, "--out", "site.out", "site directory (default site/)")
     config_flags(p)
     p.set_defaults(fn=_cmd_render)
-    p = sub.add_parser("report", help="a self-contained HTML report for chosen units")
+    p = sub.add_parser("report", help="a self-contained HTML report for chosen units or a class")
     p.add_argument("run", help="run directory")
-    p.add_argument("--units", required=True, help="LAYER:UNIT[,LAYER:UNIT...]")
+    p.add_argument("--units", help="LAYER:UNIT[,LAYER:UNIT...]")
+    p.add_argument("--class", dest="class_name",
+                   help="a model class with a class page (name or index), instead of --units")
     p.add_argument("--out", default="report.html", help="the report file")
     config_flags(p)
     p.set_defaults(fn=_cmd_report)

@@ -22,6 +22,7 @@ class Resolved:
     vis_batch: int  # units per feature-visualization call
     workers: int  # image-decoding worker processes (0: in-process)
     view_px: int  # side of the random views fed to the model
+    class_reg_layer: str = ""  # the same as reg_layer, for accentuations toward a class's logit
     reg_layers: dict[str, str] = field(default_factory=dict)  # per unit layer, when they differ
 
     def reg_for(self, layer: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from atlas.config.accent import AccentConfig
 from atlas.config.checks import check_choice
+from atlas.config.decisions import ClassesConfig, ConnectConfig
 from atlas.config.fields import check, hints, kind, section, text, tree_fields
 from atlas.config.load import layered, put
 from atlas.config.sections import (
@@ -55,6 +56,8 @@ class BuildConfig:
     accent: AccentConfig = section(AccentConfig)
     embed: EmbedConfig = section(EmbedConfig)
     site: SiteConfig = section(SiteConfig)
+    connect: ConnectConfig = section(ConnectConfig)
+    classes: ClassesConfig = section(ClassesConfig)
     validate: ValidateConfig = section(ValidateConfig)
 
     @property

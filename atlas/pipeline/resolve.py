@@ -23,11 +23,13 @@ from atlas.errors import AtlasError, unknown
 from atlas.io.files import check_writable
 from atlas.models.basis import split_name
 from atlas.models.distributed import Dist
+from atlas.models.hooks import LOGITS
 from atlas.models.probe import takes_size, unit_counts, view_side
 from atlas.models.reglayer import reg_layer_for
 from atlas.models.runtime import pick_device
 from atlas.models.zoo import LoadedModel, load_model
 from atlas.pipeline.basis.stage import feature_count
+from atlas.pipeline.decisions.labels import read_label_map
 
 # Per call on a CPU: accentuation pairs (one unit's seeds at the default select.k) and
 # visualization units. Larger calls spread each step's fixed costs over more images (the CPU
@@ -130,7 +132,17 @@ def resolve(cfg: BuildConfig, model: LoadedModel, target: str | None = None) -> 
         workers=decode_workers(cfg.mine.workers, dev),
         view_px=view_side(model, cfg.accent.view_scale),
         reg_layers=others,
+        class_reg_layer=class_reg_layer(model, cfg),
     )
+
+
+def class_reg_layer(model: LoadedModel, cfg: BuildConfig) -> str:
+    """The regularization layer of accentuations toward a logit (class pages, failures, ``atlas
+    explain``): ``accent.reg_layer``, or the model's rule for the logits as target; "" for a
+    model whose classes mean nothing (no names, random weights)."""
+    if not model.labels_classes:
+        return ""
+    return reg_layer_for(model, LOGITS, cfg.accent.reg_layer)
 
 
 def check_outputs(model: LoadedModel, names: list[str]) -> dict[str, int]:
@@ -188,4 +200,14 @@ def preflight(cfg: BuildConfig, site: bool = False, model: LoadedModel | None = 
         raise unknown(f"basis.layer of {model.name}", cfg.basis.layer, model.layers)
     resolved = resolve(cfg, model)
     check_layers(cfg, model, resolved)
+    check_label_map(cfg, model)
     return model, resolved
+
+
+def check_label_map(cfg: BuildConfig, model: LoadedModel) -> None:
+    """``classes.label_map`` reads and names classes of the model (before long work)."""
+    if not cfg.classes.label_map:
+        return
+    if not model.class_names:
+        raise AtlasError(f"classes.label_map is set but {model.name} has no class names")
+    read_label_map(cfg.classes.label_map, model.class_names)

@@ -21,6 +21,10 @@ Media paths are relative to the run directory and use forward slashes.
       where.parquet     per topk row: the unit's activation map on that image, view and peak box
       classes.parquet   per unit: data-set classes over-represented among its top images
       causal.parquet    per unit: model classes whose probability drops most when it is ablated
+      connections.parquet  per unit of a later mined layer: its strongest inputs one layer down
+      predictions.parquet  per image: the model's top-1 class and confidence, and the truth
+      label_map.parquet per data label: the model class it maps to, and how
+      class_accents.parquet  per class page and explained failure: accentuation toward a class
       media/            WebP images
 """
 
@@ -195,6 +199,61 @@ TABLES: dict[str, dict[str, str]] = {
         "class_name": "str",
         "drop": "float",  # mean probability drop (0-1) over the images, unit set to its mean
         "images": "int",  # top images used
+    },
+    "connections": {  # atlas.pipeline.connect: drive = act x grad of the unit's objective
+        "layer": "str",  # the later layer
+        "unit": "int",
+        "input_layer": "str",  # the mined layer that runs before it
+        "input_unit": "int",
+        "rank": "int",  # 0 = largest drive; the most negative has the largest rank
+        "drive": "float",  # mean over its top images of sum over positions of act x grad
+        "share": "float",  # drive / sum of |drive| over every input unit
+        "shortcut": "int",  # 1: the same channel carried by a residual shortcut (same shape)
+        "images": "int",  # top images averaged over
+    },
+    "predictions": {  # atlas.pipeline.decisions.predict: one row per mined image
+        "image_id": "str",
+        "label": "str",  # the data's label ("" = none)
+        "class_index": "int",  # top-1
+        "class_name": "str",
+        "prob": "float",  # its softmax probability
+        "top_index": "list",  # the top-5 classes, best first
+        "top_prob": "list",
+        "true_index": "int",  # the label's model class; -1: unmapped
+        "true_prob": "float",  # its probability (NaN when unmapped)
+        "correct": "int",  # 1 right, 0 wrong, -1 unknown (label unmapped)
+    },
+    "label_map": {  # atlas.pipeline.decisions.labels, written by the predict stage
+        "label": "str",
+        "images": "int",  # images with the label
+        "class_index": "int",  # -1: unmapped
+        "class_name": "str",
+        "how": "str",  # exact, case, loose, file | ambiguous, unmapped, none
+        "candidates": "list",  # ambiguous: the classes it fits
+    },
+    "class_accents": {  # atlas.pipeline.decisions.accent: toward a class's logit
+        "kind": "str",  # "class" (its page), "predicted" / "true" (a failure's pair)
+        "class_index": "int",  # the class accentuated toward
+        "class_name": "str",
+        "image_id": "str",  # the seed photo
+        "rank": "int",  # order in the plan (0 first)
+        "logit_before": "float",
+        "logit_after": "float",
+        "prob_before": "float",
+        "prob_after": "float",
+        "top_after": "str",  # the top-1 class after
+        "top_after_prob": "float",
+        "latent_distance": "float",
+        "pixel_rmse": "float",
+        "steps": "int",
+        "lam": "float",
+        "reg_layer": "str",
+        "seed_media": "str",
+        "accent_media": "str",
+        "mask_media": "str",  # a failure's two masks share one scale
+        "overlay_media": "str",
+        "change_media": "str",
+        "change_gain": "float",
     },
 }
 

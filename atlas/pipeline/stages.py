@@ -5,7 +5,9 @@ and ``atlas accentuate`` run the stages their target needs (its inputs, transiti
 same order. :data:`RENDER` marks where a build shows its site while it works: after mining and
 seed selection (every unit with its natural images), and once the maps of natural images
 exist. Visualization runs before accentuation: one optimization per unit against one per seed
-(four or more), it gives every page a picture of what its unit likes early on.
+(four or more), it gives every page a picture of what its unit likes early on. The decisions
+(predictions, connections) come right after the first render, so they do not delay it, and the
+class accentuations after the unit accentuations.
 
 A new stage is one entry here: a :class:`~atlas.pipeline.stage.Stage` placed after the stages
 it reads (before the first ``RENDER`` if the first site should show it).
@@ -19,6 +21,9 @@ from atlas.config.resolved import Resolved
 from atlas.config.tree import BuildConfig
 from atlas.pipeline.accentuate.stage import ACCENTUATE
 from atlas.pipeline.basis.stage import BASIS
+from atlas.pipeline.connect.stage import CONNECT
+from atlas.pipeline.decisions.accent import CLASS_ACCENTUATE
+from atlas.pipeline.decisions.predict import PREDICT
 from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.embed.stage import EMBED, EMBED_NATURAL
 from atlas.pipeline.mine.stage import MINE
@@ -29,7 +34,8 @@ from atlas.pipeline.vis import VIS
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
-    BASIS, MINE, DESCRIBE, SELECT, RENDER, EMBED_NATURAL, RENDER, VIS, ACCENTUATE, EMBED,
+    BASIS, MINE, DESCRIBE, SELECT, RENDER, PREDICT, CONNECT, EMBED_NATURAL, RENDER, VIS,
+    ACCENTUATE, CLASS_ACCENTUATE, EMBED,
 )
 
 

@@ -283,6 +283,9 @@ class Atlas:
     run_path: str = ""  # the run directory as given (commands on the pages name it)
     title_rule: str = ""  # how the title was chosen (the About page states it)
     building: bool = False  # rendered while ``atlas build`` was running: pages fill in later
+    # connections, class pages and failures: an atlas.site.decisions.Decisions (that module
+    # imports this one, so the type is named here in words only)
+    decisions: Any = None
     bases: dict[str, BasisInfo] = field(default_factory=dict)  # unit layer -> its basis
     _hrefs: dict[tuple[str, int], str] | None = field(default=None, repr=False)
 

@@ -25,6 +25,7 @@ import numpy as np
 from atlas.errors import AtlasError
 from atlas.io.files import atomic_write_bytes
 from atlas.site.content import Atlas, Pic, Shot, Unit
+from atlas.site.export_decisions import export_decisions, unit_links
 
 Place = Callable[[str | None], str | None]
 FORMATS = ("json", "csv")
@@ -97,6 +98,7 @@ def unit_record(atlas: Atlas, u: Unit, place: Place) -> dict[str, Any]:
         "feature_visualization": {"media": place(u.vis_media),
                                   "activation": _r(u.vis_activation)} if u.vis_media else None,
         "feature": _feature(u),
+        **unit_links(atlas, u),
     }
 
 
@@ -208,6 +210,7 @@ def export_run(run_dir: str | Path, fmt: str,
             path = root / "units" / u.lslug / f"{u.unit}.json"
             atomic_write_bytes(path, json_text(rec).encode("utf-8"))
             written.append(path)
+    written += export_decisions(atlas, root, fmt, cell, _run_relative)
     return root, written
 
 

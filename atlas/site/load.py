@@ -20,6 +20,7 @@ from atlas.pipeline.schema import TABLES
 from atlas.site import load_basis
 from atlas.site import load_describe as describe
 from atlas.site.content import Accent, Atlas, Credit, Pic, Shot, Unit
+from atlas.site.load_decisions import load_decisions
 from atlas.site.media import PHOTOS, find_natural
 from atlas.site.read import Key, by_unit, cells, records, text
 from atlas.site.safe import finite, http_url, natural_key, slug
@@ -133,11 +134,12 @@ def load_atlas(run_dir: str | Path) -> Atlas:
     apply_status(units, status)
     describe.attach(run, units)
     found_bases = load_basis.attach(run, units)
+    decisions = load_decisions(run, units, pics, manifest)
     name, rule = site_title(manifest, run.root.resolve().name)
     return Atlas(name=name, manifest=manifest, layers=layers, units=units, pics=pics,
                  global_map=dict(gmap), tables=present, building=status.running,
                  random_weights=describe.random_weights(manifest), run_path=str(run_dir),
-                 title_rule=rule, bases=found_bases)
+                 title_rule=rule, bases=found_bases, decisions=decisions)
 
 
 def _config_layers(manifest: dict[str, Any]) -> list[str]:

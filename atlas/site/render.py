@@ -33,6 +33,7 @@ from atlas.site.export import csv_text, json_text, layer_row, unit_record
 from atlas.site.index_data import FIRST, card, groups, index_data, map_points, map_tips, thumb_path
 from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia, SiteMedia
+from atlas.site.render_decisions import FAILURES, write_decisions
 from atlas.site.report import report_html
 from atlas.site.safe import SITE_CSP, js_assign, js_register, slug
 from atlas.site.title import RULE
@@ -40,7 +41,8 @@ from atlas.site.validation import PAIRS, fix, load_validation
 
 MARKER = ".atlas-site"
 CSV = "units.csv"  # each layer's table of units, beside its pages (atlas.site.export)
-_MANAGED = ("units", "lists", "reports", "media", "thumbs", "data", "static", "tables")
+_MANAGED = ("units", "lists", "reports", "media", "thumbs", "data", "static", "tables",
+            "classes")
 
 
 def _prepare(out: Path) -> None:
@@ -119,6 +121,10 @@ def _render_into(run_dir: Path, out_dir: str, out: Path, cfg: SiteConfig) -> Non
         rows = [layer_row(atlas, u) for u in atlas.units if u.layer == layer]
         if rows:
             w.write(f"units/{slug(layer)}/{CSV}", csv_text(rows))
+    pages = write_decisions(w.write, env, atlas, common, lambda root: _src(media, root),
+                            with_reports, inline)
+    if FAILURES not in pages:  # a previous render's page would outlive its data
+        (out / FAILURES).unlink(missing_ok=True)
     _write_index(atlas, env, w, common, thumbs, _src(media, ""))
     tables = write_tables(Path(run_dir), out, atlas.tables, w.written)
     w.write("about.html", env.get_template("about.html").render(

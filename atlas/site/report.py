@@ -47,21 +47,27 @@ def pick_units(atlas: Atlas, spec: str | Sequence[UnitSpec]) -> list[Unit]:
     return chosen
 
 
+def inline_style() -> tuple[Markup, str]:
+    """The report's stylesheet (inlined) and the CSP that allows exactly it and data: images."""
+    css = read_static("atlas.css") + read_static("decisions.css") + _EXTRA_CSS
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
+    csp = (f"default-src 'none'; img-src data:; style-src 'sha256-{digest}'; "
+           "base-uri 'none'; form-action 'none'")
+    return Markup(css), csp
+
+
 def report_html(atlas: Atlas, units: list[Unit], inline: InlineMedia,
                 env: Environment | None = None) -> str:
     """The report's HTML for ``units`` (``inline`` turns media into data: URIs, cached; pass
     ``env`` when rendering many reports so templates compile once)."""
-    css = read_static("atlas.css") + _EXTRA_CSS
-    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
-    csp = (f"default-src 'none'; img-src data:; style-src 'sha256-{digest}'; "
-           "base-uri 'none'; form-action 'none'")
+    css, csp = inline_style()
     if len(units) == 1:
         title = f"{units[0].layer} · unit {units[0].unit}"
     else:
         title = f"{len(units)} units of {model_name(atlas) or atlas.name}"
     config = atlas.manifest.get("config")
     return (env or make_env()).get_template("report.html").render(
-        atlas=atlas, units=units, title=title, csp=csp, css=Markup(css), site=False, top_limit=12,
+        atlas=atlas, units=units, title=title, csp=csp, css=css, site=False, top_limit=12,
         src=inline.place, model=model_name(atlas), config_text=pretty(config) if config else "")
 
 

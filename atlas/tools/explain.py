@@ -9,37 +9,29 @@ and after say how far each accentuation moved the decision.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from atlas.accent.loop import accentuate, to_input
-from atlas.accent.objectives import Target
+from atlas.accent.decision import (
+    accentuate_classes,
+    class_config,
+    class_entry,
+    class_logits,
+    resolve_class,
+)
+from atlas.accent.loop import to_input
 from atlas.config.accent import AccentConfig
 from atlas.config.resolved import Resolved
 from atlas.data.decode import ImageInput, read_photo
 from atlas.data.media import sheet, to_pil
-from atlas.errors import AtlasError, unknown
+from atlas.errors import AtlasError
 from atlas.io.files import atomic_write_json, atomic_write_with
-from atlas.models.hooks import LOGITS, Probe
 from atlas.models.zoo import LoadedModel
 from atlas.names import readable, slug
 
 PANEL = 224
-
-
-def resolve_class(names: list[str], text: str) -> int:
-    """A class index from its name (exact, then case-insensitive) or its number."""
-    if text in names:
-        return names.index(text)
-    lower = [n.lower() for n in names]
-    if text.strip().lower() in lower:
-        return lower.index(text.strip().lower())
-    if text.strip().isdigit() and int(text) < len(names):
-        return int(text)
-    raise unknown("class", text, names)
 
 
 def load_photo(photo: ImageInput | torch.Tensor, size: int) -> torch.Tensor:
@@ -47,19 +39,6 @@ def load_photo(photo: ImageInput | torch.Tensor, size: int) -> torch.Tensor:
     if isinstance(photo, torch.Tensor):
         return to_input(photo.unsqueeze(0) if photo.dim() == 3 else photo, size)[0]
     return read_photo(photo, size)
-
-
-@torch.no_grad()
-def _logits(model: LoadedModel, x: torch.Tensor) -> torch.Tensor:
-    return Probe(model, [LOGITS])(to_input(x, model.input_size).to(model.device))[LOGITS].cpu()
-
-
-def _entry(names: list[str], cls: int, before: torch.Tensor, after: torch.Tensor) -> dict:
-    pb, pa = before.softmax(-1), after.softmax(-1)
-    return {"index": cls, "name": names[cls], "logit_before": float(before[cls]),
-            "logit_after": float(after[cls]), "prob_before": float(pb[cls]),
-            "prob_after": float(pa[cls]), "top_after": names[int(after.argmax())],
-            "top_after_prob": float(pa.max())}
 
 
 def explain(model: LoadedModel, photo: ImageInput | torch.Tensor, class_name: str | None,
@@ -71,18 +50,17 @@ def explain(model: LoadedModel, photo: ImageInput | torch.Tensor, class_name: st
     names = model.class_names
     if not names:
         raise AtlasError(f"explain needs a classifier with class names; {model.name} has none")
-    cfg = replace(accent, target="mean", frames=0)
+    cfg = class_config(accent)
     x = load_photo(photo, cfg.canvas)
-    before = _logits(model, x[None])[0]
+    before = class_logits(model, x[None])[0]
     pred = int(before.argmax())
     chosen = resolve_class(names, class_name) if class_name else int(before.topk(2).indices[1])
-    pair = Target(LOGITS, torch.tensor([pred, chosen]))
-    res = accentuate(model, x[None].repeat(2, 1, 1, 1), pair, cfg, reg_layer=resolved.reg_layer,
-                     view_px=resolved.view_px)
-    after = _logits(model, res.images)
+    acc = accentuate_classes(model, x[None].repeat(2, 1, 1, 1), [pred, chosen], cfg,
+                             reg_layer=resolved.reg_layer, view_px=resolved.view_px)
+    res, after = acc.result, acc.after
     result = {"photo": str(photo) if not isinstance(photo, torch.Tensor) else "",
-              "predicted": _entry(names, pred, before, after[0]),
-              "chosen": _entry(names, chosen, before, after[1]),
+              "predicted": class_entry(names, pred, before, after[0]),
+              "chosen": class_entry(names, chosen, before, after[1]),
               "chosen_is_default": not class_name, "lam": cfg.lam, "steps": cfg.steps,
               "reg_layer": resolved.reg_layer, "latent_distance": res.latent_distance.tolist(),
               "images": res.images}

@@ -13,25 +13,28 @@ into every user-supplied field (labels, file names, credits, a layer name, confi
 
 from __future__ import annotations
 
-import colorsys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
-from atlas.io.files import atomic_write_json, atomic_write_with
+from atlas.io.files import atomic_write_json
 from atlas.pipeline import schema
+from atlas.pipeline.connect.stage import CONNECT
+from atlas.pipeline.decisions.accent import CLASS_ACCENTUATE
+from atlas.pipeline.decisions.predict import PREDICT
 from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.stages import stages
+from tests.helpers.fakedecisions import decision_rows
+from tests.helpers.fakemedia import CHANGE_GAIN, PAYLOADS, accent_media, natural, webp
 from tests.helpers.fakevalidation import write_fake_validation
 
 MINE_TABLES = frozenset(MINE.outputs)
-PAYLOADS = ('<script>alert(1)</script>', '"onerror=alert(1)', "<img src=x onerror=alert(1)>")
-CHANGE_GAIN = 4.0  # as atlas.data.media writes the change view
+DECISION_TABLES = frozenset(CONNECT.outputs) | frozenset(PREDICT.outputs) | frozenset(
+    CLASS_ACCENTUATE.outputs)
 CLASSES = ("tabby cat", "goldfish", "windmill", "solar dish", "hammer", "red panda", "toucan")
 GROUPS = ("animals", "fish", "monuments", "tools")  # images' coarser `group` (bundled: category)
 CAUSAL = ("tench", "lighthouse", "screwdriver", "agama", "volcano")  # ablation's classes
@@ -89,37 +92,6 @@ class FakeRunConfig:
     accented: int = -1
 
 
-def _webp(path: Path, img: Image.Image) -> None:
-    """Save directly (no fsync): a fake run is scratch data and big ones write 10k files."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, format="WEBP", quality=70, method=0)
-
-
-def _natural(rng: np.random.Generator, size: int) -> Image.Image:
-    """A smooth, colourful 'photo': a gradient plus a few discs, so thumbnails look like images."""
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    base = rng.uniform(0.2, 0.8, 3)
-    img = np.stack([base[c] + 0.3 * np.sin(3 * xx * (c + 1) + 2 * yy) for c in range(3)], -1)
-    for _ in range(3):
-        cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.08, 0.25)
-        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
-        img[disc] = rng.uniform(0, 1, 3)
-    return Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
-
-
-def _accent(seed: Image.Image, hue: float, freq: float) -> tuple[Image.Image, Image.Image]:
-    """A unit-specific stripe texture blended into the seed where a blob mask is high."""
-    size = seed.size[0]
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    colour = np.array(colorsys.hsv_to_rgb(hue, 0.9, 1.0))
-    stripes = 0.5 + 0.5 * np.sin(freq * 6.28 * (xx + yy))
-    mask = np.exp(-((yy - 0.5) ** 2 + (xx - 0.45) ** 2) / 0.08)
-    s = np.asarray(seed, dtype=np.float64) / 255
-    out = s * (1 - mask[..., None]) + (stripes[..., None] * colour) * mask[..., None]
-    acc = Image.fromarray((np.clip(out, 0, 1) * 255).astype(np.uint8))
-    return acc, Image.fromarray((mask * 255).astype(np.uint8), "L")
-
-
 def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> list[dict]:
     rows = []
     for i in range(cfg.images):
@@ -132,7 +104,7 @@ def _images(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator) -> list[d
         image_id = f"img{i:03d}-{i * 7919 % 65536:04x}"
         if cfg.payload and i == 1:
             image_id = 'x"onerror=alert(1)'  # ids should be safe; the site must not rely on it
-        _webp(run.media / "images" / f"{image_id}.webp", _natural(rng, cfg.image_size))
+        webp(run.media / "images" / f"{image_id}.webp", natural(rng, cfg.image_size))
         rows.append(dict(image_id=image_id, source="folder:/data/photos", path=path, index=i,
                          label=label, width=cfg.image_size, height=cfg.image_size,
                          author=author, license="CC-BY-SA-4.0", credit_url=url,
@@ -173,11 +145,18 @@ def make_fake_run(root: Path, cfg: FakeRunConfig | None = None) -> Path:
     _vectors(cfg, rng, t)
     if cfg.bases:
         _bases(run, cfg, rng, t)
+    if DECISION_TABLES & tables:
+        t.update(decision_rows(run, t["images"], list(cfg.layers), cfg.units, cfg.payload,
+                               cfg.weights == "none"))
     if cfg.weights == "none":  # as the describe stage: random weights give no causal labels
         t["causal"] = []
+    may_be_empty = {"causal", "predictions", "class_accents"} if cfg.weights == "none" else set()
+    if len(cfg.layers) < 2:
+        may_be_empty.add("connections")  # one mined layer: nothing to connect
+    if not cfg.bases:
+        may_be_empty.add("basis")  # channels only: an empty table
     for name in sorted(tables):
-        if not t[name] and not (name == "causal" and cfg.weights == "none") \
-                and not (name == "basis" and not cfg.bases):  # channels only: an empty table
+        if not t[name] and name not in may_be_empty:
             raise ValueError(f"fake run: no rows for table {name}; teach {__name__} to write it")
         run.write_table(name, _frame(name, t[name]))
     atomic_write_json(run.manifest_path, _manifest(cfg, tables))
@@ -201,36 +180,9 @@ def _pool(run: RunDir, cfg: FakeRunConfig, ids: list[str]) -> list[dict[str, obj
     """Shared accentuation media: seed/accent/mask/overlay/frames, reused across units."""
     out = []
     for p in range(cfg.pool):
-        out.append(_accent_media(run, cfg, f"media/pool/{p}", ids[p % len(ids)], p / cfg.pool, 3,
-                                 animated=True))
+        out.append(accent_media(run, cfg.frames, f"media/pool/{p}", ids[p % len(ids)],
+                                p / cfg.pool, 3, animated=True))
     return out
-
-
-def _accent_media(run: RunDir, cfg: FakeRunConfig, base: str, image_id: str, hue: float,
-                  freq: float, animated: bool = False) -> dict[str, object]:
-    seed = Image.open(run.media / "images" / f"{image_id}.webp").convert("RGB")
-    acc, mask = _accent(seed, hue, freq)
-    overlay = acc.convert("RGBA")
-    overlay.putalpha(mask)
-    media = {"seed_media": f"media/images/{image_id}.webp", "accent_media": f"{base}/acc.webp",
-             "mask_media": f"{base}/mask.webp", "overlay_media": f"{base}/overlay.webp",
-             "change_media": f"{base}/change.webp"}
-    diff = np.asarray(acc, np.float64) - np.asarray(seed, np.float64)
-    change = Image.fromarray(np.clip(127.5 + CHANGE_GAIN * diff, 0, 255).astype(np.uint8))
-    for key, img in (("accent_media", acc), ("mask_media", mask), ("overlay_media", overlay),
-                     ("change_media", change)):
-        _webp(run.root / str(media[key]), img)
-    steps = [Image.blend(seed, acc, f / max(1, cfg.frames - 1)) for f in range(cfg.frames)]
-    if animated and steps:  # one looping animated WebP, as the accentuate stage writes it
-        frames = [f"{base}/frames.webp"]
-        atomic_write_with(run.root / frames[0], lambda buf: steps[0].save(
-            buf, format="WEBP", save_all=True, append_images=steps[1:], duration=150, loop=0,
-            quality=60, method=0))
-    else:  # or one file per step
-        frames = [f"{base}/frame{f}.webp" for f in range(len(steps))]
-        for path, img in zip(frames, steps, strict=True):
-            _webp(run.root / path, img)
-    return {**media, "frames_media": frames}
 
 
 def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str, list[dict]],
@@ -265,7 +217,7 @@ def _unit(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator, t: dict[str
     for r in range(n_acc):
         seed_id = ids[chosen[r]]
         if r == 0:
-            media = _accent_media(run, cfg, f"media/{layer}/{u}/a0", seed_id,
+            media = accent_media(run, cfg.frames, f"media/{layer}/{u}/a0", seed_id,
                                   (u * 0.13 + li * 0.3) % 1, 2 + u % 4)
         else:
             media = dict(pool[(u * 3 + r) % len(pool)], seed_media=f"media/images/{seed_id}.webp")
@@ -410,6 +362,8 @@ def _manifest(cfg: FakeRunConfig, tables: frozenset[str]) -> dict[str, object]:
                    "note": note, "data": {"images": "folder:/data/photos"},
                    "mine": {"layers": _layers(cfg), "k": cfg.topk}, "topk": cfg.topk,
                    "accents": cfg.accents,
+                   **({"classes": {"match": "loose", "label_map": "", "accents": 1, "failures": 1}}
+                      if "predictions" in tables else {}),
                    **({"basis": {"kind": cfg.bases[0].kind, "layer": cfg.bases[0].layer,
                                  "name": cfg.bases[0].name}} if cfg.bases else {})},
         "versions": {"atlas": "0.1.0", "torch": "fake"},

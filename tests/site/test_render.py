@@ -342,11 +342,13 @@ def test_export_json_and_csv_beside_the_pages_and_from_the_cli(fake_run: Path, f
     assert 'href="tables/topk.csv"' in about and 'href="tables/where.parquet"' in about
     assert (fake_site / "tables" / "classes.csv").is_file()
     root, files = export_run(fake_run, "json", tmp_path / "exp")
-    assert len(files) == len(units_of(fake_run)) and root == tmp_path / "exp"
+    units = [f for f in files if f.parent.parent == root / "units"]  # beside them: classes/
+    assert len(units) == len(units_of(fake_run)) and root == tmp_path / "exp"
     again = json.loads((root / "units" / "_blocks.10" / "1.json").read_text())
     assert again["top"][0]["media"].startswith("media/")  # run-relative from the CLI
     _, csvs = export_run(fake_run, "csv", tmp_path / "exp")
-    assert sorted(p.name for p in csvs) == ["_blocks.10.csv", "_blocks.4.csv"]
+    assert sorted(p.name for p in csvs) == ["_blocks.10.csv", "_blocks.4.csv", "classes.csv",
+                                            "connections.csv", "failures.csv"]
     with pytest.raises(AtlasError, match="valid: json, csv"):
         export_run(fake_run, "xml")
 

@@ -1,0 +1,1 @@
+"""The connections between consecutive mined layers: which units drive which."""
