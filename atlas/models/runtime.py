@@ -3,8 +3,8 @@
 glibc's malloc serves every block above a (dynamic, at most 32 MB) threshold with a fresh
 ``mmap`` and returns it on ``free``, so each training step of a convolutional network
 re-faults its large buffers as fresh zeroed pages. On the 2-core reference machine that kernel
-work (``sys`` time) was as large as the arithmetic; the README ("Memory allocator") has the
-before and after of ``python -m benchmarks.accent``. PyTorch's CPU tuning guide gives the same
+work (``sys`` time) can be as large as the arithmetic (``time`` around
+``python -m benchmarks.accent`` shows it). PyTorch's CPU tuning guide gives the same
 advice (use jemalloc or tcmalloc); ``mallopt`` gets the effect without a preloaded library. This
 is a per-process choice, so the command line makes it (and the benchmarks); library users may call
 :func:`tune_allocator` themselves. :func:`tune_cuda` is the GPU's counterpart, made by the

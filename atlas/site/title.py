@@ -1,7 +1,7 @@
 """The site's title when nobody chose one: ``model · layer · data``.
 
-Every run built from the bundled config used to be titled "demo", whatever model, layer or data
-it covered. The rule (stated on the About page): a title set explicitly (``site.title`` in the
+A run built from the bundled config is named "demo", which says nothing about its model, layer
+or data. The rule (stated on the About page): a title set explicitly (``site.title`` in the
 config, or given to the renderer) wins; then the run's own name, unless it is the bundled
 config's default "demo", which names nothing; otherwise the run is described by what it is.
 """
