@@ -12,8 +12,8 @@ import torch
 
 from atlas.data.sources import bundled
 from atlas.models.zoo import LoadedModel, load_model
-from atlas.site.render import render_site
-from tests.helpers.fakerun import FakeRunConfig, make_fake_run
+from atlas.site.render import SiteConfig, render_site
+from tests.helpers.fakerun import BASES, FakeRunConfig, make_fake_run
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +69,16 @@ def evil_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def evil_site(evil_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_site(evil_run, tmp_path_factory.mktemp("evil-site") / "out")
+
+
+@pytest.fixture(scope="session")
+def features_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fake run of two layers' channels and, over _blocks.10, the features of :data:`BASES`."""
+    return make_fake_run(tmp_path_factory.mktemp("features-run"),
+                         FakeRunConfig(units=4, bases=BASES))
+
+
+@pytest.fixture(scope="session")
+def features_site(features_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_site(features_run, tmp_path_factory.mktemp("features-site") / "out",
+                       SiteConfig(reports_max_units=0))

@@ -4,35 +4,17 @@ cannot start; screenshots go to test-output/ for people to look at."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from atlas.site.render import render_site
+from tests.helpers.browser import SHOTS, open_page
 from tests.helpers.fakedecisions import CLASS_NAMES
 from tests.helpers.fakerun import FakeRunConfig, make_fake_run
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "test-output"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as e:
-            pytest.fail(f"Chromium could not be launched: {e}")
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +23,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_site(root, tmp_path_factory.mktemp("site") / "out")
 
 
-def _page(browser, url: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("request", lambda r: r.url.startswith(("file://", "data:"))
-            or problems.append(f"request {r.url}"))
-    page.goto(url)
-    return page, problems
-
-
 def test_unit_to_its_input_and_back(browser, site: Path) -> None:
-    page, problems = _page(browser, (site / "units" / "_blocks.10" / "0.html").as_uri())
+    page, log = open_page(browser, (site / "units" / "_blocks.10" / "0.html").as_uri())
     up = page.locator("#u-_blocks\\.10-0-in-up .link")
     expect(up.first).to_contain_text("shortcut")  # the residual channel: marked, strongest
     up.nth(1).locator("a").click()  # unit 1 of _blocks.4
@@ -64,11 +35,11 @@ def test_unit_to_its_input_and_back(browser, site: Path) -> None:
     feeds.click()
     expect(page.locator("h1")).to_contain_text("Unit 0")
     assert page.url.endswith("units/_blocks.10/0.html")
-    assert problems == []
+    log.check()
 
 
 def test_unit_to_class_and_class_to_unit(browser, site: Path) -> None:
-    page, problems = _page(browser, (site / "units" / "_blocks.10" / "0.html").as_uri())
+    page, log = open_page(browser, (site / "units" / "_blocks.10" / "0.html").as_uri())
     chip = page.locator(".class-links a").first
     name = chip.inner_text()
     chip.click()
@@ -78,11 +49,11 @@ def test_unit_to_class_and_class_to_unit(browser, site: Path) -> None:
     page.locator(".drivers a").last.click()
     expect(page.locator(".unit-head h1")).to_contain_text("Unit")
     assert "/units/" in page.url
-    assert problems == []
+    log.check()
 
 
 def test_search_finds_a_class(browser, site: Path) -> None:
-    page, problems = _page(browser, (site / "index.html").as_uri())
+    page, log = open_page(browser, (site / "index.html").as_uri())
     items = page.locator("#class-list li")
     expect(items).to_have_count(len(CLASS_NAMES))
     page.fill("#q", "lightho")
@@ -93,11 +64,11 @@ def test_search_finds_a_class(browser, site: Path) -> None:
     page.go_back()
     page.fill("#q", "no such class")
     expect(page.locator("#class-empty")).to_be_visible()
-    assert problems == []
+    log.check()
 
 
 def test_a_failure_side_by_side(browser, site: Path) -> None:
-    page, problems = _page(browser, (site / "failures.html").as_uri())
+    page, log = open_page(browser, (site / "failures.html").as_uri())
     f = page.locator("#f-0")
     expect(f.locator(".sbs > figure img, .sbs-side > figure img")).to_have_count(3)
     page.wait_for_function("() => [...document.querySelectorAll('#f-0 .sbs img')]"
@@ -110,4 +81,4 @@ def test_a_failure_side_by_side(browser, site: Path) -> None:
     expect(f.locator(".sbs-side.true .sbs-num")).to_contain_text("→")
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "failures-desktop.png"), full_page=True)
-    assert problems == []
+    log.check()

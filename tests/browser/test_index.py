@@ -4,9 +4,6 @@ drawn a page at a time, the page without JavaScript. Screenshots go to test-outp
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -14,80 +11,21 @@ import pytest
 from atlas.pipeline.rundir import RunDir
 from atlas.site.index_data import FIRST, PAGE
 from atlas.site.render import SiteConfig, render_site
+from tests.helpers.browser import DESKTOP, PHONE, SHOTS, load_all, open_page
 from tests.helpers.fakerun import FakeBasis, FakeRunConfig, make_fake_run
 
 pytestmark = pytest.mark.browser
-BASES = (FakeBasis(layer="_blocks.10", name="sae", features=6),
-         FakeBasis(layer="_blocks.10", name="concepts", kind="directions", features=3,
-                   names=("fish", "stripes")))
 CARDS = "#cards .card:visible"
-SHOTS = Path(__file__).resolve().parent.parent / "test-output"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-CHROMIUM = shutil.which("chromium")  # Debian's; None: Playwright's own (make browser)
-
-
-@dataclass
-class Log:
-    """What a page did that it must not: errors, dialogs, requests leaving the site."""
-
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def check(self) -> None:
-        assert self.errors == [] and self.dialogs == [], (self.errors, self.dialogs)
-        assert [u for u in self.requests if not u.startswith(("file://", "data:"))] == []
-
-
-def open_page(browser, url: str, viewport: dict | None = None):
-    page = browser.new_page(viewport=viewport or DESKTOP)
-    log = Log()
-    page.on("console", lambda m: m.type == "error" and log.errors.append(m.text))
-    page.on("pageerror", lambda e: log.errors.append(str(e)))
-    page.on("request", lambda r: log.requests.append(r.url))
-    page.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))
-    page.goto(url)
-    page.wait_for_load_state("load")
-    return page, log
-
-
-def load_all(page) -> None:
-    """Scroll through the page so every lazy image loads, then wait for them all."""
-    page.evaluate("""async () => {
-        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
-            window.scrollTo(0, y);
-            await new Promise(r => setTimeout(r, 20));
-        }
-        window.scrollTo(0, 0);
-    }""")
-    page.wait_for_function(
-        "() => [...document.images].filter(i => i.getClientRects().length).every(i => i.complete)")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as e:
-            pytest.fail(f"Chromium could not be launched: {e}")
-        yield b
-        b.close()
+def run(features_run: Path) -> Path:
+    return features_run
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=4, bases=BASES))
-
-
-@pytest.fixture(scope="module")
-def site(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render_site(run, tmp_path_factory.mktemp("site") / "out",
-                       SiteConfig(reports_max_units=0))
+def site(features_site: Path) -> Path:
+    return features_site
 
 
 @pytest.fixture(scope="module")

@@ -7,78 +7,16 @@ not checked. Screenshots (desktop and phone) go to test-output/ for people to lo
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from atlas.pipeline.rundir import RunDir
+from tests.helpers.browser import DESKTOP, PHONE, SHOTS, SHOWN, load_all, open_page
 from tests.helpers.fakerun import PAYLOADS
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "test-output"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOWN = "[...document.images].filter(i => i.getClientRects().length)"  # rendered images only
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-CHROMIUM = shutil.which("chromium")  # Debian's; None: Playwright's own (make browser)
-
-
-@dataclass
-class Log:
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def check(self) -> None:
-        assert self.errors == [], self.errors
-        assert self.dialogs == [], self.dialogs
-        outside = [u for u in self.requests if not u.startswith(("file://", "data:"))]
-        assert outside == [], outside
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as e:
-            pytest.fail(f"Chromium could not be launched: {e}")
-        yield b
-        b.close()
-
-
-def open_page(browser, url: str, viewport: dict | None = None):
-    page = browser.new_page(viewport=viewport or DESKTOP)
-    log = Log()
-    page.on("console", lambda m: m.type == "error" and log.errors.append(m.text))
-    page.on("pageerror", lambda e: log.errors.append(str(e)))
-    page.on("request", lambda r: log.requests.append(r.url))
-
-    def on_dialog(d) -> None:
-        log.dialogs.append(d.message)
-        d.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.goto(url)
-    page.wait_for_load_state("load")
-    return page, log
-
-
-def load_all(page) -> None:
-    """Scroll through the page so every lazy image loads, then wait for them all."""
-    page.evaluate("""async () => {
-        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
-            window.scrollTo(0, y);
-            await new Promise(r => setTimeout(r, 20));
-        }
-    }""")
-    page.wait_for_function(f"() => {SHOWN}.every(i => i.complete)")
-    page.evaluate("() => window.scrollTo(0, 0)")
 
 
 def visible_cards(page) -> int:

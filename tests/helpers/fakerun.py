@@ -63,6 +63,12 @@ class FakeBasis:
         return [*self.names[:self.features], *made]
 
 
+# a learned basis and named directions over one layer, beside its channels
+BASES = (FakeBasis(layer="_blocks.10", name="sae", features=6),
+         FakeBasis(layer="_blocks.10", name="concepts", kind="directions", features=3,
+                   names=("fish", "stripes")))
+
+
 @dataclass(frozen=True)
 class FakeRunConfig:
     """Shape of the fake run. ``pool`` media are shared between units to keep big runs cheap;

@@ -14,11 +14,8 @@ from atlas.pipeline.schema import TABLES
 from atlas.site.index_data import FIRST, card
 from atlas.site.media import THUMB_TAGS
 from atlas.site.render import SiteConfig, render_site
-from tests.helpers.fakerun import PAYLOADS, FakeBasis, FakeRunConfig, make_fake_run
+from tests.helpers.fakerun import BASES, PAYLOADS, FakeBasis, FakeRunConfig, make_fake_run
 
-BASES = (FakeBasis(layer="_blocks.10", name="sae", features=6),
-         FakeBasis(layer="_blocks.10", name="concepts", kind="directions", features=3,
-                   names=("fish", "stripes")))
 SCALE_LIMIT = 2_000_000  # bytes: the index of 2,048 channels and 16,384 features (issue 17)
 
 
@@ -37,14 +34,13 @@ def label_names(data: dict, i: int) -> list[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_fake_run(tmp_path_factory.mktemp("run"), FakeRunConfig(units=4, bases=BASES))
+def run(features_run: Path) -> Path:
+    return features_run
 
 
 @pytest.fixture(scope="module")
-def site(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render_site(run, tmp_path_factory.mktemp("site") / "out",
-                       SiteConfig(reports_max_units=0))
+def site(features_site: Path) -> Path:
+    return features_site
 
 
 def test_groups_are_a_layer_and_a_basis(site: Path) -> None:

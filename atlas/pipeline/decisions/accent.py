@@ -19,14 +19,14 @@ from tqdm import tqdm
 
 from atlas.accent.decision import ClassAccents, accentuate_classes, class_config, class_entry
 from atlas.accent.loop import concat_results
-from atlas.accent.masks import normalize_masks
 from atlas.data.loader import load_by_id
-from atlas.data.media import CHANGE_GAIN, change_image, overlay, save_exact, save_webp, to_pil
+from atlas.data.media import CHANGE_GAIN
 from atlas.errors import AtlasError
 from atlas.io.parts import PartStore
 from atlas.names import slug
 from atlas.pipeline import schema
 from atlas.pipeline.decisions.plan import batches, plan
+from atlas.pipeline.pairs import PAIR, normalized, save_pair
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.stage import Context, Stage
 
@@ -48,23 +48,12 @@ def _media(run: RunDir, batch: pd.DataFrame, seeds: torch.Tensor,
            acc: ClassAccents) -> dict[str, list]:
     """Write the batch's pictures (masks normalized per group); the media columns."""
     res = acc.result
-    masks = torch.zeros_like(res.masks)
-    for _, idx in batch.reset_index(drop=True).groupby("group").groups.items():
-        masks[list(idx)] = normalize_masks(res.masks[list(idx)])
-    cols: dict[str, list] = {k: [] for k in ("seed_media", "accent_media", "mask_media",
-                                             "overlay_media", "change_media")}
+    masks = normalized(res.masks, batch.reset_index(drop=True).groupby("group").groups)
+    cols: dict[str, list] = {k: [] for k in PAIR}
     for i, row in enumerate(batch.itertuples()):
         base = f"media/classes/{row.class_index}/{row.kind}-{slug(row.image_id)}"
-        paths = {"seed_media": f"media/seeds/{row.image_id}.webp",
-                 "accent_media": f"{base}-accent.webp", "mask_media": f"{base}-mask.webp",
-                 "overlay_media": f"{base}-overlay.webp", "change_media": f"{base}-change.webp"}
-        if not (run.root / paths["seed_media"]).exists():
-            save_exact(run.root / paths["seed_media"], to_pil(seeds[i]))
-        save_exact(run.root / paths["accent_media"], to_pil(res.images[i]))
-        save_webp(run.root / paths["mask_media"], to_pil(masks[i]))
-        save_webp(run.root / paths["overlay_media"], overlay(res.images[i], masks[i]))
-        save_webp(run.root / paths["change_media"], change_image(seeds[i], res.images[i]))
-        for k, v in paths.items():
+        for k, v in save_pair(run, row.image_id, base, seeds[i], res.images[i],
+                              masks[i]).items():
             cols[k].append(v)
     return cols
 
