@@ -22,10 +22,11 @@ TABLES = ("accents", "labels", "accent_vectors")
 
 
 def unit_batches(seeds: pd.DataFrame, batch_size: int) -> list[pd.DataFrame]:
-    """Group seed rows into batches of whole units, about ``batch_size`` pairs each."""
+    """Group seed rows into batches of whole units of one layer, about ``batch_size`` pairs
+    each (a batch optimizes one layer's objective, so it never spans two layers)."""
     out, cur, n = [], [], 0
-    for _, g in seeds.groupby(["layer", "unit"], sort=True):
-        if cur and n + len(g) > batch_size:
+    for (layer, _), g in seeds.groupby(["layer", "unit"], sort=True):
+        if cur and (n + len(g) > batch_size or cur[-1]["layer"].iloc[0] != layer):
             out.append(pd.concat(cur))
             cur, n = [], 0
         cur.append(g.sort_values("rank"))

@@ -9,7 +9,7 @@ import pytest
 
 from atlas.errors import AtlasError
 from atlas.pipeline import schema
-from atlas.pipeline.accentuate.parts import AccentParts
+from atlas.pipeline.accentuate.parts import AccentParts, unit_batches
 from atlas.pipeline.rundir import RunDir
 
 
@@ -38,3 +38,15 @@ def test_accent_parts_publish_what_is_done(tmp_path: Path) -> None:
     assert run.read_table("accent_vectors")["unit"].tolist() == [0, 2]
     with pytest.raises(AtlasError, match="1 of 3|2 of 3"):
         parts.publish(final=True)
+
+
+def test_a_batch_holds_whole_units_of_one_layer() -> None:
+    """Two layers' seeds, 2 per unit, batches of 4 pairs: a unit is never split, and a batch
+    never mixes layers (it optimizes one layer's objective)."""
+    seeds = pd.DataFrame([{"layer": layer, "unit": u, "rank": r, "image_id": f"{layer}-{u}-{r}"}
+                          for layer, units in (("block2", [1]), ("block3", [0, 1]))
+                          for u in units for r in range(2)])
+    batches = unit_batches(seeds, 4)
+    assert [sorted(set(zip(b.layer, b.unit, strict=True))) for b in batches] == [
+        [("block2", 1)], [("block3", 0), ("block3", 1)]]
+    assert sum(map(len, batches)) == len(seeds)
