@@ -58,14 +58,26 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
 
+def _probe(p: Path, tries: int = 3) -> tuple[int, str]:
+    """A new probe file in ``p``, made with its folders. Another process checking the same
+    new folder (each rank under torchrun) may remove it between the two steps: make it again."""
+    for attempt in range(tries):
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(prefix=".atlas-probe-", dir=p)
+        except FileNotFoundError:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def check_writable(folder: str | Path, what: str) -> None:
     """Write and delete a probe file in ``folder``; folders made for it are removed again,
     so a failed command leaves nothing behind."""
     p = Path(folder)
     made = [d for d in (p, *p.parents) if not d.exists()]
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".atlas-probe-", dir=p)
+        fd, probe = _probe(p)
         try:
             os.write(fd, b"atlas")
         finally:
