@@ -5,11 +5,18 @@ accentuations, share one scale)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
 import torch
+from tqdm import tqdm
 
 from atlas.accent.masks import normalize_masks
 from atlas.data.media import change_image, overlay, save_exact, save_webp, to_pil
 from atlas.pipeline.rundir import RunDir
+from atlas.pipeline.stage import Context
 
 PAIR = ("seed_media", "accent_media", "mask_media", "overlay_media", "change_media")
 
@@ -37,3 +44,22 @@ def save_pair(run: RunDir, image_id: str, base: str, seed: torch.Tensor, image: 
     save_webp(run.root / paths["overlay_media"], overlay(image, mask))
     save_webp(run.root / paths["change_media"], change_image(seed, image))
     return paths
+
+
+def run_parts(ctx: Context, parts: Any, work: Callable[[pd.DataFrame], Any], desc: str) -> float:
+    """Run this rank's batches of ``parts`` (every world-th; a batch already saved is skipped,
+    so a killed stage resumes), publishing progress as each finishes; the seconds they took.
+    ``parts`` has ``batches``, ``store``, ``name(batch)`` and ``publish(final)``."""
+    d = ctx.dist
+    mine = parts.batches[d.rank::d.world]
+    bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not ctx.bar, desc=desc,
+               dynamic_ncols=True)
+    t0 = time.perf_counter()
+    for b in mine:
+        if not parts.store.has(parts.name(b)):
+            parts.store.save(parts.name(b), work(b))
+            ctx.progressed(lambda: parts.publish(final=False))
+        bar.update(len(b))
+    bar.close()
+    d.barrier()
+    return time.perf_counter() - t0

@@ -8,12 +8,10 @@ a rerun skips the parts that exist, so an interrupted stage resumes.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from atlas.accent.loop import accentuate, concat_results, to_input
 from atlas.accent.objectives import Target
@@ -28,6 +26,7 @@ from atlas.models.maps import pooled
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline.accentuate.media import write_media
 from atlas.pipeline.accentuate.parts import TABLES, AccentParts, Part
+from atlas.pipeline.pairs import run_parts
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.session import planned_units
 from atlas.pipeline.stage import Context, Stage
@@ -103,21 +102,12 @@ def _compute(ctx: Context, key: str) -> dict:
     model, source, resolved = ctx.inputs()
     seeds = d.broadcast(chosen_seeds(ctx) if d.main else None)
     parts = AccentParts(run, seeds, key, resolved.accent_batch)
-    mine = parts.batches[d.rank::d.world]
-    bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not ctx.bar,
-               desc="accentuate", dynamic_ncols=True)
-    t0 = time.perf_counter()
-    for b in mine:
-        if not parts.store.has(parts.name(b)):
-            parts.store.save(parts.name(b), run_batch(run, model, source, b, cfg, resolved))
-            ctx.progressed(lambda: parts.publish(final=False))
-        bar.update(len(b))
-    bar.close()
-    d.barrier()
+    took = run_parts(ctx, parts, lambda b: run_batch(run, model, source, b, cfg, resolved),
+                     "accentuate")
     if not d.main:
         return {}
     n = len(parts.publish(final=True))
-    return {"pairs": n, "seconds_per_accent": round((time.perf_counter() - t0) * d.world
+    return {"pairs": n, "seconds_per_accent": round(took * d.world
                                                     / max(n, 1), 3)}
 
 

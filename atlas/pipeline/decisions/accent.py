@@ -10,12 +10,10 @@ the others run.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from atlas.accent.decision import ClassAccents, accentuate_classes, class_config, class_entry
 from atlas.accent.loop import concat_results
@@ -26,7 +24,7 @@ from atlas.io.parts import PartStore
 from atlas.names import slug
 from atlas.pipeline import schema
 from atlas.pipeline.decisions.plan import batches, plan
-from atlas.pipeline.pairs import PAIR, normalized, save_pair
+from atlas.pipeline.pairs import PAIR, normalized, run_parts, save_pair
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.stage import Context, Stage
 
@@ -117,24 +115,14 @@ def _compute(ctx: Context, key: str) -> dict:
     _, _, resolved = ctx.inputs()
     todo = d.broadcast(queue(ctx) if d.main else None)
     parts = ClassParts(run, todo, key, resolved.accent_batch)
-    mine = parts.batches[d.rank::d.world]
-    bar = tqdm(total=sum(map(len, mine)), unit="acc", disable=not ctx.bar,
-               desc="class accents", dynamic_ncols=True)
-    t0 = time.perf_counter()
-    for b in mine:
-        if not parts.store.has(parts.name(b)):
-            parts.store.save(parts.name(b), run_batch(ctx, b))
-            ctx.progressed(lambda: parts.publish(final=False))
-        bar.update(len(b))
-    bar.close()
-    d.barrier()
+    took = run_parts(ctx, parts, lambda b: run_batch(ctx, b), "class accents")
     if not d.main:
         return {}
     n = parts.publish(final=True)
     kinds = todo["kind"].value_counts().to_dict() if len(todo) else {}
     return {"accents": n, "classes": int(kinds.get("class", 0)),
             "failures": int(kinds.get("predicted", 0)),
-            "seconds_per_accent": round((time.perf_counter() - t0) * d.world / max(n, 1), 3)}
+            "seconds_per_accent": round(took * d.world / max(n, 1), 3)}
 
 
 def _settings(ctx: Context) -> list:
