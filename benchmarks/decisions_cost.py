@@ -25,6 +25,7 @@ from atlas.config.tree import build_config
 from atlas.pipeline.connect.stage import CONNECT
 from atlas.pipeline.decisions.accent import CLASS_ACCENTUATE
 from atlas.pipeline.decisions.predict import PREDICT
+from atlas.pipeline.describe.causal_stage import CAUSAL
 from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.embed.stage import EMBED_NATURAL
 from atlas.pipeline.mine.stage import MINE
@@ -57,7 +58,7 @@ def main() -> None:
         for r in roots.values():
             shutil.rmtree(r, ignore_errors=True)
         ctxs = {v: _ctx(roots[v], layers, args.limit) for v, layers in VARIANTS.items()}
-        steps = [("mine", MINE), ("describe", DESCRIBE), ("select", SELECT),
+        steps = [("mine", MINE), ("describe", DESCRIBE), ("causal", CAUSAL), ("select", SELECT),
                  ("embed-natural", EMBED_NATURAL), ("render", None), ("predict", PREDICT),
                  ("connect", CONNECT), ("class-accentuate", CLASS_ACCENTUATE)]
         for name, stage in steps:
@@ -74,7 +75,7 @@ def main() -> None:
                 print(f"rep {rep} {name:14s} {v:10s} {dt:8.1f} s  load "
                       f"{os.getloadavg()[0]:.1f}", flush=True)
     print("\nstage           one layer  two layers  extra layer's share of the stage")
-    for name in ("mine", "describe", "select", "embed-natural", "render", *NEW):
+    for name in ("mine", "describe", "causal", "select", "embed-natural", "render", *NEW):
         one = times.get((name, "one layer"))
         two = statistics.median(times[(name, "two layers")])
         if one:

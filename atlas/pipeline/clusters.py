@@ -7,8 +7,6 @@ Shared by seed choice (:mod:`atlas.pipeline.select.stage`, round-robin over clus
 from __future__ import annotations
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from sklearn.metrics import silhouette_score
 
 # Below this silhouette the best split is no better than noise: keep the top-N as one cluster.
 MIN_SILHOUETTE = 0.1
@@ -36,6 +34,11 @@ def manifestation_clusters(
     :data:`MIN_SILHOUETTE`. Clusters are numbered by their strongest member (``strength``, e.g.
     activation), so labels are stable and meaningful ("cluster 0 = the unit's main manifestation").
     """
+    # imported here: scikit-learn's import costs a build's start about a third of a second,
+    # before the first render, and clustering runs after it
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_score
+
     n = len(feats)
     if n < 3 or max_clusters < 2:
         return np.zeros(n, dtype=np.int64)

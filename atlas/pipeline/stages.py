@@ -6,8 +6,9 @@ same order. :data:`RENDER` marks where a build shows its site while it works: af
 seed selection (every unit with its natural images), and once the maps of natural images
 exist. Visualization runs before accentuation: one optimization per unit against one per seed
 (four or more), it gives every page a picture of what its unit likes early on. The decisions
-(predictions, connections) come right after the first render, so they do not delay it, and the
-class accentuations after the unit accentuations.
+(predictions, connections) and the causal labels (an ablation pass, the slowest part of
+describing a unit) come right after the first render, so they do not delay it, and the class
+accentuations after the unit accentuations.
 
 A new stage is one entry here: a :class:`~atlas.pipeline.stage.Stage` placed after the stages
 it reads (before the first ``RENDER`` if the first site should show it).
@@ -24,6 +25,7 @@ from atlas.pipeline.basis.stage import BASIS
 from atlas.pipeline.connect.stage import CONNECT
 from atlas.pipeline.decisions.accent import CLASS_ACCENTUATE
 from atlas.pipeline.decisions.predict import PREDICT
+from atlas.pipeline.describe.causal_stage import CAUSAL
 from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.embed.stage import EMBED, EMBED_NATURAL
 from atlas.pipeline.mine.stage import MINE
@@ -34,7 +36,7 @@ from atlas.pipeline.vis import VIS
 
 RENDER = "render"
 PIPELINE: tuple[Stage | str, ...] = (
-    BASIS, MINE, DESCRIBE, SELECT, RENDER, PREDICT, CONNECT, EMBED_NATURAL, RENDER, VIS,
+    BASIS, MINE, DESCRIBE, SELECT, RENDER, PREDICT, CONNECT, CAUSAL, EMBED_NATURAL, RENDER, VIS,
     ACCENTUATE, CLASS_ACCENTUATE, EMBED,
 )
 
@@ -62,10 +64,10 @@ def run_until(ctx: Context, target: str) -> dict[str, Outcome]:
 
 def run_mine(cfg: BuildConfig, progress: bool = True, resolved: Resolved | None = None,
              **given: Any) -> dict[str, Any]:
-    """``atlas mine``: mining, then the describe pass (maps, labels, pooled vectors).
-    ``given``: ``model`` and ``source`` given in Python (see :func:`session`)."""
+    """``atlas mine``: mining, then the describe pass (maps, labels, pooled vectors) and the
+    causal labels. ``given``: ``model`` and ``source`` given in Python (see :func:`session`)."""
     with session(cfg, progress, resolved, **given) as ctx:
-        done = run_until(ctx, DESCRIBE.name)
+        done = {**run_until(ctx, DESCRIBE.name), **run_until(ctx, CAUSAL.name)}
     return {"cached": done[MINE.name].cached, "stage": ctx.run.stage(MINE.name)}
 
 

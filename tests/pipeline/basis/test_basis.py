@@ -21,6 +21,7 @@ from atlas.data.sources import Limited, bundled
 from atlas.models import basis as bases
 from atlas.models.basis import Basis, ablate
 from atlas.pipeline.basis.stage import BASIS
+from atlas.pipeline.describe.causal_stage import CAUSAL
 from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.rundir import RunDir
@@ -38,7 +39,7 @@ def _identity(folder: Path) -> Path:
 def _described(root: Path, model, **basis) -> RunDir:
     kw = {f"basis__{k}": v for k, v in basis.items()}
     src = Limited(bundled(), 24)
-    for stage in (BASIS, MINE, DESCRIBE):
+    for stage in (BASIS, MINE, DESCRIBE, CAUSAL):
         run_alone(stage, root, model, src, mine__k=6, mine__bottom_k=2, mine__workers=0,
                   describe__top_n=4, **kw)
     return RunDir(root)

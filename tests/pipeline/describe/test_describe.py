@@ -18,9 +18,10 @@ from atlas.data.sources import Limited, bundled
 from atlas.models.zoo import LoadedModel, imagenet_classes
 from atlas.pipeline import stage
 from atlas.pipeline.describe.causal import BASELINE, CutForward
+from atlas.pipeline.describe.causal_stage import CAUSAL, causal_skip_reason
 from atlas.pipeline.describe.classes import enriched_classes
 from atlas.pipeline.describe.maps import peak_box, pool_map, view_box
-from atlas.pipeline.describe.stage import DESCRIBE, causal_skip_reason
+from atlas.pipeline.describe.stage import DESCRIBE
 from atlas.pipeline.mine.stage import MINE
 from atlas.pipeline.rundir import RunDir
 from tests.helpers.models import tiny_model
@@ -52,6 +53,8 @@ def described(mined, lite0_112, tmp_path_factory):
     run = _copy(mined, tmp_path_factory.mktemp("described"))
     info = run_alone(DESCRIBE, run.root, lite0_112, first(24), mine__layers=LAYERS,
                      describe__top_n=4)
+    info["causal"] = run_alone(CAUSAL, run.root, lite0_112, first(24), mine__layers=LAYERS,
+                               describe__top_n=4)["causal"]
     return run, info
 
 
@@ -189,9 +192,9 @@ def test_ablation_falls_back_to_repeated_inputs_around_a_skip():
 
 def test_without_causal_labels_one_pass_feeds_each_listed_image_once(mined, lite0_112,
                                                                      tmp_path):
-    """Random weights: no causal labels (their classes mean nothing), so no ablations either;
-    the maps of both layers come from one forward per listed image, an empty causal table is
-    written, a rerun is resumed and no hook is left on the model."""
+    """The maps of both layers come from one forward per listed image; with random weights
+    the causal stage runs no ablation (their classes mean nothing) and writes an empty table
+    with the reason; a rerun is resumed and no hook is left on the model."""
     run = _copy(mined, tmp_path)
     untrained = dataclasses.replace(lite0_112, weights="none")  # same module, hooked below
     ctx = stage_context(run.root, untrained, first(24), mine__layers=LAYERS, describe__top_n=4)
@@ -201,11 +204,14 @@ def test_without_causal_labels_one_pass_feeds_each_listed_image_once(mined, lite
     try:
         stage.run_alone(DESCRIBE, ctx)
         assert sum(seen) == run.read_table("topk")["image_id"].nunique()  # two layers, one pass
-        assert run.stage("describe")["causal"].startswith("random weights")
+        assert not run.has("causal")  # not the describe pass's table
+        stage.run_alone(CAUSAL, ctx)
+        assert sum(seen) == run.read_table("topk")["image_id"].nunique()  # no ablation ran
+        assert run.stage("causal")["causal"].startswith("random weights")
         assert run.has("causal") and run.read_table("causal").empty
         assert len(run.read_table("where")) == len(run.read_table("topk"))
         seen.clear()
-        assert stage.run_alone(DESCRIBE, ctx).cached
+        assert stage.run_alone(DESCRIBE, ctx).cached and stage.run_alone(CAUSAL, ctx).cached
         assert seen == []  # resumed: nothing recomputed
         ctx.cfg.describe.top_n = 3
         assert stage.pending(DESCRIBE, ctx)  # a changed setting: it would run again
