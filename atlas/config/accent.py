@@ -24,7 +24,9 @@ class AugmentConfig:
     """The random views scored at each step, applied alike to the image and its seed."""
 
     SECTION: ClassVar[str] = "accent.augment"
-    crops: int = num(4, 1, 256)  # crops per image per step
+    # crops per image per step: two, with 20 steps at lr 0.2, keep every quality target at
+    # 0.4x the CPU time of four crops and 30 steps (docs/benchmarks.md, "Engine")
+    crops: int = num(2, 1, 256)
     min_side: float = num(0.5, 0.0, 1.0, open_lo=True)  # crop side / canvas, uniform in
     max_side: float = num(1.0, 0.0, 1.0, open_lo=True)  # [min_side, max_side]
     noise: float = num(0.02, 0.0, 1.0)  # std of additive pixel noise
@@ -38,8 +40,8 @@ class AccentConfig:
     """Settings of one accentuation."""
 
     SECTION: ClassVar[str] = "accent"
-    steps: int = num(30, 1, 100_000)
-    lr: float = num(0.15, 0.0, 10.0, open_lo=True)
+    steps: int = num(20, 1, 100_000)
+    lr: float = num(0.2, 0.0, 10.0, open_lo=True)
     lam: float = num(0.3, 0.0, 1e6)
     canvas: int = num(224, 16, 4096)
     # side of the random views / the model's input size (224 -> 160 px): half the cost, and
@@ -59,11 +61,13 @@ class AccentConfig:
     # the attribution mask: |d target / d pixels| averaged over the attribution steps' views,
     # or the change |accentuation - seed| (no attribution pass after step 0, less on target)
     mask: str = one_of("gradient", MASKS)
-    # gradient masks: attribution every k-th step, each a backward pass through the shallow part
-    mask_every: int = num(3, 1, 100_000)
+    # gradient masks: attribution every k-th step, each a backward pass through the shallow
+    # part; every 2nd keeps as many samples over 20 steps as every 3rd did over 30
+    mask_every: int = num(2, 1, 100_000)
     mask_coverage: bool = flag(True)  # average the attribution over the views that saw a pixel
-    # Gaussian sigma of the mask in cells of the target layer's grid (0: raw |gradient|): half a
-    # cell reads as regions, not grain, and keeps what the grid resolves (docs/benchmarks.md)
-    mask_smooth: float = num(0.5, 0.0, 16.0)
+    # Gaussian sigma of the mask in cells of the target layer's grid (0: raw |gradient|): a
+    # quarter cell reads as regions, not grain, and blurs less of what the grid resolves
+    # than half a cell (docs/benchmarks.md, "Which mask")
+    mask_smooth: float = num(0.25, 0.0, 16.0)
     seed: int = num(0, 0, MAX_SEED)
     augment: AugmentConfig = section(AugmentConfig)

@@ -12,7 +12,7 @@ from atlas.errors import AtlasError
 from atlas.models.hooks import Probe
 from tests.helpers.stages import run_args
 
-FAST = dict(steps=6, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2",
+FAST = dict(steps=6, lr=0.15, canvas=96, augment=AugmentConfig(crops=2), reg_layer="_blocks.2",
             schedule="constant")
 
 

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atlas.cli import main as cli
+from atlas.config.accent import AugmentConfig
 from atlas.config.fields import hints, kind, tree_fields
 from atlas.config.load import tomllib  # tomli before Python 3.11
 from atlas.config.tree import BuildConfig, build_config
@@ -270,7 +271,7 @@ def test_valid_values_are_accepted(key: Key, data) -> None:
 def test_defaults_written_as_a_file_are_accepted(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text("".join(f"{k.dotted} = {toml(k.default)}\n" for k in KEYS), encoding="utf-8")
-    assert tomllib.loads(path.read_text())["accent"]["augment"]["crops"] == 4
+    assert tomllib.loads(path.read_text())["accent"]["augment"]["crops"] == AugmentConfig().crops
     assert one_error_line(*run("--config", str(path))) == NO_RUN
 
 
