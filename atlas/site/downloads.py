@@ -17,7 +17,7 @@ import pandas as pd
 
 from atlas.io.files import atomic_write_bytes
 from atlas.pipeline.schema import TABLES
-from atlas.site.export import cell
+from atlas.site.tabular import cell
 
 DIR = "tables"
 MAX_BYTES = 64_000_000

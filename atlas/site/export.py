@@ -12,9 +12,6 @@ as the pages show them.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +23,7 @@ from atlas.errors import AtlasError
 from atlas.io.files import atomic_write_bytes
 from atlas.site.content import Atlas, Pic, Shot, Unit
 from atlas.site.export_decisions import export_decisions, unit_links
+from atlas.site.tabular import csv_text, json_text
 
 Place = Callable[[str | None], str | None]
 FORMATS = ("json", "csv")
@@ -164,25 +162,6 @@ def layer_row(atlas: Atlas, u: Unit) -> dict[str, Any]:
     }
 
 
-def cell(v: Any) -> Any:
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return "" if v is None else v
-
-
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows({k: cell(v) for k, v in r.items()} for r in rows)
-    return buf.getvalue()
-
-
-def json_text(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
-
-
 def export_run(run_dir: str | Path, fmt: str,
                out: str | Path | None = None) -> tuple[Path, list[Path]]:
     """``atlas export``: per-unit JSON (``units/<layer>/<unit>.json``) or one CSV per layer
@@ -210,7 +189,7 @@ def export_run(run_dir: str | Path, fmt: str,
             path = root / "units" / u.lslug / f"{u.unit}.json"
             atomic_write_bytes(path, json_text(rec).encode("utf-8"))
             written.append(path)
-    written += export_decisions(atlas, root, fmt, cell, _run_relative)
+    written += export_decisions(atlas, root, fmt, _run_relative)
     return root, written
 
 

@@ -7,9 +7,6 @@ go through ``place``, like the unit records (:mod:`atlas.site.export`).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import Any
 from atlas.io.files import atomic_write_bytes
 from atlas.site.content import Atlas, Pic, Unit
 from atlas.site.decisions import ClassAccent, ClassPage, Decisions, Failure, Link
+from atlas.site.tabular import csv_text, json_text
 
 Place = Callable[[str | None], str | None]
 
@@ -124,17 +122,7 @@ def failure_rows(atlas: Atlas) -> list[dict[str, Any]]:
             for f in d.failures]
 
 
-def _csv(rows: list[dict[str, Any]], cell: Callable[[Any], Any]) -> str:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows({k: cell(v) for k, v in r.items()} for r in rows)
-    return buf.getvalue()
-
-
-def export_decisions(atlas: Atlas, root: Path, fmt: str, cell: Callable[[Any], Any],
-                     place: Place) -> list[Path]:
+def export_decisions(atlas: Atlas, root: Path, fmt: str, place: Place) -> list[Path]:
     """``atlas export``'s files of the decisions under ``root``: CSV ``connections.csv``,
     ``classes.csv`` and ``failures.csv``; JSON ``classes/<index>.json`` (those that have
     rows)."""
@@ -148,11 +136,9 @@ def export_decisions(atlas: Atlas, root: Path, fmt: str, cell: Callable[[Any], A
         for name, rows in (("connections", connection_rows(atlas)),
                            ("classes", class_rows(atlas)), ("failures", failure_rows(atlas))):
             if rows:
-                put(f"{name}.csv", _csv(rows, cell))
+                put(f"{name}.csv", csv_text(rows))
         return written
     d: Decisions | None = atlas.decisions
     for c in d.classes if d is not None else []:
-        put(f"classes/{c.index}.json", json.dumps(
-            class_record(atlas, c, place), ensure_ascii=False, allow_nan=False,
-            separators=(",", ":")) + "\n")
+        put(f"classes/{c.index}.json", json_text(class_record(atlas, c, place)))
     return written

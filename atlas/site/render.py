@@ -29,13 +29,14 @@ from atlas.pipeline.rundir import RunDir
 from atlas.site.content import Atlas, Pic
 from atlas.site.downloads import write_tables
 from atlas.site.env import TEMPLATES, make_env, model_name, pretty
-from atlas.site.export import csv_text, json_text, layer_row, unit_record
+from atlas.site.export import layer_row, unit_record
 from atlas.site.index_data import FIRST, card, groups, index_data, map_points, map_tips, thumb_path
 from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia, SiteMedia
 from atlas.site.render_decisions import FAILURES, write_decisions
 from atlas.site.report import report_html
 from atlas.site.safe import SITE_CSP, js_assign, js_register, slug
+from atlas.site.tabular import csv_text, json_text
 from atlas.site.title import RULE
 from atlas.site.validation import PAIRS, fix, load_validation
 

@@ -18,11 +18,11 @@ from atlas.io.files import atomic_write_bytes
 from atlas.site.content import Atlas
 from atlas.site.decisions import ClassPage, Decisions
 from atlas.site.env import make_env, model_name
-from atlas.site.export import json_text
 from atlas.site.export_decisions import class_record
 from atlas.site.load import load_atlas
 from atlas.site.media import InlineMedia
 from atlas.site.report import inline_style
+from atlas.site.tabular import json_text
 
 Write = Callable[[str, str], None]
 Src = Callable[[str], Callable[[str | None], str | None]]  # root -> (media -> URL)

@@ -19,16 +19,6 @@ CARDS = "#cards .card:visible"
 
 
 @pytest.fixture(scope="module")
-def run(features_run: Path) -> Path:
-    return features_run
-
-
-@pytest.fixture(scope="module")
-def site(features_site: Path) -> Path:
-    return features_site
-
-
-@pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """More units than the page draws at once: 8 channels and FIRST + 12 features."""
     run = make_fake_run(tmp_path_factory.mktemp("bigrun"), FakeRunConfig(
@@ -44,8 +34,8 @@ def names(page) -> list[str]:
     return page.locator(CARDS + " .name").all_text_contents()
 
 
-def test_layer_and_basis_filter_together(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
+def test_layer_and_basis_filter_together(browser, features_site: Path) -> None:
+    page, log = open_page(browser, (features_site / "index.html").as_uri())
     assert page.locator(CARDS).count() == 4 + 4 + 3 + 6
     page.select_option("#basis", label="sae")
     assert names(page) == [f"feature {f} · _blocks.10/sae" for f in range(6)]
@@ -66,12 +56,13 @@ def test_layer_and_basis_filter_together(browser, site: Path) -> None:
     log.check()
 
 
-def test_search_finds_features_by_their_labels(browser, site: Path, run: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
+def test_search_finds_features_by_their_labels(browser, features_site: Path,
+                                               features_run: Path) -> None:
+    page, log = open_page(browser, (features_site / "index.html").as_uri())
     page.keyboard.press("/")
     page.keyboard.type("stripes")  # a direction's name
     assert names(page) == ["stripes · _blocks.10/concepts"]
-    causal = RunDir(run).read_table("causal")
+    causal = RunDir(features_run).read_table("causal")
     want = causal[causal.class_name == "volcano"][["layer", "unit"]].drop_duplicates()
     assert 0 < (want.layer == "_blocks.10/sae").sum() < 6
     page.fill("#q", "volcano")  # a causal label, over channels and features alike
@@ -89,8 +80,8 @@ def test_search_finds_features_by_their_labels(browser, site: Path, run: Path) -
     log.check()
 
 
-def test_map_switches_to_a_basis(browser, site: Path) -> None:
-    page, log = open_page(browser, (site / "index.html").as_uri())
+def test_map_switches_to_a_basis(browser, features_site: Path) -> None:
+    page, log = open_page(browser, (features_site / "index.html").as_uri())
     canvas = page.locator("#map-canvas")
     canvas.scroll_into_view_if_needed()
     page.wait_for_function("() => document.getElementById('map-canvas').dataset.group")
@@ -190,10 +181,10 @@ def test_without_javascript_the_first_cards_and_every_list(browser, big: Path) -
 
 
 @pytest.mark.parametrize("name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
-def test_screenshots_of_channels_and_features(browser, site: Path, name: str,
+def test_screenshots_of_channels_and_features(browser, features_site: Path, name: str,
                                               viewport: dict) -> None:
     SHOTS.mkdir(exist_ok=True)
-    page, log = open_page(browser, (site / "index.html").as_uri(), viewport)
+    page, log = open_page(browser, (features_site / "index.html").as_uri(), viewport)
     page.select_option("#layer", label="_blocks.10")
     page.select_option("#map-layer", label="_blocks.10")
     page.select_option("#map-basis", label="sae")

@@ -7,8 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 from atlas.pipeline.rundir import RunDir
 from atlas.pipeline.schema import TABLES
 from atlas.site.index_data import FIRST, card
@@ -33,18 +31,8 @@ def label_names(data: dict, i: int) -> list[list[str]]:
             for part in data["labels"][i].split("|")]
 
 
-@pytest.fixture(scope="module")
-def run(features_run: Path) -> Path:
-    return features_run
-
-
-@pytest.fixture(scope="module")
-def site(features_site: Path) -> Path:
-    return features_site
-
-
-def test_groups_are_a_layer_and_a_basis(site: Path) -> None:
-    data = script_value(site / "data" / "index.js")
+def test_groups_are_a_layer_and_a_basis(features_site: Path) -> None:
+    data = script_value(features_site / "data" / "index.js")
     assert data["layers"] == ["_blocks.4", "_blocks.10"]  # base layers only
     assert data["bases"] == ["channels", "concepts", "sae"]
     got = [(g["name"], data["layers"][g["layer"]], data["bases"][g["basis"]], g["kind"], g["n"])
@@ -60,9 +48,10 @@ def test_groups_are_a_layer_and_a_basis(site: Path) -> None:
     assert len(set(data["words"])) == len(data["words"])  # each name once
 
 
-def test_features_are_searchable_by_their_labels_and_names(site: Path, run: Path) -> None:
-    data = script_value(site / "data" / "index.js")
-    rd = RunDir(run)
+def test_features_are_searchable_by_their_labels_and_names(features_site: Path,
+                                                           features_run: Path) -> None:
+    data = script_value(features_site / "data" / "index.js")
+    rd = RunDir(features_run)
     classes, causal, labels = (rd.read_table(t) for t in ("classes", "causal", "labels"))
     start = sum(g["n"] for g in data["groups"][:3])  # the sae features
     for f in range(6):
@@ -75,38 +64,38 @@ def test_features_are_searchable_by_their_labels_and_names(site: Path, run: Path
     assert directions == [["fish"], ["stripes"], ["concept 2"]]
 
 
-def test_cards_say_feature_or_the_directions_name(site: Path) -> None:
-    html = (site / "index.html").read_text()
+def test_cards_say_feature_or_the_directions_name(features_site: Path) -> None:
+    html = (features_site / "index.html").read_text()
     cards = re.findall(r'<a class="card".*?</a>', html)
     assert len(cards) == 17
     names = [re.search(r'<span class="name">(.*?)</span>', c).group(1) for c in cards]
     assert names[0] == "unit <b>0</b> · _blocks.4"  # a channel
     assert names[8] == "<b>fish</b> · _blocks.10/concepts"  # a direction: its name
     assert names[11] == "feature <b>0</b> · _blocks.10/sae"
-    data = script_value(site / "data" / "index.js")
+    data = script_value(features_site / "data" / "index.js")
     c = card(data, 11)
     assert c["href"] == f"units/{data['groups'][3]['slug']}/0.html" and c["kind"] == "feature"
-    assert (site / c["href"]).is_file() and (site / c["thumb"]).is_file()
+    assert (features_site / c["href"]).is_file() and (features_site / c["thumb"]).is_file()
     selects = re.search(r'<select id="basis".*?</select>', html).group(0)
     assert re.findall(r"<option[^>]*>([^<]*)</option>", selects) == [
         "Channels and features", "channels", "concepts", "sae"]
-    page = (site / c["href"]).read_text()
+    page = (features_site / c["href"]).read_text()
     assert "_blocks.10/sae · feature 1 →" in page  # the next feature, named so
 
 
-def test_plain_lists_hold_every_unit(site: Path, run: Path) -> None:
+def test_plain_lists_hold_every_unit(features_site: Path, features_run: Path) -> None:
     """Without JavaScript the index shows its first cards; each layer's list shows all."""
-    html = (site / "index.html").read_text()
-    data = script_value(site / "data" / "index.js")
+    html = (features_site / "index.html").read_text()
+    data = script_value(features_site / "data" / "index.js")
     for g in data["groups"]:
         rel = f"lists/{g['slug']}.html"
         assert f'href="{rel}"' in html
-        page = (site / rel).read_text()
+        page = (features_site / rel).read_text()
         links = re.findall(r'<td><a href="\.\./(units/[^"]+)">', page)
-        assert len(links) == g["n"] and all((site / link).is_file() for link in links)
-    sae = (site / f"lists/{data['groups'][3]['slug']}.html").read_text()
+        assert len(links) == g["n"] and all((features_site / link).is_file() for link in links)
+    sae = (features_site / f"lists/{data['groups'][3]['slug']}.html").read_text()
     assert ">feature 5</a>" in sae and "basis sae over the channels of _blocks.10" in sae
-    assert ">stripes</a>" in (site / f"lists/{data['groups'][2]['slug']}.html").read_text()
+    assert ">stripes</a>" in (features_site / f"lists/{data['groups'][2]['slug']}.html").read_text()
 
 
 def test_first_cards_in_the_html_and_the_rest_said(tmp_path: Path) -> None:
@@ -134,7 +123,7 @@ def test_data_scripts_are_escaped(tmp_path: Path) -> None:
         assert "<script>alert" not in page.read_text()
 
 
-def test_thumbnails_follow_a_changed_face(run: Path, tmp_path: Path) -> None:
+def test_thumbnails_follow_a_changed_face(features_run: Path, tmp_path: Path) -> None:
     """A unit's thumbnail lives at a path derived from the unit, so when its face turns to
     another (older) file, the thumbnail is made again: a time check alone would keep it."""
     local = tmp_path / "run"

@@ -293,7 +293,7 @@ def test_new_label_strings_are_escaped(evil_site: Path) -> None:
                                                ).handlers == []
     rows = (evil_site / "units" / layer / "units.csv").read_text()
     assert "<script>alert(1)</script>" in rows  # CSV is data: text as it is, never markup
-    from atlas.site.export import cell
+    from atlas.site.tabular import cell
 
     assert cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and cell("-1.5") == "'-1.5"
     assert cell(-1.5) == -1.5 and cell("tench") == "tench"
