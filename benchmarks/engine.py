@@ -4,6 +4,7 @@
     python -m benchmarks.engine ab --set steps=20 --set steps=30     # A/B, interleaved
     python -m benchmarks.engine ab --set mask=gradient --set mask=change --pairs 6 --reps 5
     python -m benchmarks.engine ab --set loop.SEED_VIEWS=1 --set loop.SEED_VIEWS=64   # engine
+    python -m benchmarks.engine compile      # torch.compile of the forward vs eager
 
 Pairs: units 0, 16, 32, ... of EfficientNet-Lite0 ``_blocks.10`` on their top bundled photo,
 regularized at ``_blocks.4`` (the model's rule), one pair per call (the CPU default).
@@ -130,9 +131,39 @@ def vis_ab(model, units: int, chunks: list[int], cfg: AccentConfig, reps: int) -
               f"({min(ts):.3f}-{max(ts):.3f}, {reps} reps of {units} units)", flush=True)
 
 
+def compile_ab(model, views: int = 8, reps: int = 8) -> None:
+    """torch.compile (inductor) of the forward to the target layer against eager: the first
+    call (compilation, wall seconds) and the median CPU time of a forward+backward of
+    ``views`` views at the loop's view side afterwards."""
+    from atlas.models.hooks import Probe
+
+    probe = Probe(model, [LAYER])
+    side = loop_args(model, LAYER, AccentConfig())["view_px"]
+    x = torch.rand(views, 3, side, side)
+
+    def forward(v: torch.Tensor) -> torch.Tensor:
+        return probe(v)[LAYER]
+
+    def step(f) -> None:
+        f(x.detach().requires_grad_()).mean().backward()
+
+    for name, f in (("eager", forward), ("compiled", torch.compile(forward))):
+        wall = time.perf_counter()
+        step(f)
+        first = time.perf_counter() - wall
+        times = []
+        for _ in range(reps):
+            t0 = time.process_time()
+            step(f)
+            times.append(time.process_time() - t0)
+        ms = statistics.median(times) * 1e3
+        print(f"{name:<9} first call {first:6.1f} s wall; then {ms:7.1f} ms CPU per "
+              f"forward+backward of {views} views", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["profile", "ab", "vis"])
+    ap.add_argument("mode", choices=["profile", "ab", "vis", "compile"])
     ap.add_argument("--chunks", default="8,16", help="vis: units per call to compare")
     ap.add_argument("--set", action="append", default=[],
                     help="ab: one setting per --set, as KEY=VALUE[,KEY=VALUE...] over the "
@@ -144,6 +175,9 @@ def main() -> None:
     tune_allocator()
     torch.set_num_threads(args.threads)
     model = load_model("efficientnet-lite0")
+    if args.mode == "compile":
+        compile_ab(model)
+        return
     work = pairs(model, args.pairs) if args.mode != "vis" else []
     print(f"{len(work)} pairs of {LAYER}, {torch.get_num_threads()} thread(s)")
     if args.mode == "vis":
