@@ -4,10 +4,12 @@ One forward pass per step runs the random views of every pair through the model 
 target layer. The graph is cut at the regularization layer (its output is replaced by a detached
 leaf), so one backward pass through the deep part yields d target / d A_l. From there the
 shallow part is traversed once per step for the loss -target + lam * beta * dist(A_l(x),
-A_l(x0)); on attribution steps twice instead, once per term, and the two pixel gradients are
-combined at the canvas (|d target / d pixels| is the attribution). The seed's views only need
-the shallow part, computed without grad (in bfloat16 where the hardware does it natively), for
-several steps' views at a time (:data:`SEED_VIEWS`).
+A_l(x0)); on attribution steps (pixel-gradient masks, and step 0, whose passes balance the
+terms) twice instead, once per term, and the two pixel gradients are combined at the canvas
+(|d target / d pixels| is then the attribution). The default mask needs no such step: it is
+|d target / d A_l| from the deep pass, pasted back onto the canvas through each view's box.
+The seed's views only need the shallow part, computed without grad (in bfloat16 where the
+hardware does it natively), for several steps' views at a time (:data:`SEED_VIEWS`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import record_function
 
-from atlas.accent.masks import count_views, finish_masks
+from atlas.accent.masks import count_views, finish_masks, paste_views
 from atlas.accent.objectives import LatentDistance, Target, relative_distance
 from atlas.accent.param import Parameterization, noise_params
 from atlas.accent.split import split_forward
@@ -157,6 +159,11 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         if g_leaf is None:
             raise AtlasError(f"reg_layer {reg_layer!r} must come before the target layer "
                              f"{target.layer!r} in the model")
+        if cfg.mask == "layer":
+            with _part("layer_mask"):
+                paste_views(masks, g_leaf.detach().abs().sum(1).float(),
+                            views.boxes(cfg.canvas, cfg.canvas))
+                count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
         g_reg = None
         if lam > 0:
             with _part("reg_grad"):
@@ -167,8 +174,9 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
             with _part("attribution_backward"):
                 g_x, beta = _pixel_backward(x, a, g_leaf, g_reg, lam, beta, trainable,
                                             step == 0)
-                masks += g_x.detach().abs().sum(1)
-                if cfg.mask_coverage:
+                if cfg.mask == "gradient":
+                    masks += g_x.detach().abs().sum(1)
+                if cfg.mask == "gradient" and cfg.mask_coverage:
                     count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
         else:
             with _part("shallow_backward"):

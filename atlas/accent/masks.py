@@ -1,8 +1,10 @@
 """Attribution masks: where in the image the accentuation raised the unit, made legible.
 
-:func:`finish_masks` makes a run's mask (``accent.mask``): the change itself, the gradient
-|d target / d pixels| summed over the attribution steps' views and turned into a mean over the
-views that saw each pixel; then smooths it at the target layer's grid.
+:func:`finish_masks` makes a run's mask (``accent.mask``): the gradient of the target at the
+regularization layer (|d target / d A_l| summed over channels, every step's views pasted back
+through their boxes) or at the pixels (|d target / d pixels| on the attribution steps), turned
+into a mean over the views that saw each pixel, or the change itself; then smooths it at the
+target layer's grid.
 :func:`normalize_masks` maps the masks of images shown together to [0, 1] with one shared scale
 (the paper's collective normalization), so relative relevance stays visible.
 """
@@ -23,9 +25,9 @@ def finish_masks(grads: torch.Tensor, seen: torch.Tensor, change: torch.Tensor,
     colours), smoothed by ``cfg.mask_smooth`` cells of the target layer's grid (``last``: its
     output on the last views).
 
-    The gradient mask, averaged over the views that saw each pixel, agrees best with where the
-    unit fires on the accentuation; the change is free (no attribution pass) but also marks
-    where the regularizer let the image drift (docs/benchmarks.md, mask agreement).
+    The layer-gradient mask agrees best with where the unit fires on the accentuation, then
+    the pixel gradient; the change is free too but also marks where the regularizer let the
+    image drift (docs/benchmarks.md, "Which mask").
     """
     if cfg.mask == "change":
         masks = change
@@ -46,6 +48,16 @@ def count_views(seen: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> N
     t = len(boxes) // seen.shape[0]
     for k, (top, left, bottom, right) in enumerate(boxes):
         seen[k // t, top:bottom, left:right] += 1
+
+
+def paste_views(canvas: torch.Tensor, maps: torch.Tensor,
+                boxes: list[tuple[int, int, int, int]]) -> None:
+    """Add each view's map (resized bilinearly to its box) into its image's canvas map."""
+    t = len(boxes) // canvas.shape[0]
+    for k, (top, left, bottom, right) in enumerate(boxes):
+        canvas[k // t, top:bottom, left:right] += F.interpolate(
+            maps[k][None, None], size=(bottom - top, right - left), mode="bilinear",
+            align_corners=False)[0, 0].to(canvas)
 
 
 def coverage_mean(sums: torch.Tensor, seen: torch.Tensor, prior: float = 0.5) -> torch.Tensor:

@@ -16,7 +16,7 @@ TARGETS = ("mean", "max", "neuron")
 FOCUS = ("all", "active")
 PARAMS = ("fourier", "maco", "pixel")
 SCHEDULES = ("constant", "cosine")
-MASKS = ("gradient", "change")  # atlas.accent.masks.finish_masks
+MASKS = ("gradient", "change", "layer")  # atlas.accent.masks.finish_masks
 
 
 @dataclass
@@ -58,9 +58,13 @@ class AccentConfig:
     # bfloat16 autocast: on CUDA the whole model; on CPUs with native bf16 only the seed's
     # no-grad reference pass (atlas.accent.loop.reference_precision)
     amp: bool = flag(True)
-    # the attribution mask: |d target / d pixels| averaged over the attribution steps' views,
-    # or the change |accentuation - seed| (no attribution pass after step 0, less on target)
-    mask: str = one_of("gradient", MASKS)
+    # the attribution mask, averaged over the views that saw each canvas pixel:
+    # "layer": |d target / d A| at the regularization layer, summed over its channels, every
+    # step (the deep backward pass computes it anyway: no extra pass); "gradient":
+    # |d target / d pixels| on every mask_every-th step (a second shallow backward pass each);
+    # "change": |accentuation - seed| (also marks where the image drifted). "layer" agrees
+    # best with where the unit fires (docs/benchmarks.md, "Which mask")
+    mask: str = one_of("layer", MASKS)
     # gradient masks: attribution every k-th step, each a backward pass through the shallow
     # part; every 2nd keeps as many samples over 20 steps as every 3rd did over 30
     mask_every: int = num(2, 1, 100_000)

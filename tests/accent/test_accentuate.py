@@ -87,7 +87,34 @@ def test_change_mask_is_the_smoothed_change_and_needs_no_attribution_steps(lite0
     grad = accentuate(lite0_96, photos[:2], target, replace(cfg, mask="gradient"), **run)
     assert torch.allclose(grad.images, res.images, atol=0.01)
     assert not torch.allclose(grad.masks, res.masks)
-    assert AccentConfig().mask == "gradient"
+
+
+def test_layer_mask_comes_from_the_deep_pass_without_attribution_steps(lite0_96, photos, run):
+    """``mask = "layer"`` (the default) is |d target / d A| at the regularization layer, taken
+    from every step's deep pass: like the change mask it needs no attribution pass after step
+    0, so neither the images nor the mask depend on ``mask_every``, and it differs from the
+    pixel gradient's mask."""
+    target = Target("_blocks.10", torch.tensor([5, 9]))
+    cfg = AccentConfig(**FAST, mask_smooth=0.0)
+    assert cfg.mask == "layer"
+    res = accentuate(lite0_96, photos[:2], target, cfg, **run)
+    other = accentuate(lite0_96, photos[:2], target, replace(cfg, mask_every=1), **run)
+    assert torch.equal(other.masks, res.masks) and torch.equal(other.images, res.images)
+    change = accentuate(lite0_96, photos[:2], target, replace(cfg, mask="change"), **run)
+    assert torch.equal(change.images, res.images)  # the same passes: the mask never steers
+    grad = accentuate(lite0_96, photos[:2], target, replace(cfg, mask="gradient"), **run)
+    assert not torch.allclose(grad.masks, res.masks)
+    assert (res.masks >= 0).all() and (res.masks.flatten(1).std(1) > 0).all()
+
+
+def test_paste_views_puts_each_map_in_its_box():
+    from atlas.accent.masks import paste_views
+
+    canvas = torch.zeros(2, 8, 8)
+    maps = torch.stack([torch.ones(2, 2), 2 * torch.ones(2, 2)])  # one view per image
+    paste_views(canvas, maps, [(0, 0, 4, 4), (2, 4, 8, 8)])
+    assert torch.equal(canvas[0, :4, :4], torch.ones(4, 4)) and canvas[0].sum() == 16
+    assert torch.equal(canvas[1, 2:, 4:], 2 * torch.ones(6, 4)) and canvas[1].sum() == 48
 
 
 def test_seed_pass_over_several_steps_changes_nothing(lite0_96, photos, run, monkeypatch):
