@@ -5,10 +5,12 @@
     python -m benchmarks.features compare RUN           # features against channels, same images
     python -m benchmarks.features cost                  # mining with a basis against channels
 
-``curve`` learns dictionaries (F = 8 x 112, the basis section's recipe) over Lite0 ``_blocks.10``
-of the bundled photos for k = 4, 8, 16, 32 as the basis stage does (same sample, same held-out
-images) and prints the held-out explained variance (centred per channel), L0, dead and dense shares
-and the splice top-1 agreement, beside PCA with k components fitted on the same training positions.
+``curve`` learns dictionaries (F = 448 = 4 x 112 as the ``features`` config, the basis section's
+recipe) over Lite0 ``_blocks.10`` of the bundled photos for k = 4, 8, 16, 32 as the basis stage
+does (same sample, same held-out and calibration images; ``--finetune N`` adds the KL
+fine-tune) and prints the held-out explained variance (centred per channel), L0, dead and dense
+shares and the splice top-1 agreement on every image and on the held-out ones, beside PCA with k
+components fitted on the same training positions.
 ``quality`` scores every accentuation of a run's basis layer with the independent instrument of
 :mod:`benchmarks.quality` (the reference ``efficientnet-lite-pytorch`` model, with the run's
 basis applied to its layer output): the seed's code, the gain plain, after a blur and after a
@@ -36,10 +38,13 @@ import torch
 from atlas.config.sections import VIEWS, BasisConfig
 from atlas.data.sources import bundled
 from atlas.models import basis as bases
+from atlas.models.tail import tail
 from atlas.models.zoo import load_model
-from atlas.pipeline.basis.learn import Recipe, learn
+from atlas.pipeline.basis.finetune import Tune, finetune
+from atlas.pipeline.basis.learn import Recipe, calibrated_under, learn
 from atlas.pipeline.basis.metrics import firing, reconstruction, splice_agreement
 from atlas.pipeline.basis.sample import gather
+from atlas.pipeline.basis.stage import aside
 
 LAYER = "_blocks.10"
 
@@ -50,28 +55,41 @@ def curve(args: argparse.Namespace) -> None:
         s = gather(model, src, LAYER, 250_000, 0.1, 32, 0, Path(tmp) / "sample.pt",
                    progress=False, views=args.views)
         images = sorted(s.train_images + s.held_images)
-        print(f"{len(s.train)} training positions ({len(s.train_images)} images), "
-              f"{len(s.held)} held out ({len(s.held_images)} images)")
+        calib = aside(src, s.train_images) if args.batch_topk else set()
+        taken = s.rows_of(calib)
+        x, on = s.train[~taken], s.train[taken & s.plain]
+        per = s.grid[0] * s.grid[1]
+        print(f"{len(x)} training positions ({len(s.train_images) - len(calib)} images, "
+              f"{args.views} views), {len(on)} calibration ({len(calib)} images), "
+              f"{len(s.held)} held out ({len(s.held_images)} images); F = {args.features}, "
+              f"{args.steps} steps, BatchTopK {args.batch_topk}, fine-tune {args.finetune} steps")
         print(f"{'k':>3} {'SAE EV':>7} {'PCA EV':>7} {'L0':>5} {'dead':>6} {'dense':>6} "
-              f"{'splice':>7}")
-        mean = s.train.mean(0)
-        _, _, v = torch.linalg.svd(s.train - mean, full_matrices=False)
+              f"{'splice all':>10} {'splice held':>11}")
+        mean = x.mean(0)
+        _, _, v = torch.linalg.svd(x - mean, full_matrices=False)
         held = s.held - s.held.mean(0)
         for k in args.k:
             recipe = Recipe(features=args.features, k=k, steps=args.steps, batch_size=4096,
                             lr=4e-3, aux_k=64, seed=0, batch_topk=args.batch_topk,
                             checkpoint_every=10 ** 9)
-            b = learn(s.train, recipe, Path(tmp) / f"k{k}.pt", progress=False, layer=LAYER,
-                      calibrate=s.as_mined)
+            b = learn(x, recipe, Path(tmp) / f"k{k}.pt", progress=False, layer=LAYER,
+                      calibrate=on if calib else None)
+            if args.finetune:
+                b = finetune(b, s.maps(x), tail(model, LAYER), Tune(steps=args.finetune),
+                             Path(tmp) / f"k{k}-ft.pt", progress=False, modules=[model.module])
+            if calib:
+                b = calibrated_under(b, on, k, per)[0]
             r = reconstruction(b, s.held)
             rate = firing(b, torch.cat([s.train, s.held]))
             comp = v[:k]
             pca = 1 - float((held - (s.held - mean) @ comp.T @ comp).pow(2).sum()
                             / held.pow(2).sum())
             splice = splice_agreement(model, b, src, images)
+            splice_held = splice_agreement(model, b, src, s.held_images)
             print(f"{k:>3} {r['explained_variance']:>7.3f} {pca:>7.3f} {r['l0']:>5.1f} "
                   f"{float((rate == 0).float().mean()):>6.3f} "
-                  f"{float((rate > 0.5).float().mean()):>6.3f} {splice:>7.3f}", flush=True)
+                  f"{float((rate > 0.5).float().mean()):>6.3f} {splice:>10.3f} "
+                  f"{splice_held:>11.3f}", flush=True)
 
 
 def quality(args: argparse.Namespace) -> None:
@@ -169,8 +187,9 @@ def main() -> None:
     p = sub.add_parser("curve")
     p.add_argument("--k", type=int, nargs="+", default=[4, 8, 16, 32])
     d = BasisConfig()
-    p.add_argument("--features", type=int, default=896)
+    p.add_argument("--features", type=int, default=448)
     p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--finetune", type=int, default=0, help="KL fine-tune steps (0: none)")
     p.add_argument("--views", type=int, default=d.views, choices=VIEWS)
     p.add_argument("--batch-topk", action=argparse.BooleanOptionalAction, default=d.batch_topk)
     p.set_defaults(fn=curve)

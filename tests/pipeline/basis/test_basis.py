@@ -177,21 +177,23 @@ def _mine_cmd(out: Path) -> list[str]:
     return [sys.executable, "-m", "atlas", "mine", "--limit", "16", "--out", str(out), "-q",
             "--set", "model.input_size=96", "--set", 'basis.kind="sae"',
             "--set", "basis.features=64", "--set", "basis.k=4", "--set", "basis.steps=400",
-            "--set", "basis.batch_size=512", "--set", "mine.workers=0"]
+            "--set", "basis.batch_size=512", "--set", "basis.batch_topk=true",
+            "--set", "basis.finetune_steps=40", "--set", "mine.workers=0"]
 
 
 @pytest.mark.slow
-def test_learning_resumes_after_a_kill_with_the_same_basis(tmp_path):
+@pytest.mark.parametrize("phase, at", [("train", 50), ("finetune", 10)])
+def test_learning_resumes_after_a_kill_with_the_same_basis(tmp_path, phase, at):
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     subprocess.run(_mine_cmd(ref), check=True, capture_output=True)
     proc = subprocess.Popen(_mine_cmd(killed), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
-        ck = list((killed / "checkpoints").glob("basis-*-train.pt"))
+        ck = list((killed / "checkpoints").glob(f"basis-*-{phase}.pt"))
         if ck:
             state = torch.load(ck[0], weights_only=False)
-            if state["step"] >= 50:
+            if state["step"] >= at:
                 break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
