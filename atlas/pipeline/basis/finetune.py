@@ -33,7 +33,7 @@ KEYS = ("encoder", "encoder_bias", "decoder", "decoder_bias")
 class Tune:
     steps: int
     maps: int = 16  # activation maps (images) per step
-    lr: float = 3e-4
+    lr: float = 1e-3
     mse: float = 1.0  # weight of the reconstruction term beside the KL divergence
     seed: int = 0
     checkpoint_every: int = 50

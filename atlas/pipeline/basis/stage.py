@@ -1,8 +1,15 @@
 """The ``basis`` stage: the features of a layer, before mining reads them.
 
 - ``sae``: learns a TopK dictionary over a sample of the layer's position vectors
-  (:mod:`~atlas.pipeline.basis.sample`, :mod:`~atlas.pipeline.basis.learn`) and measures it
-  (:mod:`~atlas.pipeline.basis.metrics`; the manifest records the figures);
+  (:mod:`~atlas.pipeline.basis.sample`, :mod:`~atlas.pipeline.basis.learn`), tunes it so the
+  model's output with the reconstruction spliced in stays close
+  (:mod:`~atlas.pipeline.basis.finetune`, ``finetune_steps``), and measures it
+  (:mod:`~atlas.pipeline.basis.metrics`; the manifest records the figures). A BatchTopK
+  dictionary's threshold is calibrated on a share of the training images it did not learn
+  from (:data:`CALIBRATION`), to an L0 a little under ``k``
+  (:func:`~atlas.pipeline.basis.learn.calibrated_under`): the dictionary fires less on the
+  images it learned from than on new ones, and the held-out images that measure it must not
+  choose it;
 - ``file`` / ``directions``: reads the user's file, checks it fits the layer, copies it in.
 
 Either way the basis lands in ``basis/NAME.json`` + ``.safetensors`` inside the run (the run is
@@ -140,14 +147,16 @@ def _learned(ctx: Context, key: str, model: LoadedModel, source: ImageSource, wo
     basis = learn(x, recipe, ck / f"basis-{key}-train.pt", ctx.bar, name=b.name or b.kind,
                   layer=layer, calibrate=on)
     per, target = sample.grid[0] * sample.grid[1], float(recipe.k)
+    if recipe.batch_topk and calib:  # the fine-tune then tunes the code as it will be read
+        basis, target = calibrated_under(basis, on, recipe.k, per)
     tune = Tune(steps=b.finetune_steps, mse=b.finetune_mse, seed=b.seed,
                 checkpoint_every=max(1, min(50, b.finetune_steps // 4)))
     if tune.steps:
         basis = finetune(basis, sample.maps(x), tail(model, layer), tune,
                          ck / f"basis-{key}-finetune.pt", ctx.bar, modules=[model.module],
                          device=model.device)
-    if recipe.batch_topk and calib:
-        basis, target = calibrated_under(basis, on, recipe.k, per)
+        if recipe.batch_topk and calib:  # the tuned pre-activations need their own threshold
+            basis, target = calibrated_under(basis, on, recipe.k, per)
     basis = by_frequency(basis, sample.train)
     images = sorted(sample.train_images + sample.held_images)
     figures = metrics(model, basis, sample.train, sample.held, source, images,

@@ -11,7 +11,7 @@ from atlas.data.sources import bundled
 from atlas.models.hooks import Probe
 from atlas.models.tail import tail
 from atlas.pipeline.basis.finetune import Tune, finetune, kl_of, targets_of
-from atlas.pipeline.basis.learn import Recipe, calibrated, learn
+from atlas.pipeline.basis.learn import Recipe, calibrated, calibrated_under, learn
 from tests.helpers.models import tiny_model
 
 
@@ -79,3 +79,18 @@ def test_calibrated_threshold_fires_k_per_position_on_its_rows(tmp_path):
         b = calibrated(basis, x, k)
         assert b.activation == "jumprelu"
         assert abs(float((b.codes(x) > 0).float().sum(1).mean()) - k) < 0.01
+
+
+def test_threshold_for_unseen_images_aims_under_k_by_the_calibration_noise(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    per = 16  # positions per image; images differ in how much they hold
+    loud = torch.rand(200, 1, generator=gen).repeat_interleave(per, 0) * 2
+    x = torch.randn(200 * per, 12, generator=gen) * (0.5 + loud)
+    recipe = Recipe(features=32, k=4, steps=20, batch_size=256, lr=4e-3, aux_k=0, seed=0,
+                    batch_topk=True, checkpoint_every=10 ** 9)
+    basis = learn(x, recipe, tmp_path / "l.pt", progress=False)
+    few, target_few = calibrated_under(basis, x[: 10 * per], 4, per)
+    many, target_many = calibrated_under(basis, x, 4, per)
+    assert target_few < target_many < 4  # fewer calibration images: a wider margin
+    fired = float((few.codes(x[: 10 * per]) > 0).float().sum(1).mean())
+    assert abs(fired - target_few) < 0.02
