@@ -1,6 +1,7 @@
 """Features beyond channels, measured: the dictionary, its accentuations, its pages, its cost.
 
     python -m benchmarks.features curve                 # reconstruction vs k, beside PCA
+    python -m benchmarks.features variants SPEC...      # dictionary recipes side by side
     python -m benchmarks.features quality RUN           # accentuations of a features run
     python -m benchmarks.features compare RUN           # features against channels, same images
     python -m benchmarks.features cost                  # mining with a basis against channels
@@ -40,8 +41,8 @@ from atlas.data.sources import bundled
 from atlas.models import basis as bases
 from atlas.models.tail import tail
 from atlas.models.zoo import load_model
-from atlas.pipeline.basis.finetune import Tune, finetune
-from atlas.pipeline.basis.learn import Recipe, calibrated_under, learn
+from atlas.pipeline.basis.finetune import Tune, finetune, kl_of, targets_of
+from atlas.pipeline.basis.learn import Recipe, calibrated, calibrated_under, learn
 from atlas.pipeline.basis.metrics import firing, reconstruction, splice_agreement
 from atlas.pipeline.basis.sample import gather
 from atlas.pipeline.basis.stage import aside
@@ -90,6 +91,58 @@ def curve(args: argparse.Namespace) -> None:
                   f"{float((rate == 0).float().mean()):>6.3f} "
                   f"{float((rate > 0.5).float().mean()):>6.3f} {splice:>10.3f} "
                   f"{splice_held:>11.3f}", flush=True)
+
+
+def variants(args: argparse.Namespace) -> None:
+    """Dictionary recipes on one sample (the curve's), each a JSON object of ``features``,
+    ``steps``, ``batch_topk``, ``k``, ``finetune`` (steps), ``mse`` (the fine-tune's
+    reconstruction weight) and ``under`` (the threshold aims under k by the calibration noise;
+    else at k): held-out EV, L0, dead, dense, splice (all, held out), the held-out KL of the
+    splice, and the CPU seconds of learning plus fine-tuning."""
+    import json as js
+    import time
+
+    model, src = load_model("efficientnet-lite0"), bundled()
+    rest = tail(model, LAYER)
+    with tempfile.TemporaryDirectory() as tmp:
+        s = gather(model, src, LAYER, 250_000, 0.1, 32, 0, Path(tmp) / "sample.pt",
+                   progress=False, views=6)
+        calib = aside(src, s.train_images)
+        taken = s.rows_of(calib)
+        x, on, per = s.train[~taken], s.train[taken & s.plain], s.grid[0] * s.grid[1]
+        held_maps = s.maps(s.held)
+        held_t = targets_of(rest, held_maps)
+        images = sorted(s.train_images + s.held_images)
+        print(f"{'recipe':<58} {'EV':>6} {'L0':>6} {'dead':>5} {'dense':>5} {'splice':>7} "
+              f"{'held':>6} {'KL held':>8} {'CPU s':>6}")
+        for spec in args.spec:
+            v = {"features": 448, "steps": 3000, "batch_topk": True, "k": 16, "finetune": 0,
+                 "mse": 1.0, "under": True, **js.loads(spec)}
+            t = time.process_time()
+            recipe = Recipe(features=v["features"], k=v["k"], steps=v["steps"],
+                            batch_size=4096, lr=4e-3, aux_k=64, seed=0,
+                            batch_topk=v["batch_topk"], checkpoint_every=10 ** 9)
+            b = learn(x, recipe, Path(tmp) / "learn.pt", progress=False, layer=LAYER,
+                      calibrate=on)
+            (Path(tmp) / "learn.pt").unlink()
+            if v["batch_topk"] and v["under"]:
+                b = calibrated_under(b, on, v["k"], per)[0]
+            if v["finetune"]:
+                b = finetune(b, s.maps(x), rest, Tune(steps=v["finetune"], mse=v["mse"]),
+                             Path(tmp) / "ft.pt", progress=False, modules=[model.module])
+                (Path(tmp) / "ft.pt").unlink()
+                if v["batch_topk"]:
+                    b = (calibrated_under(b, on, v["k"], per)[0] if v["under"]
+                         else calibrated(b, on, v["k"]))
+            cpu = time.process_time() - t
+            r = reconstruction(b, s.held)
+            rate = firing(b, torch.cat([s.train, s.held]))
+            print(f"{spec:<58} {r['explained_variance']:>6.3f} {r['l0']:>6.2f} "
+                  f"{float((rate == 0).float().mean()):>5.3f} "
+                  f"{float((rate > 0.5).float().mean()):>5.3f} "
+                  f"{splice_agreement(model, b, src, images):>7.3f} "
+                  f"{splice_agreement(model, b, src, s.held_images):>6.3f} "
+                  f"{kl_of(b, rest, held_maps, held_t):>8.4f} {cpu:>6.0f}", flush=True)
 
 
 def quality(args: argparse.Namespace) -> None:
@@ -193,6 +246,9 @@ def main() -> None:
     p.add_argument("--views", type=int, default=d.views, choices=VIEWS)
     p.add_argument("--batch-topk", action=argparse.BooleanOptionalAction, default=d.batch_topk)
     p.set_defaults(fn=curve)
+    p = sub.add_parser("variants")
+    p.add_argument("spec", nargs="+", help='JSON, e.g. \'{"finetune": 600}\'')
+    p.set_defaults(fn=variants)
     p = sub.add_parser("quality")
     p.add_argument("run")
     p.set_defaults(fn=quality)
