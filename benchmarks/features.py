@@ -195,12 +195,13 @@ def compare(args: argparse.Namespace) -> None:
     classes = pd.read_parquet(run / "classes.parquet")
     units = topk.groupby("layer")["unit"].nunique()
     print(f"{'unit layer':<22} {'units':>6} {'with a class':>13} {'purity label':>13} "
-          f"{'purity group':>13}")
+          f"{'purity group':>13} {'label q75':>10} {'group q75':>10}")
     for layer, n in units.items():
         sig = classes[classes["layer"] == layer].groupby("unit").ngroups
         pl = _purity(topk[topk["layer"] == layer], images, "label")
         pg = _purity(topk[topk["layer"] == layer], images, "group")
-        print(f"{layer:<22} {n:>6} {sig / n:>13.1%} {pl.median():>13.3f} {pg.median():>13.3f}")
+        print(f"{layer:<22} {n:>6} {sig / n:>13.1%} {pl.median():>13.3f} {pg.median():>13.3f} "
+              f"{pl.quantile(0.75):>10.3f} {pg.quantile(0.75):>10.3f}")
 
 
 def _mine(out: Path, extra: list[str]) -> dict:
