@@ -157,6 +157,8 @@ class BasisConfig:
     holdout: float = num(0.1, 0.0, 0.5)  # sae: share of images held out for the metrics
     views: int = one_of(6, VIEWS)  # sae: views per training image (1, 2: + mirror, 4, 6: + zooms)
     batch_topk: bool = flag(False)  # sae: k per position on average over a batch (BatchTopK)
+    finetune_steps: int = num(600, 0, 10_000_000)  # sae: steps of the KL fine-tune (0: none)
+    finetune_mse: float = num(1.0, 0.0, 1e6)  # sae: its reconstruction term's weight beside KL
     seed: int = num(0, 0, MAX_SEED)
 
     @property

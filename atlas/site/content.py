@@ -144,6 +144,8 @@ class BasisInfo:
     k: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     learned: dict[str, Any] = field(default_factory=dict)  # the recipe of a learned dictionary
+    finetuned: dict[str, Any] = field(default_factory=dict)  # its KL fine-tune (steps 0: none)
+    threshold_l0: float = 0.0  # BatchTopK: the L0 its threshold was calibrated to
     positions: dict[str, int] = field(default_factory=dict)  # learned from / held out
     images: dict[str, int] = field(default_factory=dict)
     source: str = ""  # the file it came from

@@ -12,7 +12,7 @@ result is the same on every run, and a killed run resumes from its last checkpoi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -96,25 +96,42 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
             save()
     bar.close()
     p = {k: v.detach() for k, v in params.items()}
-    # BatchTopK's threshold: calibrated on the rows the basis will be read on (``calibrate``,
-    # the plain views of the training images) when given, as views differ in how much they hold
-    on = xn if calibrate is None else (calibrate - mean) / scale
-    thr = _calibrated(p, on, recipe.k, gen) if recipe.batch_topk else torch.zeros(())
-    batchwise = {"activation": "jumprelu", "threshold": thr.expand(recipe.features).clone()}
-    return Basis(name=name, kind="sae", layer=layer, encoder=p["encoder"],
-                 encoder_bias=p["encoder_bias"], decoder=p["decoder"],
-                 decoder_bias=p["decoder_bias"], k=recipe.k, mean=mean, scale=scale,
-                 **(batchwise if recipe.batch_topk else {"activation": "topk"}))
+    basis = Basis(name=name, kind="sae", layer=layer, encoder=p["encoder"],
+                  encoder_bias=p["encoder_bias"], decoder=p["decoder"],
+                  decoder_bias=p["decoder_bias"], k=recipe.k, mean=mean, scale=scale)
+    if not recipe.batch_topk:
+        return basis
+    # BatchTopK is read with one threshold, calibrated on the rows the basis will be read on
+    # (``calibrate``: the caller's choice of positions not learned from) when given
+    return calibrated(basis, x if calibrate is None else calibrate, recipe.k)
 
 
 @torch.no_grad()
-def _calibrated(p: dict[str, torch.Tensor], xn: torch.Tensor, k: int, gen: torch.Generator,
-                rows: int = 16384) -> torch.Tensor:
-    """BatchTopK's inference threshold: the value above which, on training positions, k
-    features per position fire on average."""
-    idx = torch.randperm(len(xn), generator=gen)[:rows]
-    pre = (xn[idx] - p["decoder_bias"]) @ p["encoder"].T + p["encoder_bias"]
-    return pre.flatten().topk(k * len(idx)).values[-1].clamp_min(0)
+def calibrated(basis: Basis, rows: torch.Tensor, k: float, most: int = 65536) -> Basis:
+    """``basis`` read with BatchTopK's inference threshold: the value above which ``k``
+    features per position fire on average over ``rows`` (at most ``most`` of them, evenly
+    strided, so the choice needs no random draw)."""
+    on = rows[:: max(1, -(-len(rows) // most))]
+    pre = basis.pre(on).flatten()
+    n = min(pre.numel(), max(1, round(k * len(on))))
+    thr = pre.topk(n).values[-1].clamp_min(0)
+    return replace(basis, activation="jumprelu", threshold=thr.expand(basis.size).clone())
+
+
+@torch.no_grad()
+def calibrated_under(basis: Basis, rows: torch.Tensor, k: int, per: int,
+                     z: float = 2.0) -> tuple[Basis, float]:
+    """BatchTopK's threshold for images the dictionary has not seen, and the L0 it aims at.
+    ``rows`` are whole maps (``per`` positions each) of images it did not learn from; the
+    threshold fires ``k`` less ``z`` standard errors of their per-image L0 on them, so another
+    set of unseen images of the same kind fires at most ``k`` per position on average, unless
+    the calibration images happened to be unusually quiet (about 1 in 40 for z = 2)."""
+    first = calibrated(basis, rows, k)
+    l0 = (first.codes(rows) > 0).float().sum(1).view(-1, per).mean(1)
+    if len(l0) < 2:
+        return first, float(k)
+    target = max(1.0, k - z * float(l0.std()) / math.sqrt(len(l0)))
+    return calibrated(basis, rows, target), target
 
 
 def _codes(pre: torch.Tensor, recipe: Recipe) -> torch.Tensor:
@@ -122,9 +139,21 @@ def _codes(pre: torch.Tensor, recipe: Recipe) -> torch.Tensor:
     holding more takes more features and one holding less fewer (k on average)."""
     if not recipe.batch_topk:
         return activate(pre, "topk", recipe.k)
-    flat = pre.flatten()
-    vals, idx = flat.topk(recipe.k * pre.shape[0])
-    return torch.zeros_like(flat).scatter(0, idx, vals.clamp_min(0)).view_as(pre)
+    return (pre * (pre >= batch_threshold(pre, recipe.k))).clamp_min(0)
+
+
+def batch_threshold(pre: torch.Tensor, k: int) -> torch.Tensor:
+    """The (k x rows)-th largest value of ``pre``: exact, found among the values above a
+    quantile of a strided subsample (a full top-k of a batch's F x rows values is the
+    slowest part of a step)."""
+    flat, n = pre.detach().flatten(), k * pre.shape[0]
+    if n >= flat.numel():
+        return flat.min()
+    lo = torch.quantile(flat[:: max(1, flat.numel() // 65536)], max(0.0, 1 - 2 * n / flat.numel()))
+    cand = flat[flat >= lo]
+    if len(cand) < n:  # the subsample put the bound too high: search everything
+        cand = flat
+    return cand.kthvalue(len(cand) - n + 1).values
 
 
 def _loss(params: dict[str, torch.Tensor], x: torch.Tensor, recipe: Recipe,

@@ -7,7 +7,8 @@
   that fire on more than half of them (a feature on everywhere describes nothing).
 - ``splice_top1_agreement``: the share of images whose top-1 class stays the same when the
   layer's output is replaced by its reconstruction at every position (does the model still
-  work on what the dictionary keeps?).
+  work on what the dictionary keeps?), on every image of the sample (the learned ones too);
+  ``splice_top1_agreement_held_out`` on the held-out images alone.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def splice_agreement(model: LoadedModel, basis: Basis, source: ImageSource,
 
 
 def metrics(model: LoadedModel, basis: Basis, train: torch.Tensor, held: torch.Tensor,
-            source: ImageSource, splice_images: list[int]) -> dict[str, float]:
+            source: ImageSource, splice_images: list[int],
+            held_images: list[int] | None = None) -> dict[str, float]:
     """Every figure the manifest records of a learned basis (see the module docstring)."""
     both = torch.cat([train, held]) if len(held) else train
     rate = firing(basis, both)
@@ -76,4 +78,7 @@ def metrics(model: LoadedModel, basis: Basis, train: torch.Tensor, held: torch.T
     out.update(dead_fraction=float((rate == 0).float().mean()),
                dense_fraction=float((rate > DENSE).float().mean()),
                splice_top1_agreement=splice_agreement(model, basis, source, splice_images))
+    if held_images:
+        out["splice_top1_agreement_held_out"] = splice_agreement(model, basis, source,
+                                                                 held_images)
     return {k: round(v, 4) for k, v in out.items()}

@@ -32,10 +32,24 @@ class Sample:
     train_images: list[int]  # source positions
     held_images: list[int]
     plain: torch.Tensor | None = None  # (N,) bool: rows of the training images as mining sees them
+    grid: tuple[int, int] = (0, 0)  # (H, W): rows come in whole maps of H x W positions
+    map_images: list[int] | None = None  # the source position of each training map, in order
 
     def state(self) -> dict:
         return {"train": self.train, "held": self.held, "train_images": self.train_images,
-                "held_images": self.held_images, "plain": self.plain}
+                "held_images": self.held_images, "plain": self.plain, "grid": self.grid,
+                "map_images": self.map_images}
+
+    def maps(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows of whole maps (N*H*W, C) as maps (N, C, H, W)."""
+        h, w = self.grid
+        return rows.view(-1, h, w, rows.shape[1]).permute(0, 3, 1, 2)
+
+    def rows_of(self, images: set[int]) -> torch.Tensor:
+        """(N,) bool: the training rows of the maps of ``images`` (any view)."""
+        h, w = self.grid
+        of_map = torch.tensor([i in images for i in self.map_images or []], dtype=torch.bool)
+        return of_map.repeat_interleave(h * w)
 
     @property
     def as_mined(self) -> torch.Tensor:
@@ -79,11 +93,11 @@ def _views(images: torch.Tensor, zoomed: torch.Tensor | None, size: int,
 
 def _vectors(model: LoadedModel, source: ImageSource, layer: str, positions: list[int],
              batch: int, workers: int, progress: bool, what: str,
-             views: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+             views: int = 1) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     """Every position vector of the images at ``positions``, in ``views`` views each (see
-    :func:`_views`: the same scenes seen anew, which the dictionary must explain as well), and
-    which rows are of the plain view."""
-    probe, out, plain, size = Probe(model, [layer]), [], [], model.input_size
+    :func:`_views`: the same scenes seen anew, which the dictionary must explain as well),
+    which rows are of the plain view, and the source position of each map the rows make."""
+    probe, out, plain, size, maps = Probe(model, [layer]), [], [], model.input_size, []
     loader = make_loader(source, size, batch, workers, positions)
     zoom = (iter(make_loader(source, round(size * ZOOM), batch, workers, positions))
             if views >= 4 else None)
@@ -98,10 +112,11 @@ def _vectors(model: LoadedModel, source: ImageSource, layer: str, positions: lis
                     a = as_map(probe(images.contiguous().to(model.device))[layer]).float()
                 out.append(a.permute(0, 2, 3, 1).reshape(-1, a.shape[1]).cpu())
                 plain.append(torch.full((len(out[-1]),), v == 0))
+                maps.extend(b.positions)
             bar.update(len(b.positions) + len(b.skipped))
     if not out:
-        return torch.zeros(0, 0), torch.zeros(0, dtype=torch.bool)
-    return torch.cat(out), torch.cat(plain)
+        return torch.zeros(0, 0), torch.zeros(0, dtype=torch.bool), []
+    return torch.cat(out), torch.cat(plain), maps
 
 
 def gather(model: LoadedModel, source: ImageSource, layer: str, sample: int, holdout: float,
@@ -115,10 +130,10 @@ def gather(model: LoadedModel, source: ImageSource, layer: str, sample: int, hol
         grid = as_map(Probe(model, [layer])(x)[layer]).shape
     per_image = int(grid[2] * grid[3])
     train_i, held_i = choose_images(source, per_image, sample, holdout, views)
-    train, plain = _vectors(model, source, layer, train_i, batch, workers, progress, "train",
+    train, plain, maps = _vectors(model, source, layer, train_i, batch, workers, progress, "train",
                             views)
     held = (_vectors(model, source, layer, held_i, batch, workers, progress, "held out")[0]
             if held_i else torch.zeros(0, 0))
-    s = Sample(train, held, train_i, held_i, plain)
+    s = Sample(train, held, train_i, held_i, plain, (int(grid[2]), int(grid[3])), maps)
     atomic_write_with(path, lambda buf: torch.save(s.state(), buf))
     return s

@@ -1,8 +1,15 @@
 """The ``basis`` stage: the features of a layer, before mining reads them.
 
 - ``sae``: learns a TopK dictionary over a sample of the layer's position vectors
-  (:mod:`~atlas.pipeline.basis.sample`, :mod:`~atlas.pipeline.basis.learn`) and measures it
-  (:mod:`~atlas.pipeline.basis.metrics`; the manifest records the figures);
+  (:mod:`~atlas.pipeline.basis.sample`, :mod:`~atlas.pipeline.basis.learn`), tunes it so the
+  model's output with the reconstruction spliced in stays close
+  (:mod:`~atlas.pipeline.basis.finetune`, ``finetune_steps``), and measures it
+  (:mod:`~atlas.pipeline.basis.metrics`; the manifest records the figures). A BatchTopK
+  dictionary's threshold is calibrated on a share of the training images it did not learn
+  from (:data:`CALIBRATION`), to an L0 a little under ``k``
+  (:func:`~atlas.pipeline.basis.learn.calibrated_under`): the dictionary fires less on the
+  images it learned from than on new ones, and the held-out images that measure it must not
+  choose it;
 - ``file`` / ``directions``: reads the user's file, checks it fits the layer, copies it in.
 
 Either way the basis lands in ``basis/NAME.json`` + ``.safetensors`` inside the run (the run is
@@ -21,18 +28,23 @@ import pandas as pd
 import torch
 
 from atlas.config.tree import BuildConfig
+from atlas.data.base import ImageSource
 from atlas.errors import AtlasError
 from atlas.models import basis as bases
 from atlas.models.basis import Basis
 from atlas.models.probe import unit_counts
+from atlas.models.tail import tail
 from atlas.models.zoo import LoadedModel
 from atlas.pipeline import schema
-from atlas.pipeline.basis.learn import Recipe, learn
+from atlas.pipeline.basis.finetune import Tune, finetune
+from atlas.pipeline.basis.learn import Recipe, calibrated_under, learn
 from atlas.pipeline.basis.metrics import firing, metrics
 from atlas.pipeline.basis.sample import gather
+from atlas.pipeline.mine.topk import priority
 from atlas.pipeline.stage import Context, Stage
 
 TOP = 8  # channels and nearest features listed per feature
+CALIBRATION = 0.1  # share of the training images BatchTopK's threshold is calibrated on
 
 
 def from_file(cfg: BuildConfig, model: LoadedModel) -> Basis:
@@ -110,6 +122,57 @@ def _recipe(ctx: Context, channels: int) -> Recipe:
                   batch_topk=b.batch_topk, checkpoint_every=max(1, min(250, b.steps // 8)))
 
 
+def aside(source: ImageSource, images: list[int], share: float = CALIBRATION) -> set[int]:
+    """The training images set aside to calibrate BatchTopK's threshold: the lowest
+    priorities (as mining samples), so the choice depends on the images, not their order."""
+    if len(images) < 2:
+        return set()
+    prio = priority([source.records[i].image_id for i in images]).tolist()
+    ranked = sorted(zip(prio, images, strict=True))
+    return {i for _, i in ranked[:max(1, round(share * len(images)))]}
+
+
+def _learned(ctx: Context, key: str, model: LoadedModel, source: ImageSource, workers: int,
+             layer: str) -> tuple[Basis, dict]:
+    """Sample, learn, fine-tune, calibrate and measure a dictionary (see the module note)."""
+    run, b = ctx.run, ctx.cfg.basis
+    ck = run.root / "checkpoints"
+    sample = gather(model, source, layer, b.sample, b.holdout, ctx.cfg.mine.batch_size,
+                    workers, ck / f"basis-{key}-sample.pt", ctx.bar, b.views)
+    calib = aside(source, sample.train_images) if b.batch_topk else set()
+    taken = sample.rows_of(calib)
+    x = sample.train[~taken]
+    on = sample.train[taken & sample.plain] if calib else sample.as_mined
+    recipe = _recipe(ctx, sample.train.shape[1])
+    basis = learn(x, recipe, ck / f"basis-{key}-train.pt", ctx.bar, name=b.name or b.kind,
+                  layer=layer, calibrate=on)
+    per, target = sample.grid[0] * sample.grid[1], float(recipe.k)
+    if recipe.batch_topk and calib:  # the fine-tune then tunes the code as it will be read
+        basis, target = calibrated_under(basis, on, recipe.k, per)
+    tune = Tune(steps=b.finetune_steps, mse=b.finetune_mse, seed=b.seed,
+                checkpoint_every=max(1, min(50, b.finetune_steps // 4)))
+    if tune.steps:
+        basis = finetune(basis, sample.maps(x), tail(model, layer), tune,
+                         ck / f"basis-{key}-finetune.pt", ctx.bar, modules=[model.module],
+                         device=model.device)
+        if recipe.batch_topk and calib:  # the tuned pre-activations need their own threshold
+            basis, target = calibrated_under(basis, on, recipe.k, per)
+    basis = by_frequency(basis, sample.train)
+    images = sorted(sample.train_images + sample.held_images)
+    figures = metrics(model, basis, sample.train, sample.held, source, images,
+                      sample.held_images)
+    basis = replace(basis, meta={
+        "model": model.name, "data": source.fingerprint(), "learned": asdict(recipe),
+        "finetuned": asdict(tune),
+        "positions": {"train": len(x), "held_out": len(sample.held),
+                      "calibration": int((taken & sample.plain).sum())},
+        "threshold_l0": round(target, 3) if recipe.batch_topk else None,
+        "images": {"train": len(sample.train_images) - len(calib),
+                   "held_out": len(sample.held_images), "calibration": len(calib)},
+        "metrics": figures})
+    return basis, figures
+
+
 def _compute(ctx: Context, key: str) -> dict:
     run, cfg = ctx.run, ctx.cfg
     folder = run.basis_dir
@@ -121,20 +184,7 @@ def _compute(ctx: Context, key: str) -> dict:
     b, layer = cfg.basis, cfg.basis.layer or cfg.mine.layers[0]
     info: dict = {"kind": b.kind, "unit_layer": cfg.basis_layer}
     if b.kind == "sae":
-        ck = run.root / "checkpoints"
-        sample = gather(model, source, layer, b.sample, b.holdout, cfg.mine.batch_size,
-                        resolved.workers, ck / f"basis-{key}-sample.pt", ctx.bar, b.views)
-        recipe = _recipe(ctx, sample.train.shape[1])
-        learned = learn(sample.train, recipe, ck / f"basis-{key}-train.pt", ctx.bar,
-                        name=b.name or b.kind, layer=layer, calibrate=sample.as_mined)
-        basis = by_frequency(learned, sample.train)
-        figures = metrics(model, basis, sample.train, sample.held, source,
-                          sorted(sample.train_images + sample.held_images))
-        basis = replace(basis, meta={
-            "model": model.name, "data": source.fingerprint(), "learned": asdict(recipe),
-            "positions": {"train": len(sample.train), "held_out": len(sample.held)},
-            "images": {"train": len(sample.train_images), "held_out": len(sample.held_images)},
-            "metrics": figures})
+        basis, figures = _learned(ctx, key, model, source, resolved.workers, layer)
         info.update(figures, features=basis.size, k=basis.k)
     else:
         basis = from_file(cfg, model)
@@ -145,4 +195,4 @@ def _compute(ctx: Context, key: str) -> dict:
 
 
 BASIS = Stage("basis", inputs=(), outputs=("basis",), settings=_settings, compute=_compute,
-              version="1", checkpoints=("basis-*",))
+              version="2", checkpoints=("basis-*",))

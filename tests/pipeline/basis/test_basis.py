@@ -163,12 +163,16 @@ def test_a_bad_basis_is_one_line_before_mining(case, tmp_path, capsys):
 def test_learned_basis_records_its_figures(lite0_112, tmp_path):
     run = RunDir(tmp_path)
     info = run_alone(BASIS, tmp_path, lite0_112, Limited(bundled(), 24), basis__kind="sae",
-                     basis__features=64, basis__k=4, basis__steps=40, basis__batch_size=256)
+                     basis__features=64, basis__k=4, basis__steps=40, basis__batch_size=256,
+                     basis__batch_topk=True, basis__finetune_steps=8)
     for key in ("explained_variance", "l0", "dead_fraction", "dense_fraction",
                 "splice_top1_agreement"):
         assert 0 <= info[key] <= max(1.0, info["l0"]), key
-    assert info["l0"] <= 4 and info["features"] == 64
+    assert 0 <= info["splice_top1_agreement_held_out"] <= 1
+    assert info["features"] == 64
     b = bases.load(run.basis_dir / "sae.json")
+    assert b.activation == "jumprelu" and 0 < b.meta["threshold_l0"] <= 4
+    assert b.meta["finetuned"]["steps"] == 8 and b.meta["images"]["calibration"] >= 1
     assert b.size == 64 and b.width == C and b.meta["metrics"]["l0"] == info["l0"]
     table = run.read_table("basis")
     assert len(table) == 64 and all(len(c) == 8 for c in table["channels"])
@@ -178,21 +182,23 @@ def _mine_cmd(out: Path) -> list[str]:
     return [sys.executable, "-m", "atlas", "mine", "--limit", "16", "--out", str(out), "-q",
             "--set", "model.input_size=96", "--set", 'basis.kind="sae"',
             "--set", "basis.features=64", "--set", "basis.k=4", "--set", "basis.steps=400",
-            "--set", "basis.batch_size=512", "--set", "mine.workers=0"]
+            "--set", "basis.batch_size=512", "--set", "basis.batch_topk=true",
+            "--set", "basis.finetune_steps=40", "--set", "mine.workers=0"]
 
 
 @pytest.mark.slow
-def test_learning_resumes_after_a_kill_with_the_same_basis(tmp_path):
+@pytest.mark.parametrize("phase, at", [("train", 50), ("finetune", 10)])
+def test_learning_resumes_after_a_kill_with_the_same_basis(tmp_path, phase, at):
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     subprocess.run(_mine_cmd(ref), check=True, capture_output=True)
     proc = subprocess.Popen(_mine_cmd(killed), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
-        ck = list((killed / "checkpoints").glob("basis-*-train.pt"))
+        ck = list((killed / "checkpoints").glob(f"basis-*-{phase}.pt"))
         if ck:
             state = torch.load(ck[0], weights_only=False)
-            if state["step"] >= 50:
+            if state["step"] >= at:
                 break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
