@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from atlas.io.files import atomic_write_with
 from atlas.models.basis import Basis, activate
 from atlas.models.tail import Tail
+from atlas.pipeline.basis.resume import Resumable
 
 KEYS = ("encoder", "encoder_bias", "decoder", "decoder_bias")
 
@@ -108,21 +108,8 @@ def _run(basis: Basis, maps: torch.Tensor, tail: Tail, tune: Tune, checkpoint: P
     basis = basis.to(device)
     params = {k: getattr(basis, k).detach().clone().requires_grad_() for k in KEYS}
     opt = torch.optim.Adam(params.values(), lr=tune.lr)
-    step = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        with torch.no_grad():
-            for k, v in params.items():
-                v.copy_(state["params"][k])
-        opt.load_state_dict(state["opt"])
-        gen.set_state(state["gen"])
-        step = state["step"]
-
-    def save() -> None:
-        state = {"params": {k: v.detach().clone() for k, v in params.items()},
-                 "opt": opt.state_dict(), "gen": gen.get_state(), "step": step}
-        atomic_write_with(checkpoint, lambda buf: torch.save(state, buf))
-
+    state = Resumable(checkpoint, params, opt, gen)
+    step = state.restore().get("step", 0)
     bar = tqdm(total=tune.steps, initial=step, desc="basis fine-tune", disable=not progress,
                dynamic_ncols=True)
     while step < tune.steps:
@@ -140,6 +127,6 @@ def _run(basis: Basis, maps: torch.Tensor, tail: Tail, tune: Tune, checkpoint: P
         step += 1
         bar.update(1)
         if step % tune.checkpoint_every == 0 or step == tune.steps:
-            save()
+            state.save(step=step)
     bar.close()
     return replace(basis, **{k: v.detach() for k, v in params.items()}).to(torch.device("cpu"))

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from atlas.io.files import atomic_write_with
 from atlas.models.basis import Basis, activate
+from atlas.pipeline.basis.resume import Resumable
 
 AUX_WEIGHT = 1 / 32  # the auxiliary loss's weight (Gao et al.)
 DEAD_AFTER = 2_000_000  # positions without firing after which a feature counts as dead
@@ -61,21 +61,9 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
     params = {k: v.requires_grad_() for k, v in _init(c, recipe.features, gen).items()}
     opt = torch.optim.Adam(params.values(), lr=recipe.lr)
     since = torch.zeros(recipe.features, dtype=torch.long)  # positions since last firing
-    step = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        with torch.no_grad():
-            for k, v in params.items():
-                v.copy_(state["params"][k])
-        opt.load_state_dict(state["opt"])
-        gen.set_state(state["gen"])
-        since, step = state["since"], state["step"]
-
-    def save() -> None:
-        state = {"params": {k: v.detach().clone() for k, v in params.items()},
-                 "opt": opt.state_dict(), "gen": gen.get_state(), "since": since,
-                 "step": step}
-        atomic_write_with(checkpoint, lambda buf: torch.save(state, buf))
+    state = Resumable(checkpoint, params, opt, gen)
+    saved = state.restore()
+    since, step = saved.get("since", since), saved.get("step", 0)
 
     bar = tqdm(total=recipe.steps, initial=step, desc="basis learn", disable=not progress,
                dynamic_ncols=True)
@@ -93,7 +81,7 @@ def learn(x: torch.Tensor, recipe: Recipe, checkpoint: Path, progress: bool = Tr
         step += 1
         bar.update(1)
         if step % recipe.checkpoint_every == 0 or step == recipe.steps:
-            save()
+            state.save(since=since, step=step)
     bar.close()
     p = {k: v.detach() for k, v in params.items()}
     basis = Basis(name=name, kind="sae", layer=layer, encoder=p["encoder"],
