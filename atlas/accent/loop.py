@@ -161,9 +161,10 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
                              f"{target.layer!r} in the model")
         if cfg.mask == "layer":
             with _part("layer_mask"):
-                paste_views(masks, g_leaf.detach().abs().sum(1).float(),
-                            views.boxes(cfg.canvas, cfg.canvas))
-                count_views(seen, views.boxes(cfg.canvas, cfg.canvas))
+                boxes = views.boxes(cfg.canvas, cfg.canvas)
+                paste_views(masks, g_leaf.detach().abs().sum(1).float(), boxes)
+                if cfg.mask_coverage:  # the count only serves the coverage mean
+                    count_views(seen, boxes)
         g_reg = None
         if lam > 0:
             with _part("reg_grad"):

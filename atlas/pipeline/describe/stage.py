@@ -21,7 +21,6 @@ from atlas.data.loader import Batch, make_loader
 from atlas.models.basis import split_name
 from atlas.models.hooks import Probe
 from atlas.models.receptive import receptive_field
-from atlas.pipeline.describe.causal import CutForward
 from atlas.pipeline.describe.classes import enriched_classes
 from atlas.pipeline.describe.maps import WhereMaps
 from atlas.pipeline.describe.plan import Plan
@@ -41,15 +40,14 @@ def _compute(ctx: Context, key: str) -> dict:
     run, cfg = ctx.run, ctx.cfg.describe
     model, source, resolved = ctx.inputs()
     t0 = time.perf_counter()
-    topk, stats = run.read_table("topk"), run.read_table("stats")
+    topk = run.read_table("topk")
     plan = Plan.make(topk, source, cfg.top_n, causal=False)
     base = {layer: split_name(layer)[0] for layer in plan.layers}  # a basis reads its layer
     fields = {layer: receptive_field(model, base[layer]) for layer in plan.layers}
     rf = {layer: f.effective for layer, f in fields.items()}  # the crop: where it mostly looks
     maps, skipped = WhereMaps(rf, model.input_size, cfg.map_side), 0
-    cuts = {layer: CutForward(model, layer, plan.means(stats, layer)) for layer in plan.layers}
     read = list(dict.fromkeys([*plan.layers, *base.values()]))  # vectors: at the base layers
-    probe = Probe(model, read) if len(read) > 1 else None
+    probe = Probe(model, read)  # one forward that stops at the deepest (a basis: its codes)
     loader = make_loader(source, model.input_size, cfg.batch_size, resolved.workers,
                          plan.positions)
     bar = tqdm(total=len(plan.positions), unit="img", disable=not ctx.bar,
@@ -58,7 +56,7 @@ def _compute(ctx: Context, key: str) -> dict:
     for batch in loader:
         if len(batch.positions):
             images = batch.images.to(model.device)
-            acts = _describe_batch(maps, plan, cuts, probe, images, batch)
+            acts = _describe_batch(maps, plan, probe, images, batch)
             _collect_vectors(feats, plan, base, acts, batch)
         skipped += len(batch.skipped)
         bar.update(len(batch.positions) + len(batch.skipped))
@@ -77,18 +75,14 @@ DESCRIBE = Stage("describe", inputs=("mine",),
                  compute=_compute, version="6")
 
 
-def _describe_batch(maps: WhereMaps, plan: Plan, cuts: dict[str, CutForward],
-                    probe: Probe | None, images: torch.Tensor,
+def _describe_batch(maps: WhereMaps, plan: Plan, probe: Probe, images: torch.Tensor,
                     batch: Batch) -> dict[str, torch.Tensor]:
-    """One batch: the maps of the units listing each image. With one layer, a forward that
-    stops at it (a basis's layer reads its codes there); with several, one early-stopping
-    forward reads them all first."""
+    """One batch: every listed layer read in one early-stopping forward, then the maps of the
+    units listing each image."""
     ids = [plan.ids[p] for p in batch.positions]
     with torch.inference_mode():
-        acts = probe(images) if probe is not None else {}
-    for layer, cut in cuts.items():
-        if layer not in acts:
-            acts[layer] = cut(images, [])[0]
+        acts = probe(images)
+    for layer in plan.layers:
         for i, image_id in enumerate(ids):
             rows_units = plan.listing[layer].get(image_id)
             if rows_units:
