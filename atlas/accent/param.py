@@ -16,9 +16,11 @@ which also keeps the gradient of saturated pixels from vanishing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 # Square root of ImageNet's colour covariance (Lucid's color_correlation_svd_sqrt).
 COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -38,6 +40,13 @@ def unsquash(img: torch.Tensor) -> torch.Tensor:
 
 
 def spectrum_scale(h: int, w: int, decay: float, device=None) -> torch.Tensor:
+    """See :func:`_spectrum_scale`; computed once per shape, decay and device (every step
+    decodes with it). The tensor is shared: callers must not change it in place."""
+    return _spectrum_scale(h, w, decay, torch.device(device or "cpu"))
+
+
+@functools.lru_cache(maxsize=32)
+def _spectrum_scale(h: int, w: int, decay: float, device: torch.device) -> torch.Tensor:
     """1 / max(f, 1/max(h, w))^decay for the rfft2 frequencies of an h x w image, normalized
     to the root-mean-square of the decay-1 scale.
 
@@ -57,8 +66,9 @@ def spectrum_scale(h: int, w: int, decay: float, device=None) -> torch.Tensor:
 
 
 def _mix(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """Apply a 3x3 colour matrix to (N, 3, H, W)."""
-    return torch.einsum("ij,njhw->nihw", m.to(x), x)
+    """Apply a 3x3 colour matrix to (N, 3, H, W) (as a 1x1 convolution: one kernel each way,
+    where an einsum reshapes, copies and batch-multiplies)."""
+    return F.conv2d(x, m.to(x)[:, :, None, None])
 
 
 @dataclass
@@ -76,7 +86,7 @@ class Parameterization:
         return _mix(logits, torch.linalg.inv(COLOR)) * self.desaturation
 
     def _from_spatial(self, y: torch.Tensor) -> torch.Tensor:
-        return squash(_mix(y / self.desaturation, COLOR))
+        return squash(_mix(y, COLOR / self.desaturation))
 
     def encode(self, seeds: torch.Tensor) -> dict[str, torch.Tensor]:
         """Parameters (leaf tensors requiring grad) that decode exactly to ``seeds``."""
