@@ -3,7 +3,7 @@
     python -m benchmarks.engine profile                 # share of each part of a step
     python -m benchmarks.engine ab --set steps=20 --set steps=30     # A/B, interleaved
     python -m benchmarks.engine ab --set mask=gradient --set mask=change --pairs 6 --reps 5
-    python -m benchmarks.engine ab --set loop.SEED_VIEWS=1 --set loop.SEED_VIEWS=64   # engine
+    python -m benchmarks.engine ab --set stream.SEED_VIEWS=1 --set stream.SEED_VIEWS=64  # engine
     python -m benchmarks.engine compile      # torch.compile of the forward vs eager
 
 Pairs: units 0, 16, 32, ... of EfficientNet-Lite0 ``_blocks.10`` on their top bundled photo,
@@ -27,7 +27,7 @@ from dataclasses import replace
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from atlas.accent import loop
+from atlas.accent import stream
 from atlas.accent.loop import accentuate, visualize
 from atlas.accent.objectives import Target
 from atlas.config.accent import AccentConfig
@@ -67,7 +67,7 @@ def run(model, cfg: AccentConfig, work: list[tuple[int, torch.Tensor]]) -> float
 def ab(model, work, cfgs: dict[str, tuple[AccentConfig, dict]], reps: int
        ) -> dict[str, list[float]]:
     """Per setting, CPU seconds per pair of each repetition (settings interleaved). A setting
-    is a config and engine constants of :mod:`atlas.accent.loop` to set while it runs."""
+    is a config and engine constants of :mod:`atlas.accent.stream` to set while it runs."""
     times: dict[str, list[float]] = {k: [] for k in cfgs}
     run(model, next(iter(cfgs.values()))[0], work[:1])  # warm-up: first-call allocations
     for r in range(reps):
@@ -75,14 +75,14 @@ def ab(model, work, cfgs: dict[str, tuple[AccentConfig, dict]], reps: int
         if r % 2:
             order.reverse()  # A B C, C B A, ...: neither side always goes first
         for label, (cfg, engine) in order:
-            saved = {k: getattr(loop, k) for k in engine}
+            saved = {k: getattr(stream, k) for k in engine}
             for k, v in engine.items():
-                setattr(loop, k, v)
+                setattr(stream, k, v)
             try:
                 times[label].append(run(model, cfg, work) / len(work))
             finally:
                 for k, v in saved.items():
-                    setattr(loop, k, v)
+                    setattr(stream, k, v)
     base = statistics.median(next(iter(times.values())))
     print(f"{'setting':<40} {'cpu s/pair':>10} {'range':>13} {'vs first':>8}")
     for label, ts in times.items():
@@ -192,7 +192,7 @@ def main() -> None:
     cfgs = {}
     for s in args.set or ["-"]:
         over = parse_set([] if s == "-" else s.split(","))
-        engine = {k[5:]: over.pop(k) for k in list(over) if k.startswith("loop.")}
+        engine = {k[7:]: over.pop(k) for k in list(over) if k.startswith("stream.")}
         cfgs[s] = (with_overrides(replace(AccentConfig()), over), engine)
     ab(model, work, cfgs, args.reps)
 

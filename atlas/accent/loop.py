@@ -9,7 +9,7 @@ terms) twice instead, once per term, and the two pixel gradients are combined at
 (|d target / d pixels| is then the attribution). The default mask needs no such step: it is
 |d target / d A_l| from the deep pass, pasted back onto the canvas through each view's box.
 The seed's views only need the shallow part, computed without grad (in bfloat16 where the
-hardware does it natively), for several steps' views at a time (:data:`SEED_VIEWS`).
+hardware does it natively), many at a time (:mod:`atlas.accent.stream`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import record_function
 
-from atlas.accent.masks import count_views, finish_masks, paste_views
+from atlas.accent.masks import BoxMaps, count_views, finish_masks
 from atlas.accent.objectives import LatentDistance, Target, relative_distance
 from atlas.accent.param import Parameterization, noise_params
 from atlas.accent.split import split_forward
-from atlas.accent.views import NoiseBank, draw_views
+from atlas.accent.stream import ViewStream
 from atlas.config.accent import AccentConfig
 from atlas.config.fields import check
 from atlas.errors import AtlasError
@@ -46,12 +46,6 @@ class AccentResult:
     pixel_rmse: torch.Tensor
     trajectory: torch.Tensor  # (N, steps) target (mean over views) per step
     frames: list[torch.Tensor] = field(default_factory=list)  # each (N, 3, s, s)
-
-
-# The seed's reference pass takes the views of as many steps as fit in this many views: the
-# views are drawn ahead (the same draws, in the same order), and a CPU runs one batch of 64
-# far more efficiently than several of 3 or 12; on a GPU a step's views already exceed it.
-SEED_VIEWS = 64
 
 
 def parameterization(cfg: AccentConfig) -> Parameterization:
@@ -115,13 +109,12 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
     n = next(iter(params.values())).shape[0]
     lam = cfg.lam if seeds is not None else 0.0
     trainable = p.trainable(params)
-    opt = torch.optim.Adam(trainable, lr=cfg.lr)
+    # fused: one kernel per step where torch has it (about half the optimizer's time at batch 1)
+    opt = torch.optim.Adam(trainable, lr=cfg.lr, fused=dev.type in ("cpu", "cuda") or None)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
              if cfg.schedule == "cosine" else None)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(cfg.seed)
-    size = view_px
-    bank = NoiseBank(n * cfg.augment.crops, size, cfg.augment.noise, noise_gen)
     reg, reg_probe = LatentDistance(reg_layer), Probe(model, [reg_layer])
     start = p.decode(params).detach()
     x0 = seeds if seeds is not None else start
@@ -135,21 +128,19 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
     every = cfg.mask_every if cfg.mask == "gradient" else cfg.steps + 1
     amp = _autocast(cfg.amp and dev.type == "cuda", dev)
     ref_amp = _autocast(reference_precision(cfg, dev) == "bfloat16", dev)
-    ahead: list = []  # the next steps' views, drawn together, and the seed's activations
+    with _part("seed_pass"):
+        stream = ViewStream(cfg.augment, cfg.steps, n, view_px, gen, noise_gen,
+                            (lambda views: _seed_references(reg_probe, x0, views, reg_layer,
+                                                            ref_amp)) if lam > 0 else None)
+    layer_maps = BoxMaps(stream.rows, n)
     for step in range(cfg.steps):
         with _part("decode"):
             x = p.decode(params)
         if step in frame_at:
             frames.append(to_input(x.detach(), 128).cpu())
-        if not ahead:  # before the graph exists: its temporaries then reuse freed memory
-            with _part("views"):
-                k = min(max(1, SEED_VIEWS // (n * cfg.augment.crops)), cfg.steps - step)
-                ahead = [draw_views(cfg.augment, n, size, gen, bank) for _ in range(k)]
-            with _part("seed_pass"):
-                refs = (_seed_references(reg_probe, x0, ahead, reg_layer, ref_amp) if lam > 0
-                        else [None] * k)
-        views, a0 = ahead.pop(0), refs.pop(0)
-        a0 = a0.float() if a0 is not None else None
+        with _part("seed_pass"):
+            now = stream.next()
+        views, a0 = now.views, now.reference
         with _part("forward"), amp:
             a, leaf, acts = split_forward(model, views.apply(x), reg_layer, target.layers)
             value = target.objective(acts, cfg.focus if seeds is not None else "all").float()
@@ -161,10 +152,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
                              f"{target.layer!r} in the model")
         if cfg.mask == "layer":
             with _part("layer_mask"):
-                boxes = views.boxes(cfg.canvas, cfg.canvas)
-                paste_views(masks, g_leaf.detach().abs().sum(1).float(), boxes)
-                if cfg.mask_coverage:  # the count only serves the coverage mean
-                    count_views(seen, boxes)
+                layer_maps.add(now.rows, g_leaf.detach().abs().sum(1).float())
         g_reg = None
         if lam > 0:
             with _part("reg_grad"):
@@ -186,6 +174,9 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
             opt.step()
             if sched is not None:
                 sched.step()
+    # the count only serves the coverage mean
+    layer_maps.paste(masks, seen if cfg.mask_coverage else None,
+                     stream.boxes(cfg.canvas, cfg.canvas))
     with torch.no_grad():
         final = p.decode(params)
         final_act, a_final = measure(model, final, target, reg_layer)

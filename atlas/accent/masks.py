@@ -38,6 +38,41 @@ def finish_masks(grads: torch.Tensor, seen: torch.Tensor, change: torch.Tensor,
     return masks
 
 
+class BoxMaps:
+    """The views' layer maps summed per box (rows numbered as :class:`ViewStream` draws
+    boxes), with how many views each box had; pasted onto the canvas once, at the end, so a
+    box a pool reuses is resized once rather than at every step, and a step adds its maps with
+    one ``index_add_`` instead of a resize per view."""
+
+    def __init__(self, rows: int, pairs: int) -> None:
+        self.rows, self.pairs = rows, pairs
+        self.sums: torch.Tensor | None = None
+        self.hits = torch.zeros(rows)
+        self.owner = torch.zeros(rows, dtype=torch.long)  # the pair each row's box belongs to
+
+    def add(self, rows: torch.Tensor, maps: torch.Tensor) -> None:
+        """A step's maps (N*T, h, w), pair i's views at rows i*T .. i*T+T-1 of ``maps``."""
+        if self.sums is None:
+            self.sums = maps.new_zeros(self.rows, *maps.shape[1:])
+        self.sums.index_add_(0, rows.to(maps.device), maps)
+        self.hits.index_add_(0, rows, torch.ones(len(rows)))
+        self.owner[rows] = torch.arange(len(rows)) // (len(rows) // self.pairs)
+
+    def paste(self, canvas: torch.Tensor, seen: torch.Tensor | None,
+              boxes: list[tuple[int, int, int, int]]) -> None:
+        """Add every box's summed map into ``canvas`` (and its count of views into ``seen``);
+        ``boxes``: every row's pixel box."""
+        if self.sums is None:
+            return
+        for r in self.hits.nonzero().flatten().tolist():
+            (top, left, bottom, right), i = boxes[r], int(self.owner[r])
+            canvas[i, top:bottom, left:right] += F.interpolate(
+                self.sums[r][None, None], size=(bottom - top, right - left), mode="bilinear",
+                align_corners=False)[0, 0].to(canvas)
+            if seen is not None:
+                seen[i, top:bottom, left:right] += self.hits[r]
+
+
 def count_views(seen: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> None:
     """Add 1 to every canvas pixel inside each view's box (image i owns boxes i*T..i*T+T-1).
 
@@ -48,16 +83,6 @@ def count_views(seen: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> N
     t = len(boxes) // seen.shape[0]
     for k, (top, left, bottom, right) in enumerate(boxes):
         seen[k // t, top:bottom, left:right] += 1
-
-
-def paste_views(canvas: torch.Tensor, maps: torch.Tensor,
-                boxes: list[tuple[int, int, int, int]]) -> None:
-    """Add each view's map (resized bilinearly to its box) into its image's canvas map."""
-    t = len(boxes) // canvas.shape[0]
-    for k, (top, left, bottom, right) in enumerate(boxes):
-        canvas[k // t, top:bottom, left:right] += F.interpolate(
-            maps[k][None, None], size=(bottom - top, right - left), mode="bilinear",
-            align_corners=False)[0, 0].to(canvas)
 
 
 def coverage_mean(sums: torch.Tensor, seen: torch.Tensor, prior: float = 0.5) -> torch.Tensor:

@@ -31,19 +31,9 @@ class Views:
 
     def boxes(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
         """Pixel boxes (top, left, bottom, right) of the crops on an h x w image."""
-        if (h, w) in self._boxes:
-            return self._boxes[(h, w)]
-        th = self.theta.double()
-        side_x, side_y, cx, cy = th[:, 0, 0], th[:, 1, 1], th[:, 0, 2], th[:, 1, 2]
-        out = []
-        for sx, sy, x, y in zip(side_x.tolist(), side_y.tolist(), cx.tolist(), cy.tolist(),
-                                strict=True):
-            bw, bh = max(1, round(sx * w)), max(1, round(sy * h))
-            left = min(max(round((x + 1) / 2 * w - bw / 2), 0), w - bw)
-            top = min(max(round((y + 1) / 2 * h - bh / 2), 0), h - bh)
-            out.append((top, left, top + bh, left + bw))
-        self._boxes[(h, w)] = out
-        return out
+        if (h, w) not in self._boxes:
+            self._boxes[(h, w)] = pixel_boxes(self.theta, h, w)
+        return self._boxes[(h, w)]
 
     def apply(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 3, H, W) -> (N*T, 3, S, S): image i's T crops are rows i*T .. i*T+T-1."""
@@ -56,6 +46,41 @@ class Views:
                                align_corners=False)
                  for k, (top, left, bottom, right) in enumerate(self.boxes(*images.shape[-2:]))]
         return torch.cat(crops) + (self.noise if noise is None else noise)
+
+
+@dataclass
+class BoxPool:
+    """A fixed set of ``per`` crop boxes for each pair, drawn once for a run, each with its
+    own noise on the seed: the regularizer's references (the seed read through every box)
+    then take one batched pass before the first step, instead of one view of the seed per
+    view of the image. Each step scores ``crops`` distinct boxes of each pair's pool, with
+    fresh noise on the image."""
+
+    theta: torch.Tensor  # (N*P, 2, 3) on the CPU; pair i's boxes are rows i*P .. i*P+P-1
+    seed_noise: torch.Tensor  # (N*P, 3, S, S)
+    per: int
+    size: int
+
+    @classmethod
+    def draw(cls, cfg: AugmentConfig, n: int, per: int, size: int,
+             generator: torch.Generator, noise_generator: torch.Generator) -> BoxPool:
+        noise = cfg.noise * torch.randn(n * per, 3, size, size, generator=noise_generator,
+                                        device=noise_generator.device)
+        return cls(draw_theta(cfg, n * per, generator), noise, per, size)
+
+    def seed_views(self) -> Views:
+        """Every box of the pool, with the seed's noise."""
+        return Views(self.theta, self.seed_noise, self.seed_noise, self.size)
+
+    def pick(self, crops: int, generator: torch.Generator,
+             noise: torch.Tensor) -> tuple[Views, torch.Tensor]:
+        """One step's views (``crops`` distinct boxes per pair, image noise ``noise``) and
+        the pool rows they are, to index the references by."""
+        n = self.theta.shape[0] // self.per
+        order = torch.rand(n, self.per, generator=generator).argsort(1)[:, :crops]
+        rows = (order + self.per * torch.arange(n)[:, None]).flatten()
+        return Views(self.theta[rows], noise, self.seed_noise[rows.to(noise.device)],
+                     self.size), rows
 
 
 class NoiseBank:
@@ -83,6 +108,33 @@ class NoiseBank:
         return self.field[..., dy:dy + s, dx:dx + s], self.field[..., sy:sy + s, sx:sx + s]
 
 
+def pixel_boxes(theta: torch.Tensor, h: int, w: int) -> list[tuple[int, int, int, int]]:
+    """Pixel boxes (top, left, bottom, right) on an h x w image of affine crop parameters
+    ``theta`` (M, 2, 3), cut at whole pixels."""
+    th = theta.double()
+    side_x, side_y, cx, cy = th[:, 0, 0], th[:, 1, 1], th[:, 0, 2], th[:, 1, 2]
+    out = []
+    for sx, sy, x, y in zip(side_x.tolist(), side_y.tolist(), cx.tolist(), cy.tolist(),
+                            strict=True):
+        bw, bh = max(1, round(sx * w)), max(1, round(sy * h))
+        left = min(max(round((x + 1) / 2 * w - bw / 2), 0), w - bw)
+        top = min(max(round((y + 1) / 2 * h - bh / 2), 0), h - bh)
+        out.append((top, left, top + bh, left + bw))
+    return out
+
+
+def draw_theta(cfg: AugmentConfig, m: int, generator: torch.Generator) -> torch.Tensor:
+    """``m`` random crop boxes as affine parameters (m, 2, 3): side uniform in
+    [min_side, max_side], centre anywhere the box stays inside the canvas."""
+    side = cfg.min_side + (cfg.max_side - cfg.min_side) * torch.rand(m, generator=generator)
+    cx = (1 - side) * (2 * torch.rand(m, generator=generator) - 1)
+    cy = (1 - side) * (2 * torch.rand(m, generator=generator) - 1)
+    theta = torch.zeros(m, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = side, side
+    theta[:, 0, 2], theta[:, 1, 2] = cx, cy
+    return theta
+
+
 def draw_views(cfg: AugmentConfig, n: int, size: int, generator: torch.Generator,
                bank: NoiseBank | None = None) -> Views:
     """Draw ``cfg.crops`` boxes per image for ``n`` images; reproducible from the generator.
@@ -92,13 +144,7 @@ def draw_views(cfg: AugmentConfig, n: int, size: int, generator: torch.Generator
     to a GPU cost more than the model's step there); without one, a bank is drawn here.
     """
     m = n * cfg.crops
-    side = cfg.min_side + (cfg.max_side - cfg.min_side) * torch.rand(m, generator=generator)
-    # box centre so that the box stays inside the canvas; coordinates in [-1, 1]
-    cx = (1 - side) * (2 * torch.rand(m, generator=generator) - 1)
-    cy = (1 - side) * (2 * torch.rand(m, generator=generator) - 1)
-    theta = torch.zeros(m, 2, 3)
-    theta[:, 0, 0], theta[:, 1, 1] = side, side
-    theta[:, 0, 2], theta[:, 1, 2] = cx, cy
+    theta = draw_theta(cfg, m, generator)
     bank = bank or NoiseBank(m, size, cfg.noise, generator)
     noise, seed_noise = bank.windows(generator)
     return Views(theta, noise, seed_noise, size)

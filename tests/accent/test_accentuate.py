@@ -107,25 +107,32 @@ def test_layer_mask_comes_from_the_deep_pass_without_attribution_steps(lite0_96,
     assert (res.masks >= 0).all() and (res.masks.flatten(1).std(1) > 0).all()
 
 
-def test_paste_views_puts_each_map_in_its_box():
-    from atlas.accent.masks import paste_views
+def test_box_maps_sum_per_box_and_paste_each_into_its_box_once():
+    from atlas.accent.masks import BoxMaps
 
-    canvas = torch.zeros(2, 8, 8)
-    maps = torch.stack([torch.ones(2, 2), 2 * torch.ones(2, 2)])  # one view per image
-    paste_views(canvas, maps, [(0, 0, 4, 4), (2, 4, 8, 8)])
-    assert torch.equal(canvas[0, :4, :4], torch.ones(4, 4)) and canvas[0].sum() == 16
-    assert torch.equal(canvas[1, 2:, 4:], 2 * torch.ones(6, 4)) and canvas[1].sum() == 48
+    boxes = [(0, 0, 4, 4), (2, 4, 8, 8), (0, 0, 8, 8), (4, 4, 8, 8)]  # rows 0-3
+    sums = BoxMaps(rows=4, pairs=2)
+    # one view per pair per step: pair 0 scores row 0 then row 2, pair 1 row 1 twice
+    sums.add(torch.tensor([0, 1]), torch.stack([torch.ones(2, 2), 2 * torch.ones(2, 2)]))
+    sums.add(torch.tensor([2, 1]), torch.stack([3 * torch.ones(2, 2), torch.ones(2, 2)]))
+    canvas, seen = torch.zeros(2, 8, 8), torch.zeros(2, 8, 8)
+    sums.paste(canvas, seen, boxes)
+    assert torch.equal(canvas[0, :4, :4], 4 * torch.ones(4, 4)) and canvas[0].sum() == 16 + 3 * 64
+    assert torch.equal(canvas[1, 2:, 4:], 3 * torch.ones(6, 4)) and canvas[1].sum() == 72
+    assert torch.equal(seen[1, 2:, 4:], 2 * torch.ones(6, 4)) and seen[1].sum() == 48
+    # row 3 was never scored: nothing of it is pasted
+    assert seen[0].sum() == 16 + 64
 
 
 def test_seed_pass_over_several_steps_changes_nothing(lite0_96, photos, run, monkeypatch):
     """The seed's reference pass runs on several steps' views at once (drawn ahead, in the same
     order): the result is the one of a pass per step, up to the pass's rounding."""
-    from atlas.accent import loop
+    from atlas.accent import stream
 
     target = Target("_blocks.10", torch.tensor([5, 9]))
-    cfg = AccentConfig(**FAST)
+    cfg = AccentConfig(**{**FAST, "augment": AugmentConfig(crops=2, boxes=0)})
     batched = accentuate(lite0_96, photos[:2], target, cfg, **run)
-    monkeypatch.setattr(loop, "SEED_VIEWS", 1)
+    monkeypatch.setattr(stream, "SEED_VIEWS", 1)
     per_step = accentuate(lite0_96, photos[:2], target, cfg, **run)
     moved = (per_step.images - to_input(photos[:2], 96)).abs().mean()
     assert (batched.images - per_step.images).abs().mean() < 0.01 * moved

@@ -101,3 +101,31 @@ def test_noise_bank_windows_differ_between_image_and_seed_and_across_steps():
     again = NoiseBank(rows=4, size=24, std=0.02, generator=torch.Generator().manual_seed(3),
                       margin=8)
     assert torch.equal(again.field, bank.field)
+
+
+def test_box_pool_steps_take_distinct_boxes_of_their_own_pair_and_the_pool_seed_noise():
+    from atlas.accent.views import BoxPool
+
+    cfg = AugmentConfig(crops=2, min_side=0.5, max_side=1.0, noise=0.02, boxes=5)
+    gen = torch.Generator().manual_seed(2)
+    pool = BoxPool.draw(cfg, 3, cfg.boxes, 16, gen, gen)
+    assert pool.theta.shape == (15, 2, 3) and pool.seed_noise.shape == (15, 3, 16, 16)
+    used = set()
+    for _ in range(20):
+        views, rows = pool.pick(cfg.crops, gen, torch.zeros(6, 3, 16, 16))
+        pairs = rows.view(3, 2) // 5
+        assert (pairs == torch.arange(3)[:, None]).all()  # each pair's boxes are its own
+        assert (rows.view(3, 2)[:, 0] != rows.view(3, 2)[:, 1]).all()  # two distinct boxes
+        assert torch.equal(views.theta, pool.theta[rows])
+        assert torch.equal(views.seed_noise, pool.seed_noise[rows])
+        used |= set(rows.tolist())
+    assert used == set(range(15))  # over 20 steps every box is scored
+
+
+def test_boxes_fewer_than_crops_is_one_clear_error():
+    from atlas.config.accent import AccentConfig
+    from atlas.config.fields import check
+    from atlas.errors import AtlasError
+
+    with pytest.raises(AtlasError, match="boxes must be 0 or at least"):
+        check(AccentConfig(augment=AugmentConfig(crops=4, boxes=3)))
