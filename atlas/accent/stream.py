@@ -55,7 +55,8 @@ class ViewStream:
         self.ahead: list[tuple[Views, torch.Tensor | None, torch.Tensor]] = []
         self.pool, self.pooled, self.step = None, None, 0
         if cfg.boxes and read is not None:  # without a seed, a pool would only cut variety
-            self.pool = BoxPool.draw(cfg, n, cfg.boxes, size, generator, noise_generator)
+            per = max(cfg.boxes, cfg.crops)  # a step's boxes are distinct
+            self.pool = BoxPool.draw(cfg, n, per, size, generator, noise_generator)
             self.theta.append(self.pool.theta)
             self.pooled = read([self.pool.seed_views()])[0]
 

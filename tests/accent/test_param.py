@@ -122,10 +122,21 @@ def test_box_pool_steps_take_distinct_boxes_of_their_own_pair_and_the_pool_seed_
     assert used == set(range(15))  # over 20 steps every box is scored
 
 
-def test_boxes_fewer_than_crops_is_one_clear_error():
-    from atlas.config.accent import AccentConfig
-    from atlas.config.fields import check
-    from atlas.errors import AtlasError
+def test_a_pool_smaller_than_a_step_holds_a_step_of_distinct_boxes():
+    from atlas.accent.stream import ViewStream
 
-    with pytest.raises(AtlasError, match="boxes must be 0 or at least"):
-        check(AccentConfig(augment=AugmentConfig(crops=4, boxes=3)))
+    cfg = AugmentConfig(crops=4, boxes=3, noise=0.0)
+    gen = torch.Generator().manual_seed(0)
+    seed_reads = []
+
+    def read(views):
+        seed_reads.append(sum(len(v.theta) for v in views))
+        return [torch.zeros(len(v.theta), 1, 2, 2) for v in views]
+
+    stream = ViewStream(cfg, steps=5, n=2, size=8, generator=gen, noise_generator=gen, read=read)
+    assert stream.rows == 8 and seed_reads == [8]  # 4 boxes per pair, read once
+    for _ in range(5):
+        step = stream.next()
+        assert sorted(step.rows[:4].tolist()) == [0, 1, 2, 3]
+        assert sorted(step.rows[4:].tolist()) == [4, 5, 6, 7]
+    assert seed_reads == [8]
