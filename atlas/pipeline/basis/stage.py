@@ -9,7 +9,8 @@
   from (:data:`CALIBRATION`), to an L0 a little under ``k``
   (:func:`~atlas.pipeline.basis.learn.calibrated_under`): the dictionary fires less on the
   images it learned from than on new ones, and the held-out images that measure it must not
-  choose it;
+  choose it (``margin``: how many standard errors under). ``refine`` reads the codes refined
+  on their support (:mod:`atlas.models.refine`), in the fine-tune too;
 - ``file`` / ``directions``: reads the user's file, checks it fits the layer, copies it in.
 
 Either way the basis lands in ``basis/NAME.json`` + ``.safetensors`` inside the run (the run is
