@@ -30,6 +30,7 @@ import json
 import statistics
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +96,12 @@ def curve(args: argparse.Namespace) -> None:
 
 def variants(args: argparse.Namespace) -> None:
     """Dictionary recipes on one sample (the curve's), each a JSON object of ``features``,
-    ``steps``, ``batch_topk``, ``k``, ``finetune`` (steps), ``mse`` (the fine-tune's
-    reconstruction weight) and ``under`` (the threshold aims under k by the calibration noise;
-    else at k): held-out EV, L0, dead, dense, splice (all, held out), the held-out KL of the
-    splice, and the CPU seconds of learning plus fine-tuning."""
+    ``steps``, ``batch_topk``, ``k``, ``seed``, ``refine`` (steps refining the codes on their
+    support), ``finetune`` (steps), ``mse`` (the fine-tune's reconstruction weight),
+    ``encoder`` (the fine-tune tunes the encoder too), ``under`` (the threshold aims under k by
+    the calibration noise; else at k) and ``margin`` (by how many standard errors): held-out EV,
+    L0, dead, dense, splice (all, held out), the held-out KL of the splice, and the CPU seconds
+    of learning plus fine-tuning."""
     import json as js
     import time
 
@@ -117,22 +120,25 @@ def variants(args: argparse.Namespace) -> None:
               f"{'held':>6} {'KL held':>8} {'CPU s':>6}")
         for spec in args.spec:
             v = {"features": 448, "steps": 3000, "batch_topk": True, "k": 16, "finetune": 0,
-                 "mse": 1.0, "under": True, **js.loads(spec)}
+                 "mse": 1.0, "under": True, "seed": 0, "refine": 0, "encoder": True,
+                 "margin": 2.0, **js.loads(spec)}
             t = time.process_time()
             recipe = Recipe(features=v["features"], k=v["k"], steps=v["steps"],
-                            batch_size=4096, lr=4e-3, aux_k=64, seed=0,
+                            batch_size=4096, lr=4e-3, aux_k=64, seed=v["seed"],
                             batch_topk=v["batch_topk"], checkpoint_every=10 ** 9)
-            b = learn(x, recipe, Path(tmp) / "learn.pt", progress=False, layer=LAYER,
-                      calibrate=on)
+            b = replace(learn(x, recipe, Path(tmp) / "learn.pt", progress=False, layer=LAYER,
+                              calibrate=on), refine=v["refine"])
             (Path(tmp) / "learn.pt").unlink()
             if v["batch_topk"] and v["under"]:
-                b = calibrated_under(b, on, v["k"], per)[0]
+                b = calibrated_under(b, on, v["k"], per, v["margin"])[0]
             if v["finetune"]:
-                b = finetune(b, s.maps(x), rest, Tune(steps=v["finetune"], mse=v["mse"]),
-                             Path(tmp) / "ft.pt", progress=False, modules=[model.module])
+                tune = Tune(steps=v["finetune"], mse=v["mse"], seed=v["seed"],
+                            encoder=v["encoder"])
+                b = finetune(b, s.maps(x), rest, tune, Path(tmp) / "ft.pt", progress=False,
+                             modules=[model.module])
                 (Path(tmp) / "ft.pt").unlink()
                 if v["batch_topk"]:
-                    b = (calibrated_under(b, on, v["k"], per)[0] if v["under"]
+                    b = (calibrated_under(b, on, v["k"], per, v["margin"])[0] if v["under"]
                          else calibrated(b, on, v["k"]))
             cpu = time.process_time() - t
             r = reconstruction(b, s.held)

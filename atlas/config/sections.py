@@ -159,6 +159,9 @@ class BasisConfig:
     batch_topk: bool = flag(False)  # sae: k per position on average over a batch (BatchTopK)
     finetune_steps: int = num(600, 0, 10_000_000)  # sae: steps of the KL fine-tune (0: none)
     finetune_mse: float = num(1.0, 0.0, 1e6)  # sae: its reconstruction term's weight beside KL
+    finetune_encoder: bool = flag(True)  # sae: the fine-tune tunes the encoder too (else decoder)
+    refine: int = num(0, 0, 100)  # sae: steps refining codes by least squares on their support
+    margin: float = num(2.0, 0.0, 10.0)  # sae, BatchTopK: standard errors the L0 aims under k
     seed: int = num(0, 0, MAX_SEED)
 
     @property

@@ -11,6 +11,7 @@ One formula serves every kind, in the input's normalized space ``xn = (x - mean)
 
     pre  = (xn - decoder_bias) @ encoder.T + encoder_bias      (F values per position)
     code = activation(pre)              (topk, jumprelu: pre where pre > threshold, relu, none)
+    code = refined(code)                (``refine`` > 0: least squares on the code's support)
     x^   = (code @ decoder + decoder_bias) * scale + mean      (the reconstruction)
 
 Ablating feature f (setting its code to ``m``) moves the input along its decoder row:
@@ -31,6 +32,7 @@ from typing import Any
 import torch
 
 from atlas.errors import AtlasError
+from atlas.models.refine import refined
 
 ACTIVATIONS = ("topk", "jumprelu", "relu", "none")
 KINDS = ("sae", "file", "directions")
@@ -55,6 +57,7 @@ class Basis:
     threshold: torch.Tensor | None = None  # (F,) jumprelu: a code fires above it
     scale: float = 1.0  # input scale divided next
     names: tuple[str, ...] = ()  # directions: one name per feature
+    refine: int = 0  # steps refining the codes' magnitudes on their support (atlas.models.refine)
     meta: dict[str, Any] = field(default_factory=dict)  # how it was made, metrics, source
 
     @property
@@ -88,6 +91,8 @@ class Basis:
         if self.activation == "jumprelu" and (self.threshold is None
                                               or self.threshold.shape != (f,)):
             problems.append(f"jumprelu needs a threshold of shape ({f},)")
+        if self.refine < 0 or (self.refine and self.activation == "none"):
+            problems.append(f"refine {self.refine} (steps >= 0, for non-negative codes only)")
         if self.names and len(self.names) != f:
             problems.append(f"{len(self.names)} names for {f} features")
         tensors = [self.encoder, self.encoder_bias, self.decoder, self.decoder_bias]
@@ -115,7 +120,11 @@ class Basis:
         return xn @ self.encoder.to(x).T + self.encoder_bias.to(x)
 
     def codes(self, x: torch.Tensor) -> torch.Tensor:
-        return activate(self.pre(x), self.activation, self.k, self.threshold)
+        z = activate(self.pre(x), self.activation, self.k, self.threshold)
+        if not self.refine:
+            return z
+        return refined(z, self.normalized(x) - self.decoder_bias.to(x), self.decoder,
+                       self.refine)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         xn = z @ self.decoder.to(z) + self.decoder_bias.to(z)
@@ -218,7 +227,8 @@ def save(basis: Basis, folder: Path) -> Path:
     atomic_write_bytes(folder / f"{basis.name}.safetensors", blob)
     meta = {"format": FORMAT, "name": basis.name, "kind": basis.kind, "layer": basis.layer,
             "features": basis.size, "channels": basis.width, "activation": basis.activation,
-            "k": basis.k, "input_scale": basis.scale, "names": list(basis.names), **basis.meta}
+            "k": basis.k, "input_scale": basis.scale, "names": list(basis.names),
+            "refine": basis.refine, **basis.meta}
     atomic_write_json(folder / f"{basis.name}.json", meta)
     return folder / f"{basis.name}.json"
 
@@ -286,7 +296,7 @@ def _atlas(p: Path, name: str, layer: str) -> Basis:
         ".safetensors"))
     extra = {k: v for k, v in meta.items() if k not in (
         "format", "name", "kind", "layer", "features", "channels", "activation", "k",
-        "input_scale", "names")}
+        "input_scale", "names", "refine")}
     basis = Basis(name=name or str(meta.get("name") or p.stem), kind=str(meta.get("kind", "file")),
                   layer=layer or str(meta.get("layer", "")), encoder=t["encoder"].float(),
                   encoder_bias=t["encoder_bias"].float(), decoder=t["decoder"].float(),
@@ -295,7 +305,8 @@ def _atlas(p: Path, name: str, layer: str) -> Basis:
                   mean=t["input_mean"].float() if "input_mean" in t else None,
                   threshold=t["threshold"].float() if "threshold" in t else None,
                   scale=float(meta.get("input_scale", 1.0)),
-                  names=tuple(str(n) for n in meta.get("names") or ()), meta=extra)
+                  names=tuple(str(n) for n in meta.get("names") or ()),
+                  refine=int(meta.get("refine", 0) or 0), meta=extra)
     basis.check(str(p))
     return basis
 

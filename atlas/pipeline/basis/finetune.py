@@ -8,8 +8,11 @@ the dictionary so that the model's output with the reconstruction spliced in sta
 output on the layer itself: here the KL divergence of the spliced logits from the original ones,
 over whole activation maps of the training images, plus the reconstruction term of learning (so
 the features keep explaining the layer). The activation is the one the basis is read with (its
-TopK, or BatchTopK's calibrated threshold), so what is tuned is what mining reads; decoder rows
-stay unit-norm. Deterministic (one seeded generator) and resumable from its checkpoint.
+TopK, or BatchTopK's calibrated threshold, and its refinement if any), so what is tuned is what
+mining reads; decoder rows stay unit-norm. ``Tune.encoder = False`` tunes the decoder alone, so
+which features fire stays what the encoder learned from many positions (the fine-tune sees
+whole maps of a few images a step, and moving the encoder cost held-out explained variance).
+Deterministic (one seeded generator) and resumable from its checkpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from atlas.models.basis import Basis, activate
+from atlas.models.refine import refined
 from atlas.models.tail import Tail
 from atlas.pipeline.basis.resume import Resumable
 
@@ -37,6 +41,7 @@ class Tune:
     mse: float = 1.0  # weight of the reconstruction term beside the KL divergence
     seed: int = 0
     checkpoint_every: int = 50
+    encoder: bool = True  # tune the encoder too (else only the decoder: which features fire stays)
 
 
 @torch.no_grad()
@@ -54,6 +59,8 @@ def _spliced(params: dict[str, torch.Tensor], basis: Basis, x: torch.Tensor
     xn = basis.normalized(x)
     pre = (xn - params["decoder_bias"]) @ params["encoder"].T + params["encoder_bias"]
     z = activate(pre, basis.activation, basis.k, basis.threshold)
+    if basis.refine:  # tuned as it is read: the magnitudes refined on the code's support
+        z = refined(z, xn - params["decoder_bias"], params["decoder"], basis.refine)
     rn = z @ params["decoder"] + params["decoder_bias"]
     rel = (xn - rn).pow(2).sum(1).mean() / xn.pow(2).sum(1).mean().clamp_min(1e-12)
     r = rn * basis.scale
@@ -107,7 +114,8 @@ def _run(basis: Basis, maps: torch.Tensor, tail: Tail, tune: Tune, checkpoint: P
     gen = torch.Generator().manual_seed(tune.seed)
     basis = basis.to(device)
     params = {k: getattr(basis, k).detach().clone().requires_grad_() for k in KEYS}
-    opt = torch.optim.Adam(params.values(), lr=tune.lr)
+    opt = torch.optim.Adam([v for k, v in params.items() if tune.encoder or k.startswith(
+        "decoder")], lr=tune.lr)
     state = Resumable(checkpoint, params, opt, gen)
     step = state.restore().get("step", 0)
     bar = tqdm(total=tune.steps, initial=step, desc="basis fine-tune", disable=not progress,

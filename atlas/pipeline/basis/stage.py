@@ -9,7 +9,8 @@
   from (:data:`CALIBRATION`), to an L0 a little under ``k``
   (:func:`~atlas.pipeline.basis.learn.calibrated_under`): the dictionary fires less on the
   images it learned from than on new ones, and the held-out images that measure it must not
-  choose it;
+  choose it (``margin``: how many standard errors under). ``refine`` reads the codes refined
+  on their support (:mod:`atlas.models.refine`), in the fine-tune too;
 - ``file`` / ``directions``: reads the user's file, checks it fits the layer, copies it in.
 
 Either way the basis lands in ``basis/NAME.json`` + ``.safetensors`` inside the run (the run is
@@ -144,19 +145,20 @@ def _learned(ctx: Context, key: str, model: LoadedModel, source: ImageSource, wo
     x = sample.train[~taken]
     on = sample.train[taken & sample.plain] if calib else sample.as_mined
     recipe = _recipe(ctx, sample.train.shape[1])
-    basis = learn(x, recipe, ck / f"basis-{key}-train.pt", ctx.bar, name=b.name or b.kind,
-                  layer=layer, calibrate=on)
+    basis = replace(learn(x, recipe, ck / f"basis-{key}-train.pt", ctx.bar,
+                          name=b.name or b.kind, layer=layer, calibrate=on), refine=b.refine)
     per, target = sample.grid[0] * sample.grid[1], float(recipe.k)
     if recipe.batch_topk and calib:  # the fine-tune then tunes the code as it will be read
-        basis, target = calibrated_under(basis, on, recipe.k, per)
+        basis, target = calibrated_under(basis, on, recipe.k, per, b.margin)
     tune = Tune(steps=b.finetune_steps, mse=b.finetune_mse, seed=b.seed,
-                checkpoint_every=max(1, min(50, b.finetune_steps // 4)))
+                checkpoint_every=max(1, min(50, b.finetune_steps // 4)),
+                encoder=b.finetune_encoder)
     if tune.steps:
         basis = finetune(basis, sample.maps(x), tail(model, layer), tune,
                          ck / f"basis-{key}-finetune.pt", ctx.bar, modules=[model.module],
                          device=model.device)
         if recipe.batch_topk and calib:  # the tuned pre-activations need their own threshold
-            basis, target = calibrated_under(basis, on, recipe.k, per)
+            basis, target = calibrated_under(basis, on, recipe.k, per, b.margin)
     basis = by_frequency(basis, sample.train)
     images = sorted(sample.train_images + sample.held_images)
     figures = metrics(model, basis, sample.train, sample.held, source, images,

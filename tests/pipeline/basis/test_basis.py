@@ -164,14 +164,15 @@ def test_learned_basis_records_its_figures(lite0_112, tmp_path):
     run = RunDir(tmp_path)
     info = run_alone(BASIS, tmp_path, lite0_112, Limited(bundled(), 24), basis__kind="sae",
                      basis__features=64, basis__k=4, basis__steps=40, basis__batch_size=256,
-                     basis__batch_topk=True, basis__finetune_steps=8)
+                     basis__batch_topk=True, basis__finetune_steps=8, basis__refine=2,
+                     basis__finetune_encoder=False)
     for key in ("explained_variance", "l0", "dead_fraction", "dense_fraction",
                 "splice_top1_agreement"):
         assert 0 <= info[key] <= max(1.0, info["l0"]), key
     assert 0 <= info["splice_top1_agreement_held_out"] <= 1
     assert info["features"] == 64
     b = bases.load(run.basis_dir / "sae.json")
-    assert b.activation == "jumprelu" and 0 < b.meta["threshold_l0"] <= 4
+    assert b.activation == "jumprelu" and 0 < b.meta["threshold_l0"] <= 4 and b.refine == 2
     assert b.meta["finetuned"]["steps"] == 8 and b.meta["images"]["calibration"] >= 1
     assert b.size == 64 and b.width == C and b.meta["metrics"]["l0"] == info["l0"]
     table = run.read_table("basis")

@@ -3,6 +3,8 @@ model's output with its reconstruction spliced in stays close to the original.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -94,3 +96,25 @@ def test_threshold_for_unseen_images_aims_under_k_by_the_calibration_noise(tmp_p
     assert target_few < target_many < 4  # fewer calibration images: a wider margin
     fired = float((few.codes(x[: 10 * per]) > 0).float().sum(1).mean())
     assert abs(fired - target_few) < 0.02
+
+
+def test_a_decoder_only_finetune_through_refined_codes_keeps_which_features_fire(tmp_path):
+    model = tiny_model(_net(), 16)
+    maps = _maps(model, "2")
+    x = maps.permute(0, 2, 3, 1).reshape(-1, 12)
+    recipe = Recipe(features=24, k=2, steps=60, batch_size=256, lr=4e-3, aux_k=0, seed=0,
+                    batch_topk=True, checkpoint_every=10 ** 9)
+    basis = replace(learn(x, recipe, tmp_path / "learn.pt", progress=False, layer="2"),
+                    refine=3)
+    rest = tail(model, "2")
+    targets = targets_of(rest, maps)
+    tune = Tune(steps=40, maps=8, lr=3e-3, mse=0.1, checkpoint_every=10, encoder=False)
+    tuned = finetune(basis, maps, rest, tune, tmp_path / "a.pt", progress=False,
+                     modules=[model.module])
+    again = finetune(basis, maps, rest, tune, tmp_path / "b.pt", progress=False,
+                     modules=[model.module])
+    assert kl_of(tuned, rest, maps, targets) < 0.8 * kl_of(basis, rest, maps, targets)
+    assert torch.equal(tuned.encoder, basis.encoder)
+    assert torch.equal(tuned.encoder_bias, basis.encoder_bias)
+    assert not torch.equal(tuned.decoder, basis.decoder) and tuned.refine == 3
+    assert torch.equal(tuned.decoder, again.decoder)
