@@ -18,7 +18,8 @@ basis applied to its layer output): the seed's code, the gain plain, after a blu
 down/up resize, pixel RMSE and the change's high-frequency share. ``compare`` puts a run's
 feature layer beside its channel layer: the share of units with a significant dataset class and
 the median purity of their top 16 images. ``cost`` mines the bundled photos with channels only
-and with a basis of F = 8 x C features (from a file, so learning is not timed), each in its own
+and with a basis of F = 8 x C features (from a file, so learning is not timed; ``--refine N``
+reads it with N refinement steps, as the ``features`` config does), each in its own
 process, alternating, and prints images per second and peak memory (sampled every 0.1 s: inside
 the mine stage, and over the whole command).
 """
@@ -230,7 +231,8 @@ def cost(args: argparse.Namespace) -> None:
     d = d / d.norm(dim=1, keepdim=True)
     with tempfile.TemporaryDirectory() as tmp:
         f = bases.save(bases.Basis("sae", "file", LAYER, d.clone(), torch.zeros(8 * c), d,
-                                   torch.zeros(c), activation="topk", k=16), Path(tmp))
+                                   torch.zeros(c), activation="topk", k=16,
+                                   refine=args.refine), Path(tmp))
         runs = {"channels": [], "basis 8C": []}
         for i in range(args.reps):
             for name, extra in (("channels", []), ("basis 8C", [
@@ -270,6 +272,7 @@ def main() -> None:
     p.set_defaults(fn=compare)
     p = sub.add_parser("cost")
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--refine", type=int, default=0, help="the basis's refinement steps")
     p.set_defaults(fn=cost)
     args = ap.parse_args()
     torch.manual_seed(0)

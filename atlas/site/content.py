@@ -146,6 +146,7 @@ class BasisInfo:
     learned: dict[str, Any] = field(default_factory=dict)  # the recipe of a learned dictionary
     finetuned: dict[str, Any] = field(default_factory=dict)  # its KL fine-tune (steps 0: none)
     threshold_l0: float = 0.0  # BatchTopK: the L0 its threshold was calibrated to
+    refine: int = 0  # steps refining the codes on their support (atlas.models.refine)
     positions: dict[str, int] = field(default_factory=dict)  # learned from / held out
     images: dict[str, int] = field(default_factory=dict)
     source: str = ""  # the file it came from

@@ -46,7 +46,7 @@ def num(v: object, digits: int = 3) -> str:
     if f != f:
         return "–"
     if f == int(f) and abs(f) < 1e6:
-        return str(int(f))
+        return f"{int(f):,}" if abs(f) >= 10_000 else str(int(f))  # 202,272 reads at a glance
     return f"{f:.{digits}g}"
 
 

@@ -35,7 +35,7 @@ def _basis(meta: dict[str, Any]) -> BasisInfo | None:
         metrics={str(k): v for k, v in metrics.items() if finite(v) is not None},
         learned=meta.get("learned") if isinstance(meta.get("learned"), dict) else {},
         finetuned=meta.get("finetuned") if isinstance(meta.get("finetuned"), dict) else {},
-        threshold_l0=finite(meta.get("threshold_l0")) or 0.0,
+        threshold_l0=finite(meta.get("threshold_l0")) or 0.0, refine=_int(meta.get("refine")),
         positions=meta.get("positions") if isinstance(meta.get("positions"), dict) else {},
         images=meta.get("images") if isinstance(meta.get("images"), dict) else {},
         source=text(meta.get("source")))

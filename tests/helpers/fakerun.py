@@ -339,6 +339,7 @@ def _bases(run: RunDir, cfg: FakeRunConfig, rng: np.random.Generator,
         if learned:
             meta.update(model="fake-net", data="folder:/data/photos",
                         learned={"features": b.features, "k": 4, "steps": 100},
+                        finetuned={"steps": 60, "encoder": False}, refine=3,
                         positions={"train": 40 * cfg.images, "held_out": 10 * cfg.images},
                         images={"train": cfg.images - cfg.images // 5,
                                 "held_out": cfg.images // 5},

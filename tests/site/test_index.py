@@ -188,3 +188,19 @@ def test_units_missing_from_a_group_are_listed(tmp_path: Path) -> None:
     assert card(data, 1)["href"] == "units/_blocks.10/2.html"
     points = script_value(site / "data" / "map" / "_blocks.10.js")
     assert set(points[2::4]) == {0, 1}  # positions in the group, not unit numbers
+
+
+def test_a_learned_feature_page_says_how_its_codes_are_read(features_site: Path) -> None:
+    """The fake learned basis refines its codes (3 steps) and fine-tuned its decoder alone:
+    the page says both, so a reader knows what a feature's value is."""
+    page = next(p for p in (features_site / "units").glob("*/0.html") if "sae" in p.parent.name)
+    text = " ".join(page.read_text(encoding="utf-8").split())
+    assert "then its decoder tuned for 60 steps" in text
+    assert "3 steps of least squares on their decoder directions" in text
+
+
+def test_large_counts_read_with_thousands_separators() -> None:
+    from atlas.site.env import num
+
+    assert num(202272) == "202,272" and num(9999) == "9999" and num(254) == "254"
+    assert num(0.903) == "0.903" and num(None) == "–"
