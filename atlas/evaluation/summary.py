@@ -110,13 +110,14 @@ def _ci(c: Interval) -> str:
 
 
 def _pathway_rows(layer: str, pathway: Pathway, groups: list[str],
-                  cl: Claims | None) -> list[str]:
-    """One table's rows (per attribution layer, then "all") and the claims' line."""
-    lines = [f"{layer:<12}{g:<12}" + "".join(f"{_ci(c):<27}" for c in _stats(pathway, g))
+                  cl: Claims | None, w: int = 12) -> list[str]:
+    """One table's rows (per attribution layer, then "all") and the claims' line; ``w`` the
+    target column's width."""
+    lines = [f"{layer:<{w}}{g:<12}" + "".join(f"{_ci(c):<27}" for c in _stats(pathway, g))
              for g in [*groups, "all"]]
     a = pathway["all"]
     if cl:
-        lines.append(f"{'':<12}accent - natural = {_ci(a.accent_minus_natural)}  "
+        lines.append(f"{'':<{w}}accent - natural = {_ci(a.accent_minus_natural)}  "
                      f"(>= -{cl.margin}: {'yes' if cl.accent_ge_natural else 'NO'}); "
                      f"accent - vis = {_ci(a.accent_minus_vis)}  (>= {cl.gap}: "
                      f"{'yes' if cl.accent_beats_vis else 'NO'}); accent<->own seed "
@@ -124,18 +125,18 @@ def _pathway_rows(layer: str, pathway: Pathway, groups: list[str],
     return lines
 
 
-def _own_channel_lines(own: dict[str, OwnChannel]) -> list[str]:
+def _own_channel_lines(own: dict[str, OwnChannel], w: int = 12) -> list[str]:
     """How much the dropped channel weighed, per stream layer: the reason for the variant."""
     lines = []
     for a, o in own.items():
         shares = ", ".join(f"{k} {getattr(o.share, k).mean:.3f}" for k in SHARE_KINDS)
         tops = ", ".join(f"{k} {getattr(o.top, k):.0%}" for k in SHARE_KINDS)
-        lines.append(f"{'':<12}own channel at {a}: share of |attribution| {shares} (chance "
+        lines.append(f"{'':<{w}}own channel at {a}: share of |attribution| {shares} (chance "
                      f"{o.chance:.3f}); largest channel for {tops}")
     return lines
 
 
-def _shortcut_lines(res: ValidationResult) -> list[str]:
+def _shortcut_lines(res: ValidationResult, w: int = 12) -> list[str]:
     """The shortcut-removed table (absent from results written before it existed)."""
     found = {k: r.shortcut for k, r in res.layers.items() if r.shortcut is not None}
     if not found:
@@ -143,29 +144,29 @@ def _shortcut_lines(res: ValidationResult) -> list[str]:
     lines = ["", "shortcut removed: the target's own channel dropped at attribution layers on "
              "its residual stream (same channel count and grid as the target); 'all' averages "
              "every attribution layer, the others as they are",
-             f"{'target':<12}{'attr layer':<12}" + "".join(f"{n:<27}" for n in NAMES.values())]
+             f"{'target':<{w}}{'attr layer':<12}" + "".join(f"{n:<27}" for n in NAMES.values())]
     for layer, sc in found.items():
         if not sc.layers or sc.pathway is None:
-            lines.append(f"{layer:<12}no attribution layer on its residual stream: "
+            lines.append(f"{layer:<{w}}no attribution layer on its residual stream: "
                          "same as the plain table")
             continue
-        lines += _pathway_rows(layer, sc.pathway, sc.layers, sc.claims)
-        lines += _own_channel_lines(sc.own_channel)
+        lines += _pathway_rows(layer, sc.pathway, sc.layers, sc.claims, w)
+        lines += _own_channel_lines(sc.own_channel, w)
     return lines
 
 
-def _closeness_lines(res: ValidationResult) -> list[str]:
+def _closeness_lines(res: ValidationResult, w: int = 12) -> list[str]:
     pairs = res.natural_pairs.distance
     med = sorted(pairs)[len(pairs) // 2]
     reg = res.natural_pairs.layer
     lines = ["", f"gain and closeness (relative latent distance at {reg};"
              f" photo-photo median {med:.3f} over {len(pairs)} random pairs), median [min, max]",
-             f"{'target':<12}{'seed act':<12}{'accent gain':<24}{'accent dist':<24}"
+             f"{'target':<{w}}{'seed act':<12}{'accent gain':<24}{'accent dist':<24}"
              f"{'vis gain':<24}{'vis dist to seed':<24}"]
     for layer, r in res.layers.items():
         c = r.closeness
         cell = lambda d: f"{d.median:.3f} [{d.min:.2f}, {d.max:.2f}]"  # noqa: E731
-        lines.append(f"{layer:<12}{c.seed_activation.median:<12.3f}"
+        lines.append(f"{layer:<{w}}{c.seed_activation.median:<12.3f}"
                      f"{cell(c.accent_gain):<24}{cell(c.accent_distance):<24}"
                      f"{cell(c.vis_gain):<24}{cell(c.vis_distance):<24}")
     return lines
@@ -191,15 +192,16 @@ def _sweep_lines(sw: Sweep | None) -> list[str]:
 def format_table(res: ValidationResult) -> str:
     """The result as plain-text tables for the terminal."""
     cfg, acc = res.config, res.config["accent"]
+    w = max(12, 2 + max((len(k) for k in res.layers), default=0))  # the target column
     lines = [f"validate {res.model} on {res.source}: {cfg['units']} units/layer, "
              f"{cfg['naturals']} naturals, {cfg['seeds']} seed(s), {cfg['randoms']} randoms per "
              f"unit; accent steps={acc['steps']} lam={acc['lam']} canvas={acc['canvas']} "
              f"crops={acc['augment']['crops']} reg={acc['reg_layer']}", "",
              "pathway similarity: Pearson r of attribution vectors (act x grad), mean over "
              "units [95% bootstrap CI]",
-             f"{'target':<12}{'attr layer':<12}" + "".join(f"{n:<27}" for n in NAMES.values())]
+             f"{'target':<{w}}{'attr layer':<12}" + "".join(f"{n:<27}" for n in NAMES.values())]
     for layer, r in res.layers.items():
-        lines += _pathway_rows(layer, r.pathway, r.attr_layers, r.claims)
-    lines += _shortcut_lines(res) + _closeness_lines(res) + _sweep_lines(res.sweep)
+        lines += _pathway_rows(layer, r.pathway, r.attr_layers, r.claims, w)
+    lines += _shortcut_lines(res, w) + _closeness_lines(res, w) + _sweep_lines(res.sweep)
     lines.append(f"\n{res.seconds.get('total', 0):.0f} s")
     return "\n".join(lines)

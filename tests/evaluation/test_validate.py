@@ -408,6 +408,15 @@ def test_report_without_a_shortcut_section_still_formats():
     assert "L           no attribution layer on its residual stream" in format_table(res)
 
 
+def test_a_long_target_name_keeps_its_own_column():
+    """A feature layer's name (``_blocks.10/sae``) is longer than the default column: the
+    target column widens, so the attribution layer never runs into it."""
+    res = _small_result()
+    res.layers = {"_blocks.10/sae": res.layers["L"]}
+    rows = [ln for ln in format_table(res).splitlines() if ln.startswith("_blocks.10/sae")]
+    assert rows and all(ln.startswith("_blocks.10/sae  ") for ln in rows)
+
+
 def _edit(data: dict, path: str, value: object) -> dict:
     """``data`` with the value at a dotted path (``layers.L.claims``) set, or removed (...)."""
     out = json.loads(json.dumps(data))
