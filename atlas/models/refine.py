@@ -40,7 +40,9 @@ def refined(z: torch.Tensor, t: torch.Tensor, decoder: torch.Tensor, steps: int
         return z
     zs, idx = flat.topk(k, dim=-1)  # each row's support, padded with codes at 0
     support = zs > 0
-    ds = decoder.to(t)[idx]  # (N, K, C)
+    # index_select, not d[idx]: its backward adds rows in index order, so the fine-tune that
+    # tunes the decoder through this stays deterministic on several threads
+    ds = decoder.to(t).index_select(0, idx.flatten()).view(*idx.shape, -1)  # (N, K, C)
     for _ in range(steps):
         r = rows - torch.einsum("nk,nkc->nc", zs, ds)
         g = torch.einsum("nc,nkc->nk", r, ds) * support  # minus half the gradient, on the support
