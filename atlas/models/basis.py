@@ -115,16 +115,19 @@ class Basis:
             x = x - self.mean.to(x)
         return x / self.scale if self.scale != 1.0 else x
 
+    def _centred(self, x: torch.Tensor) -> torch.Tensor:
+        """The input in the normalized space, less the decoder bias: what the encoder reads
+        and what the refinement fits."""
+        return self.normalized(x) - self.decoder_bias.to(x)
+
     def pre(self, x: torch.Tensor) -> torch.Tensor:
-        xn = self.normalized(x) - self.decoder_bias.to(x)
-        return xn @ self.encoder.to(x).T + self.encoder_bias.to(x)
+        return self._centred(x) @ self.encoder.to(x).T + self.encoder_bias.to(x)
 
     def codes(self, x: torch.Tensor) -> torch.Tensor:
-        z = activate(self.pre(x), self.activation, self.k, self.threshold)
-        if not self.refine:
-            return z
-        return refined(z, self.normalized(x) - self.decoder_bias.to(x), self.decoder,
-                       self.refine)
+        t = self._centred(x)  # once: the refinement fits the same rows the encoder read
+        z = activate(t @ self.encoder.to(x).T + self.encoder_bias.to(x), self.activation,
+                     self.k, self.threshold)
+        return refined(z, t, self.decoder, self.refine) if self.refine else z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         xn = z @ self.decoder.to(z) + self.decoder_bias.to(z)

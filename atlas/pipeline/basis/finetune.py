@@ -57,10 +57,11 @@ def _spliced(params: dict[str, torch.Tensor], basis: Basis, x: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """(reconstruction in input units, its relative squared error in the normalized space)."""
     xn = basis.normalized(x)
-    pre = (xn - params["decoder_bias"]) @ params["encoder"].T + params["encoder_bias"]
-    z = activate(pre, basis.activation, basis.k, basis.threshold)
+    t = xn - params["decoder_bias"]
+    z = activate(t @ params["encoder"].T + params["encoder_bias"], basis.activation, basis.k,
+                 basis.threshold)
     if basis.refine:  # tuned as it is read: the magnitudes refined on the code's support
-        z = refined(z, xn - params["decoder_bias"], params["decoder"], basis.refine)
+        z = refined(z, t, params["decoder"], basis.refine)
     rn = z @ params["decoder"] + params["decoder_bias"]
     rel = (xn - rn).pow(2).sum(1).mean() / xn.pow(2).sum(1).mean().clamp_min(1e-12)
     r = rn * basis.scale
