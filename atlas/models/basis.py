@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from atlas.errors import AtlasError
-from atlas.models.refine import refined
+from atlas.models.refine import on_support, refined
 
 ACTIVATIONS = ("topk", "jumprelu", "relu", "none")
 KINDS = ("sae", "file", "directions")
@@ -121,13 +121,12 @@ class Basis:
         return self.normalized(x) - self.decoder_bias.to(x)
 
     def pre(self, x: torch.Tensor) -> torch.Tensor:
-        return self._centred(x) @ self.encoder.to(x).T + self.encoder_bias.to(x)
+        return affine(self._centred(x), self.encoder.to(x), self.encoder_bias.to(x))
 
     def codes(self, x: torch.Tensor) -> torch.Tensor:
         t = self._centred(x)  # once: the refinement fits the same rows the encoder read
-        z = activate(t @ self.encoder.to(x).T + self.encoder_bias.to(x), self.activation,
-                     self.k, self.threshold)
-        return refined(z, t, self.decoder, self.refine) if self.refine else z
+        return code_of(t, self.encoder.to(x), self.encoder_bias.to(x), self.decoder.to(x),
+                       self)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         xn = z @ self.decoder.to(z) + self.decoder_bias.to(z)
@@ -137,6 +136,31 @@ class Basis:
     def direction(self, f: torch.Tensor) -> torch.Tensor:
         """Decoder rows of features ``f`` in input units (N, C): what ablating moves along."""
         return self.decoder[f] * self.scale
+
+
+def affine(t: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``t @ weight.T + bias`` over the last dimension of any shape, the bias added inside
+    the matrix product (a separate pass over the (positions, F) result was an eighth of the
+    product's time in mining)."""
+    out = torch.addmm(bias, t.reshape(-1, t.shape[-1]), weight.T)
+    return out.view(*t.shape[:-1], weight.shape[0])
+
+
+def code_of(t: torch.Tensor, encoder: torch.Tensor, encoder_bias: torch.Tensor,
+            decoder: torch.Tensor, basis: Basis) -> torch.Tensor:
+    """The code of rows ``t`` (..., C) (normalized, less the decoder bias) under ``basis``'s
+    activation and refinement, with these weights (a fine-tune passes the ones it tunes)."""
+    pre = affine(t, encoder, encoder_bias)
+    if not basis.refine:
+        return activate(pre, basis.activation, basis.k, basis.threshold)
+    if basis.activation != "topk":
+        return refined(activate(pre, basis.activation, basis.k, basis.threshold), t, decoder,
+                       basis.refine)
+    # TopK's support is its own top k: refine there, without finding it again
+    vals, idx = top_k(pre.reshape(-1, pre.shape[-1]), basis.k)
+    zs = on_support(vals.clamp_min(0), idx, t.reshape(-1, t.shape[-1]), decoder, basis.refine)
+    return torch.zeros_like(pre).reshape(-1, pre.shape[-1]).scatter(-1, idx, zs).reshape(
+        pre.shape)
 
 
 def activate(pre: torch.Tensor, activation: str, k: int,
@@ -150,8 +174,28 @@ def activate(pre: torch.Tensor, activation: str, k: int,
     if activation == "jumprelu":
         thr = threshold.to(pre) if threshold is not None else torch.zeros_like(pre[..., :1])
         return pre * (pre > thr.clamp_min(0))
-    vals, idx = pre.topk(k, dim=-1)
+    vals, idx = top_k(pre, k)
     return torch.zeros_like(pre).scatter(-1, idx, vals.clamp_min(0))
+
+
+def top_k(x: torch.Tensor, k: int, group: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x.topk(k, dim=-1)``, the same values and indices, about 1.5x faster on a CPU.
+
+    A CPU top-k partially sorts each row, and at a basis's F in the hundreds and thousands and
+    mining's thousands of positions per batch that was a tenth of mining's time. The k largest
+    entries lie in the k groups (of ``group`` neighbours) with the largest maxima: every other
+    group's maximum is at most the k-th largest group maximum, itself at most the k-th largest
+    entry, so only ties can sit outside, and they have the same value. So the rows' group
+    maxima are ranked and the full sort runs on k * group candidates per row."""
+    f = x.shape[-1]
+    if x.device.type != "cpu" or f % group or f // group < 2 * k:
+        return x.topk(k, dim=-1)
+    rows = x.reshape(-1, f // group, group)
+    best = rows.amax(-1).topk(k, dim=-1, sorted=False).indices  # (rows, k) groups
+    cand = rows.gather(1, best.unsqueeze(-1).expand(-1, -1, group)).flatten(1)
+    vals, j = cand.topk(k, dim=-1)
+    idx = best.gather(1, torch.div(j, group, rounding_mode="floor")) * group + j % group
+    return vals.view(*x.shape[:-1], k), idx.view(*x.shape[:-1], k)
 
 
 def on_channels(a: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:

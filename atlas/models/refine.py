@@ -27,31 +27,59 @@ TINY = 1e-12
 
 def refined(z: torch.Tensor, t: torch.Tensor, decoder: torch.Tensor, steps: int
             ) -> torch.Tensor:
-    """``z`` (..., F), the encoder's non-negative codes of the targets ``t`` (..., C), after
-    ``steps`` steps toward the least-squares codes on their support (see the module note).
-
-    The steps work on each row's support alone: its K largest codes and their decoder rows,
-    gathered (K the most features any row fires), so a step costs K of F columns: refining
-    F-wide over every position slowed mining of an 8C basis to 0.61x channel mining, on the
-    support 0.74x (docs/benchmarks.md, "Mining cost with a basis")."""
+    """``z`` (..., F), any non-negative codes of the targets ``t`` (..., C), after ``steps``
+    steps toward the least-squares codes on their support (see the module note). Its support
+    is found here (each row's K largest codes, K the most any row fires); a TopK code already
+    has it, and refines through :func:`on_support` directly."""
     flat, rows = z.reshape(-1, z.shape[-1]), t.reshape(-1, t.shape[-1])
-    k = int((flat > 0).sum(-1).max()) if flat.numel() and steps else 0
+    k = int(torch.count_nonzero(flat, dim=-1).max()) if flat.numel() and steps else 0
     if not k:
         return z
     zs, idx = flat.topk(k, dim=-1)  # each row's support, padded with codes at 0
+    zs = on_support(zs, idx, rows, decoder, steps)
+    return torch.zeros_like(flat).scatter(-1, idx, zs).reshape(z.shape)
+
+
+def on_support(zs: torch.Tensor, idx: torch.Tensor, t: torch.Tensor, decoder: torch.Tensor,
+               steps: int) -> torch.Tensor:
+    """Codes ``zs`` (N, K) >= 0 of features ``idx`` (N, K) (distinct per row; those at 0 are
+    padding, not support) of the targets ``t`` (N, C), after ``steps`` steps.
+
+    The steps run in the K-dimensional space of each row's support: with G = D_s D_s^T and
+    b = D_s t (D_s the row's K decoder directions), minus half the gradient is b - G z and the
+    exact step's denominator g^T G g, so a step costs O(K^2) per row, whatever C. Gathering
+    D_s itself, (N, K, C), and reading it at every step slowed mining of an 8C basis to 0.74x
+    channel mining (docs/benchmarks.md, "Mining cost with a basis")."""
+    gram, b = _support_system(idx, t, decoder.to(t))
     support = zs > 0
-    # index_select, not d[idx]: its backward adds rows in index order, so the fine-tune that
-    # tunes the decoder through this stays deterministic on several threads
-    ds = decoder.to(t).index_select(0, idx.flatten()).view(*idx.shape, -1)  # (N, K, C)
     for _ in range(steps):
-        r = rows - torch.einsum("nk,nkc->nc", zs, ds)
-        g = torch.einsum("nc,nkc->nk", r, ds) * support  # minus half the gradient, on the support
+        g = (b - (gram @ zs.unsqueeze(-1)).squeeze(-1)) * support
         g = g * ((zs > 0) | (g > 0))  # a code at 0 may rise, not fall
-        gd = torch.einsum("nk,nkc->nc", g, ds)
-        step = (g * g).sum(-1, keepdim=True) / gd.pow(2).sum(-1, keepdim=True).clamp_min(TINY)
+        curvature = (g * (gram @ g.unsqueeze(-1)).squeeze(-1)).sum(-1, keepdim=True)
+        step = (g * g).sum(-1, keepdim=True) / curvature.clamp_min(TINY)
         # stop where the first falling code reaches 0 (the problem's boundary), and put that
         # code at exactly 0: a rounding residue above 0 would cut the next step to nothing
         room = torch.where(g < 0, zs / (-g).clamp_min(TINY), torch.full_like(zs, torch.inf))
         taken = torch.minimum(step, room.amin(-1, keepdim=True))
         zs = torch.where((g < 0) & (room <= taken), 0.0, (zs + taken * g).clamp_min(0))
-    return torch.zeros_like(flat).scatter(-1, idx, zs).reshape(z.shape)
+    return zs
+
+
+def _support_system(idx: torch.Tensor, t: torch.Tensor, d: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G, b) of each row's support: G (N, K, K), b (N, K).
+
+    Two ways to the same numbers, whichever costs less: cut from the dictionary's whole Gram
+    matrix (F^2 C once, and b as one F-wide product, as wide as the encoder's) when F^2 is at
+    most N K^2, as in mining's batches of thousands of positions; else from the rows' own
+    gathered decoder directions (N K^2 C), as for one image's positions."""
+    n, k = idx.shape
+    f = d.shape[0]
+    if f * f <= n * k * k:
+        # index_select and gather, not fancy indexing: their backward adds in index order,
+        # so the decoder-only fine-tune that tunes the decoder through this is deterministic
+        pairs = (idx.unsqueeze(-1) * f + idx.unsqueeze(-2)).flatten()
+        gram = (d @ d.T).flatten().index_select(0, pairs).view(n, k, k)
+        return gram, (t @ d.T).gather(1, idx)
+    ds = d.index_select(0, idx.flatten()).view(n, k, -1)  # (N, K, C)
+    return ds @ ds.transpose(1, 2), (ds @ t.unsqueeze(-1)).squeeze(-1)

@@ -10,7 +10,7 @@ import torch
 from atlas.errors import AtlasError
 from atlas.models import basis as bases
 from atlas.models.basis import Basis
-from atlas.models.refine import refined
+from atlas.models.refine import on_support, refined
 
 
 def _basis(refine: int = 0, f: int = 40, c: int = 12, seed: int = 0) -> Basis:
@@ -76,3 +76,38 @@ def test_a_refined_basis_round_trips_and_old_files_read_unrefined(tmp_path):
     with pytest.raises(AtlasError, match="refine"):
         Basis("d", "directions", "L", b.encoder, b.encoder_bias, b.decoder, b.decoder_bias,
               activation="none", refine=2).check("here")
+
+
+def test_the_gram_and_the_gathered_ways_to_a_step_agree():
+    """Mining's batches refine through the dictionary's whole Gram matrix, one image's
+    positions through their gathered decoder rows: the same steps either way."""
+    b = _basis(3, f=64, c=12)
+    x = torch.randn(400, 12, generator=torch.Generator().manual_seed(5))
+    t = b.normalized(x) - b.decoder_bias
+    vals, idx = bases.top_k(t @ b.encoder.T + b.encoder_bias, b.k)
+    zs = vals.clamp_min(0)
+    whole = on_support(zs, idx, t, b.decoder, 3)  # 64^2 <= 400 * 4^2: the Gram matrix
+    rows = torch.cat([on_support(zs[i:i + 2], idx[i:i + 2], t[i:i + 2], b.decoder, 3)
+                      for i in range(0, 400, 2)])  # 64^2 > 2 * 4^2: gathered rows
+    assert torch.allclose(whole, rows, atol=1e-5)
+    assert not torch.equal(whole, zs)  # the steps moved the codes
+    assert torch.equal(b.codes(x), torch.zeros(400, 64).scatter(-1, idx, whole))
+
+
+@pytest.mark.parametrize("f,k", [(896, 16), (64, 4), (30, 4), (12, 5)])
+def test_top_k_is_torch_topk(f, k):
+    """The grouped top-k (rows of F >= 16k on a CPU) returns torch's values and indices, also
+    with ties and infinities."""
+    g = torch.Generator().manual_seed(f)
+    x = torch.randn(300, f, generator=g)
+    x[:50] = x[:50].round()  # many ties
+    x[50:60, ::3] = float("-inf")
+    x[60:70] = 0.0
+    got, want = bases.top_k(x, k), x.topk(k, dim=-1)
+    assert torch.equal(got[0], want[0])
+    # where values tie the two may name different entries of the same value
+    assert torch.equal(x.gather(1, got[1]), want[0])
+    assert bool((got[1].sort(1).values.diff(dim=1) > 0).all())  # distinct entries
+    assert torch.equal(got[1][70:], want[1][70:])  # no ties: the same entries
+    codes = bases.top_k(x.view(3, 100, f), k)[0]
+    assert codes.shape == (3, 100, k)

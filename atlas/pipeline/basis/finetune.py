@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from atlas.models.basis import Basis, activate
-from atlas.models.refine import refined
+from atlas.models.basis import Basis, code_of
 from atlas.models.tail import Tail
 from atlas.pipeline.basis.resume import Resumable
 
@@ -58,10 +57,8 @@ def _spliced(params: dict[str, torch.Tensor], basis: Basis, x: torch.Tensor
     """(reconstruction in input units, its relative squared error in the normalized space)."""
     xn = basis.normalized(x)
     t = xn - params["decoder_bias"]
-    z = activate(t @ params["encoder"].T + params["encoder_bias"], basis.activation, basis.k,
-                 basis.threshold)
-    if basis.refine:  # tuned as it is read: the magnitudes refined on the code's support
-        z = refined(z, t, params["decoder"], basis.refine)
+    # tuned as it is read: with a refined basis, the magnitudes refined on the code's support
+    z = code_of(t, params["encoder"], params["encoder_bias"], params["decoder"], basis)
     rn = z @ params["decoder"] + params["decoder_bias"]
     rel = (xn - rn).pow(2).sum(1).mean() / xn.pow(2).sum(1).mean().clamp_min(1e-12)
     r = rn * basis.scale

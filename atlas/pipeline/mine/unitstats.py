@@ -17,15 +17,6 @@ from atlas.pipeline.mine.topk import RunningMoments, RunningTopK
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 
 
-def reduce_map(fmap: torch.Tensor, how: str) -> torch.Tensor:
-    """A layer's output (any form, :func:`atlas.models.maps.as_map`) -> (B, U) by spatial mean
-    or max. Made contiguous first, so each unit's positions are summed in the same order
-    whatever the layer's memory layout or unit count: a basis's one-hot feature then scores
-    exactly as its channel does."""
-    flat = as_map(fmap).flatten(2).contiguous()
-    return flat.amax(2) if how == "max" else flat.mean(2)
-
-
 class Firing:
     """Per unit: how many images it fires on (somewhere above 0), and at how many positions.
 
@@ -37,13 +28,14 @@ class Firing:
         self.positions = torch.zeros(units, dtype=torch.float64)
         self.seen_images, self.seen_positions = 0, 0
 
-    def add(self, flat: torch.Tensor) -> None:
-        """``flat``: (B, U, P) a batch's maps."""
+    def add(self, flat: torch.Tensor, peak: torch.Tensor) -> None:
+        """``flat``: (B, U, P) a batch's maps, contiguous; ``peak`` (B, U) their maxima."""
         # a map's maximum above 0 is "fires somewhere"; positions counted as a float sum of
-        # 0/1 (exact far beyond a batch's positions): boolean reductions cost a basis's
-        # thousand units several times more on a CPU
-        self.images += (flat.amax(2) > 0).sum(0).double().cpu()
-        self.positions += (flat > 0).float().sum((0, 2)).double().cpu()
+        # 0/1 (exact far beyond a batch's positions), along the contiguous positions first:
+        # boolean reductions, or one over two dimensions at once, cost a basis's thousand
+        # units several times more on a CPU
+        self.images += (peak > 0).sum(0).double().cpu()
+        self.positions += (flat > 0).float().sum(2).sum(0).double().cpu()
         self.seen_images += flat.shape[0]
         self.seen_positions += flat.shape[0] * flat.shape[2]
 
@@ -74,14 +66,19 @@ class LayerStats:
 
     def update(self, fmap: torch.Tensor, positions: torch.Tensor, prio: torch.Tensor, how: str):
         fmap = as_map(fmap).detach().float()
-        scores = reduce_map(fmap, how)
         self.map_hw = tuple(fmap.shape[2:])
-        where = fmap.flatten(2).argmax(2)  # spatial argmax per unit, (B, U)
+        # one contiguous (B, U, positions) copy serves every statistic: each unit's positions
+        # are then summed in the same order whatever the layer's memory layout or unit count
+        # (a basis's one-hot feature scores exactly as its channel does), and a basis's codes,
+        # which arrive channels-last, are not copied again by each read of a permuted view
+        flat = fmap.flatten(2).contiguous()
+        peak, where = flat.max(2)  # spatial maximum and its first position per unit, (B, U)
+        scores = peak if how == "max" else flat.mean(2)
         self.top.add(scores, positions, where=where)
         self.bottom.add(-scores, positions, where=where)
         self.moments.add(scores)
         self.sample.add(prio[:, None], positions, acts=scores[:, None, :])
-        self.firing.add(fmap.flatten(2))
+        self.firing.add(flat, peak)
 
     def merge(self, other: LayerStats) -> None:
         for name in self.PARTS:
@@ -119,17 +116,35 @@ class LayerStats:
         m, f = self.moments, self.firing
         # every unit's quantiles in one call (a basis has thousands of units)
         qs = np.quantile(acts, list(QUANTILES.values()), axis=0)  # (quantiles, units)
+        lo, hi = m.min.numpy(), m.max.numpy()
+        counts, edges = histograms(acts, lo, np.where(hi > lo, hi, lo + 1e-6), bins)
+        mean, std = m.mean.tolist(), m.std.tolist()  # once: each is a whole vector
         rows = []
         for unit in range(m.sum.shape[0]):
-            a = acts[:, unit]
-            lo, hi = float(m.min[unit]), float(m.max[unit])
-            counts, edges = np.histogram(a, bins=bins, range=(lo, hi if hi > lo else lo + 1e-6))
             q = {k: float(qs[i, unit]) for i, k in enumerate(QUANTILES)}
             rows.append({
-                "layer": layer, "unit": unit, "count": m.count, "mean": float(m.mean[unit]),
-                "std": float(m.std[unit]), "min": lo, "max": hi, **q,
-                "hist_counts": counts.tolist(), "hist_edges": edges.tolist(),
+                "layer": layer, "unit": unit, "count": m.count, "mean": mean[unit],
+                "std": std[unit], "min": float(lo[unit]), "max": float(hi[unit]), **q,
+                "hist_counts": counts[unit].tolist(), "hist_edges": edges[unit].tolist(),
                 "fire_images": float(f.images[unit]) / max(f.seen_images, 1),
                 "fire_positions": float(f.positions[unit]) / max(f.seen_positions, 1),
             })
         return pd.DataFrame(rows)
+
+
+def histograms(acts: np.ndarray, lo: np.ndarray, hi: np.ndarray, bins: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Every unit's ``np.histogram(acts[:, u], bins, range=(lo[u], hi[u]))`` at once: counts
+    (U, bins) and edges (U, bins + 1), the same numbers (numpy's own arithmetic for equal bins,
+    including its corrections at the edges). One call per unit was most of writing a basis's
+    thousand units' statistics."""
+    n, units = acts.shape
+    edges = np.stack([np.linspace(a, b, bins + 1) for a, b in zip(lo, hi, strict=True)])
+    keep = (acts >= lo) & (acts <= hi)
+    idx = ((acts - lo) / (hi - lo) * bins).astype(np.intp)
+    idx = np.clip(np.where(idx == bins, bins - 1, idx), 0, bins - 1)  # clip: values not kept
+    col = np.arange(units)
+    idx -= acts < edges[col, idx]
+    idx += (acts >= edges[col, idx + 1]) & (idx != bins - 1)
+    flat = (idx + col * bins)[keep]
+    return np.bincount(flat, minlength=units * bins).reshape(units, bins), edges
