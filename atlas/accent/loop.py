@@ -116,8 +116,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
     gen = torch.Generator().manual_seed(cfg.seed)
     noise_gen = gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(cfg.seed)
     reg, reg_probe = LatentDistance(reg_layer), Probe(model, [reg_layer])
-    start = p.decode(params).detach()
-    x0 = seeds if seeds is not None else start
+    x0 = seeds if seeds is not None else p.decode(params).detach()
     seed_act, a_seed = measure(model, x0, target, reg_layer)
     masks = torch.zeros(n, cfg.canvas, cfg.canvas, device=dev)
     seen = torch.zeros(n, cfg.canvas, cfg.canvas)  # how many views covered each pixel
