@@ -136,9 +136,9 @@ def histograms(acts: np.ndarray, lo: np.ndarray, hi: np.ndarray, bins: int
                ) -> tuple[np.ndarray, np.ndarray]:
     """Every unit's ``np.histogram(acts[:, u], bins, range=(lo[u], hi[u]))`` at once: counts
     (U, bins) and edges (U, bins + 1), the same numbers (numpy's own arithmetic for equal bins,
-    including its corrections at the edges). One call per unit was most of writing a basis's
-    thousand units' statistics."""
-    n, units = acts.shape
+    including its corrections at the edges), where a call per unit looped over a basis's
+    thousand units."""
+    units = acts.shape[1]
     edges = np.stack([np.linspace(a, b, bins + 1) for a, b in zip(lo, hi, strict=True)])
     keep = (acts >= lo) & (acts <= hi)
     idx = ((acts - lo) / (hi - lo) * bins).astype(np.intp)
