@@ -110,7 +110,7 @@ def _ci(c: Interval) -> str:
 
 
 def _pathway_rows(layer: str, pathway: Pathway, groups: list[str],
-                  cl: Claims | None, w: int = 12) -> list[str]:
+                  cl: Claims | None, w: int) -> list[str]:
     """One table's rows (per attribution layer, then "all") and the claims' line; ``w`` the
     target column's width."""
     lines = [f"{layer:<{w}}{g:<12}" + "".join(f"{_ci(c):<27}" for c in _stats(pathway, g))
@@ -125,7 +125,7 @@ def _pathway_rows(layer: str, pathway: Pathway, groups: list[str],
     return lines
 
 
-def _own_channel_lines(own: dict[str, OwnChannel], w: int = 12) -> list[str]:
+def _own_channel_lines(own: dict[str, OwnChannel], w: int) -> list[str]:
     """How much the dropped channel weighed, per stream layer: the reason for the variant."""
     lines = []
     for a, o in own.items():
@@ -136,7 +136,7 @@ def _own_channel_lines(own: dict[str, OwnChannel], w: int = 12) -> list[str]:
     return lines
 
 
-def _shortcut_lines(res: ValidationResult, w: int = 12) -> list[str]:
+def _shortcut_lines(res: ValidationResult, w: int) -> list[str]:
     """The shortcut-removed table (absent from results written before it existed)."""
     found = {k: r.shortcut for k, r in res.layers.items() if r.shortcut is not None}
     if not found:
@@ -155,7 +155,7 @@ def _shortcut_lines(res: ValidationResult, w: int = 12) -> list[str]:
     return lines
 
 
-def _closeness_lines(res: ValidationResult, w: int = 12) -> list[str]:
+def _closeness_lines(res: ValidationResult, w: int) -> list[str]:
     pairs = res.natural_pairs.distance
     med = sorted(pairs)[len(pairs) // 2]
     reg = res.natural_pairs.layer

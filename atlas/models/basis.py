@@ -125,8 +125,7 @@ class Basis:
 
     def codes(self, x: torch.Tensor) -> torch.Tensor:
         t = self._centred(x)  # once: the refinement fits the same rows the encoder read
-        return code_of(t, self.encoder.to(x), self.encoder_bias.to(x), self.decoder.to(x),
-                       self)
+        return code_of(t, self.encoder.to(x), self.encoder_bias.to(x), self.decoder, self)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         xn = z @ self.decoder.to(z) + self.decoder_bias.to(z)
@@ -151,16 +150,15 @@ def code_of(t: torch.Tensor, encoder: torch.Tensor, encoder_bias: torch.Tensor,
     """The code of rows ``t`` (..., C) (normalized, less the decoder bias) under ``basis``'s
     activation and refinement, with these weights (a fine-tune passes the ones it tunes)."""
     pre = affine(t, encoder, encoder_bias)
-    if not basis.refine:
-        return activate(pre, basis.activation, basis.k, basis.threshold)
-    if basis.activation != "topk":
-        return refined(activate(pre, basis.activation, basis.k, basis.threshold), t, decoder,
-                       basis.refine)
-    # TopK's support is its own top k: refine there, without finding it again
-    vals, idx = top_k(pre.reshape(-1, pre.shape[-1]), basis.k)
-    zs = on_support(vals.clamp_min(0), idx, t.reshape(-1, t.shape[-1]), decoder, basis.refine)
-    return torch.zeros_like(pre).reshape(-1, pre.shape[-1]).scatter(-1, idx, zs).reshape(
-        pre.shape)
+    if basis.refine and basis.activation == "topk":
+        # TopK's support is its own top k: refine there, without finding it again
+        vals, idx = top_k(pre.reshape(-1, pre.shape[-1]), basis.k)
+        zs = on_support(vals.clamp_min(0), idx, t.reshape(-1, t.shape[-1]), decoder,
+                        basis.refine)
+        return torch.zeros_like(pre).reshape(-1, pre.shape[-1]).scatter(-1, idx, zs).reshape(
+            pre.shape)
+    z = activate(pre, basis.activation, basis.k, basis.threshold)
+    return refined(z, t, decoder, basis.refine) if basis.refine else z
 
 
 def activate(pre: torch.Tensor, activation: str, k: int,
