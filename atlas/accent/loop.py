@@ -78,9 +78,12 @@ def measure(model: LoadedModel, images: torch.Tensor, target: Target, reg_layer:
     return target(acts), acts[reg_layer]
 
 
-def _part(name: str) -> record_function:
-    """A named span of a step, for ``torch.profiler`` (benchmarks read the share of each)."""
-    return record_function(f"accent.{name}")
+def _part(name: str) -> contextlib.AbstractContextManager:
+    """A named span of a step, for ``torch.profiler`` (benchmarks read the share of each);
+    nothing while no profiler runs (a span costs a few microseconds, a step has a dozen)."""
+    if torch._C._autograd._profiler_enabled():
+        return record_function(f"accent.{name}")
+    return contextlib.nullcontext()
 
 
 def _row_norms(grads: list[torch.Tensor | None], n: int) -> torch.Tensor:
@@ -155,8 +158,7 @@ def run_loop(model: LoadedModel, params: dict, seeds: torch.Tensor | None, targe
         g_reg = None
         if lam > 0:
             with _part("reg_grad"):
-                dist = reg(a.float(), a0, n)
-                (g_reg,) = torch.autograd.grad(dist.sum(), a, retain_graph=True)
+                g_reg = reg.grad(a.detach(), a0, n)
         opt.zero_grad(set_to_none=True)
         if step % every == 0:
             with _part("attribution_backward"):
@@ -210,8 +212,14 @@ def _pixel_backward(x: torch.Tensor, a: torch.Tensor, g_leaf: torch.Tensor,
         (g_xr,) = torch.autograd.grad(a, x, g_reg)
         if first:
             gt = torch.autograd.grad(x, trainable, g_x, retain_graph=True)
-            gr = torch.autograd.grad(x, trainable, g_xr, retain_graph=True)
+            gr = torch.autograd.grad(x, trainable, g_xr)
             beta = (_row_norms(gt, n) / _row_norms(gr, n).clamp_min(1e-12)).to(beta.device)
+            # the parameters' gradient from the two terms' (the decode is linear in its
+            # output gradient): no third pass back through the decode
+            for p, t, r in zip(trainable, gt, gr, strict=True):
+                w = (lam * beta).view(-1, *[1] * (t.dim() - 1)).to(t)
+                p.grad = r * w - t
+            return g_x, beta
         g_total = g_total + (lam * beta).view(-1, 1, 1, 1).to(g_xr) * g_xr
     x.backward(g_total)
     return g_x, beta

@@ -2,9 +2,10 @@
 
 Boxes are drawn as affine parameters (side and centre in [-1, 1]) and cut at whole pixels of
 the image they are applied to, then resized bilinearly to the model input; bilinear sampling is
-adequate for side fractions near or above input/canvas. One ``interpolate`` per crop, rather
+adequate for side fractions near or above input/canvas. One bilinear resize per crop, rather
 than one batched ``grid_sample``, because the latter's CPU backward is slow
-(docs/benchmarks.md, "Accentuation speed against the floor", has the measurement).
+(docs/benchmarks.md, "Accentuation speed against the floor", has the measurement); all of a
+step's crops are one node of the graph (:class:`_Crops`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from atlas.config.accent import AugmentConfig
 
@@ -25,7 +25,7 @@ class Views:
 
     theta: torch.Tensor
     noise: torch.Tensor
-    seed_noise: torch.Tensor
+    seed_noise: torch.Tensor | None  # None: the seed was read before (a pool's boxes)
     size: int
     _boxes: dict = field(default_factory=dict, repr=False)  # (h, w) -> boxes; image and seed
 
@@ -38,14 +38,42 @@ class Views:
     def apply(self, images: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 3, H, W) -> (N*T, 3, S, S): image i's T crops are rows i*T .. i*T+T-1."""
         t = self.theta.shape[0] // images.shape[0]
-        # per-image tensors first: a crop sliced from the whole batch would send a zero-filled
-        # batch-sized gradient back per crop (gigabytes per step at large batches)
-        per_image = images.unbind(0)
-        crops = [F.interpolate(per_image[k // t][None, :, top:bottom, left:right],
-                               size=(self.size, self.size), mode="bilinear",
-                               align_corners=False)
-                 for k, (top, left, bottom, right) in enumerate(self.boxes(*images.shape[-2:]))]
-        return torch.cat(crops) + (self.noise if noise is None else noise)
+        crops = _Crops.apply(images, self.boxes(*images.shape[-2:]), t, self.size)
+        return crops.add_(self.noise if noise is None else noise)
+
+
+class _Crops(torch.autograd.Function):
+    """Every box of its image resized to S x S, as one node of the graph.
+
+    Its backward sums the crops' gradients into one zero image batch. Through autograd, each
+    crop's slice sent back a zero-filled image-sized gradient of its own, and the per-image
+    split and the concatenation added nodes of their own: a step is short enough at batch 1
+    that these passes over the canvas were a tenth of what it spends beside the model
+    (docs/benchmarks.md, "Accentuation speed against the floor").
+    """
+
+    @staticmethod
+    def forward(ctx, images: torch.Tensor, boxes: list[tuple[int, int, int, int]],
+                per_image: int, size: int) -> torch.Tensor:
+        out = images.new_empty(len(boxes), images.shape[1], size, size)
+        for k, (top, left, bottom, right) in enumerate(boxes):
+            i = k // per_image
+            torch._C._nn.upsample_bilinear2d(images[i:i + 1, :, top:bottom, left:right],
+                                             (size, size), False, None, None,
+                                             out=out[k:k + 1])
+        ctx.boxes, ctx.per_image, ctx.shape = boxes, per_image, images.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        images = grad.new_zeros(ctx.shape)
+        grad = grad.contiguous()  # channels-last from the model: slower to resize back
+        size, c = list(grad.shape[-2:]), grad.shape[1]
+        for k, (top, left, bottom, right) in enumerate(ctx.boxes):
+            images[k // ctx.per_image, :, top:bottom, left:right] += \
+                torch.ops.aten.upsample_bilinear2d_backward(
+                    grad[k:k + 1], size, [1, c, bottom - top, right - left], False)[0]
+        return images, None, None, None
 
 
 @dataclass
@@ -64,9 +92,10 @@ class BoxPool:
     @classmethod
     def draw(cls, cfg: AugmentConfig, n: int, per: int, size: int,
              generator: torch.Generator, noise_generator: torch.Generator) -> BoxPool:
-        noise = cfg.noise * torch.randn(n * per, 3, size, size, generator=noise_generator,
-                                        device=noise_generator.device)
-        return cls(draw_theta(cfg, n * per, generator), noise, per, size)
+        """Each box's seed noise is a window of its pair's own noise field (as the steps'
+        image noise is): a fresh draw per box took 2.5 ms of a 0.4 s accentuation."""
+        bank = NoiseBank(n, size, cfg.noise, noise_generator)
+        return cls(draw_theta(cfg, n * per, generator), bank.stack(per, generator), per, size)
 
     def seed_views(self) -> Views:
         """Every box of the pool, with the seed's noise."""
@@ -79,8 +108,7 @@ class BoxPool:
         n = self.theta.shape[0] // self.per
         order = torch.rand(n, self.per, generator=generator).argsort(1)[:, :crops]
         rows = (order + self.per * torch.arange(n)[:, None]).flatten()
-        return Views(self.theta[rows], noise, self.seed_noise[rows.to(noise.device)],
-                     self.size), rows
+        return Views(self.theta[rows], noise, None, self.size), rows
 
 
 class NoiseBank:
@@ -98,6 +126,14 @@ class NoiseBank:
         self.size, self.margin = size, margin
         self.field = std * torch.randn(rows, 3, size + margin, size + margin,
                                        generator=generator, device=generator.device)
+
+    def stack(self, k: int, generator: torch.Generator) -> torch.Tensor:
+        """``k`` windows of each row's field at random offsets, (rows*k, 3, S, S): row r's
+        are rows r*k .. r*k+k-1."""
+        s, span = self.size, self.margin + 1
+        offsets = torch.randint(0, span, (self.field.shape[0], k, 2), generator=generator)
+        return torch.stack([self.field[r, :, dy:dy + s, dx:dx + s]
+                            for r, row in enumerate(offsets.tolist()) for dy, dx in row])
 
     def windows(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(noise, seed_noise) for one step; offsets come from the (CPU) ``generator``."""

@@ -194,6 +194,45 @@ def test_latent_distance_is_nonsquared_mean_over_positions():
     assert torch.allclose(d, torch.tensor([5 / 4, 0.0]), atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(4, 3, 5, 5), (4, 7, 6), (4, 9)])
+def test_latent_distance_gradient_is_autograds(shape):
+    """The loop takes the regularizer's gradient in closed form: maps, tokens and vectors."""
+    a = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    a0 = torch.randn(shape, dtype=torch.float64)
+    reg = LatentDistance("x")
+    (auto,) = torch.autograd.grad(reg(a, a0, pairs=2).sum(), a)
+    assert torch.allclose(reg.grad(a.detach(), a0, pairs=2), auto, atol=1e-12)
+
+
+def test_first_step_sets_the_parameters_gradient_of_both_terms():
+    """Step 0 balances the terms from their parameter gradients and then sets the parameters'
+    gradient from those: the gradient a pass of the combined pixel gradient gives."""
+    from atlas.accent.loop import _pixel_backward, parameterization
+
+    torch.manual_seed(0)
+    p = parameterization(AccentConfig(canvas=16))
+    params = p.encode(torch.rand(2, 3, 16, 16))
+    trainable = p.trainable(params)
+
+    def graph():
+        x = p.decode(params)
+        return x, x.pow(2) * 3 + x  # a stand-in for the shallow part
+
+    g_leaf, g_reg = torch.randn(2, 3, 16, 16), torch.randn(2, 3, 16, 16)
+    x, a = graph()
+    _, beta = _pixel_backward(x, a, g_leaf, g_reg, 0.3, torch.ones(2), trainable, True)
+    mine = [t.grad.clone() for t in trainable]
+    for t in trainable:
+        t.grad = None
+    x, a = graph()
+    (g_x,) = torch.autograd.grad(a, x, g_leaf, retain_graph=True)
+    (g_xr,) = torch.autograd.grad(a, x, g_reg)
+    x.backward(-g_x + (0.3 * beta).view(-1, 1, 1, 1) * g_xr)
+    assert beta.shape == (2,) and (beta > 0).all()
+    for m, t in zip(mine, trainable, strict=True):
+        assert torch.allclose(m, t.grad, rtol=1e-4, atol=1e-6)
+
+
 def test_config_validation():
     with pytest.raises(AtlasError, match="accent.param must be one of"):
         check(AccentConfig(param="wavelet"))

@@ -103,7 +103,7 @@ def test_noise_bank_windows_differ_between_image_and_seed_and_across_steps():
     assert torch.equal(again.field, bank.field)
 
 
-def test_box_pool_steps_take_distinct_boxes_of_their_own_pair_and_the_pool_seed_noise():
+def test_box_pool_steps_take_distinct_boxes_of_their_own_pair():
     from atlas.accent.views import BoxPool
 
     cfg = AugmentConfig(crops=2, min_side=0.5, max_side=1.0, noise=0.02, boxes=5)
@@ -117,9 +117,52 @@ def test_box_pool_steps_take_distinct_boxes_of_their_own_pair_and_the_pool_seed_
         assert (pairs == torch.arange(3)[:, None]).all()  # each pair's boxes are its own
         assert (rows.view(3, 2)[:, 0] != rows.view(3, 2)[:, 1]).all()  # two distinct boxes
         assert torch.equal(views.theta, pool.theta[rows])
-        assert torch.equal(views.seed_noise, pool.seed_noise[rows])
+        assert views.seed_noise is None  # the pool's seed was read once, before the steps
         used |= set(rows.tolist())
     assert used == set(range(15))  # over 20 steps every box is scored
+
+
+def test_pool_seed_noise_is_windows_of_each_pairs_own_field():
+    from atlas.accent.views import BoxPool
+
+    cfg = AugmentConfig(noise=0.05)
+    pool = BoxPool.draw(cfg, 2, 6, 24, torch.Generator().manual_seed(4),
+                        torch.Generator().manual_seed(5))
+    noise = pool.seed_noise
+    assert noise.shape == (12, 3, 24, 24)
+    assert abs(float(noise.std()) - 0.05) < 0.005 and abs(float(noise.mean())) < 0.005
+    # boxes of one pair get different noise at the same pixel (windows at other offsets)
+    assert (noise[0] != noise[1]).float().mean() > 0.9
+    # every window is a crop of its pair's field: its values appear in that field only
+    field0 = set(noise[:6].flatten().tolist())
+    assert set(noise[0].flatten().tolist()) <= field0
+    assert not set(noise[6].flatten().tolist()) & field0
+    again = BoxPool.draw(cfg, 2, 6, 24, torch.Generator().manual_seed(4),
+                         torch.Generator().manual_seed(5))
+    assert torch.equal(again.seed_noise, noise)
+
+
+def test_crops_are_one_resize_per_box_and_their_gradient_is_autograds():
+    """All of a step's crops are one node of the graph; its forward is F.interpolate of each
+    box and its backward the sum of each crop's resize gradient in its box."""
+    import torch.nn.functional as F
+
+    from atlas.accent.views import pixel_boxes
+
+    cfg = AugmentConfig(crops=3, min_side=0.3, max_side=1.0, noise=0.0)
+    views = draw_views(cfg, 2, 12, torch.Generator().manual_seed(7))
+    x = torch.rand(2, 3, 20, 20, dtype=torch.float64, requires_grad=True)
+    out = views.apply(x)
+    boxes = pixel_boxes(views.theta, 20, 20)
+    ref = torch.cat([F.interpolate(x[k // 3][None, :, top:bottom, left:right], size=(12, 12),
+                                   mode="bilinear", align_corners=False)
+                     for k, (top, left, bottom, right) in enumerate(boxes)])
+    assert torch.equal(out, ref)
+    g = torch.randn_like(out).contiguous(memory_format=torch.channels_last)
+    (mine,) = torch.autograd.grad(out, x, g)
+    (theirs,) = torch.autograd.grad(ref, x, g)
+    assert torch.allclose(mine, theirs, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda t: views.apply(t), (x,))
 
 
 def test_a_pool_smaller_than_a_step_holds_a_step_of_distinct_boxes():
