@@ -122,26 +122,6 @@ def test_box_pool_steps_take_distinct_boxes_of_their_own_pair():
     assert used == set(range(15))  # over 20 steps every box is scored
 
 
-def test_pool_seed_noise_is_windows_of_each_pairs_own_field():
-    from atlas.accent.views import BoxPool
-
-    cfg = AugmentConfig(noise=0.05)
-    pool = BoxPool.draw(cfg, 2, 6, 24, torch.Generator().manual_seed(4),
-                        torch.Generator().manual_seed(5))
-    noise = pool.seed_noise
-    assert noise.shape == (12, 3, 24, 24)
-    assert abs(float(noise.std()) - 0.05) < 0.005 and abs(float(noise.mean())) < 0.005
-    # boxes of one pair get different noise at the same pixel (windows at other offsets)
-    assert (noise[0] != noise[1]).float().mean() > 0.9
-    # every window is a crop of its pair's field: its values appear in that field only
-    field0 = set(noise[:6].flatten().tolist())
-    assert set(noise[0].flatten().tolist()) <= field0
-    assert not set(noise[6].flatten().tolist()) & field0
-    again = BoxPool.draw(cfg, 2, 6, 24, torch.Generator().manual_seed(4),
-                         torch.Generator().manual_seed(5))
-    assert torch.equal(again.seed_noise, noise)
-
-
 def test_crops_are_one_resize_per_box_and_their_gradient_is_autograds():
     """All of a step's crops are one node of the graph; its forward is F.interpolate of each
     box and its backward the sum of each crop's resize gradient in its box."""
