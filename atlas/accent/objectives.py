@@ -113,7 +113,8 @@ class LatentDistance:
         (a - a0) / its distance, over the positions and views averaged. The loop takes it
         every step, and autograd's graph of this tiny function cost three times as much."""
         dim = 2 if a.dim() == 3 else 1  # the channel: (B, T, C) tokens, else (B, C, ...)
-        diff = a.float() - a0.float()
+        wide = torch.promote_types(a.dtype, torch.float32)  # bfloat16 up, float64 kept
+        diff = a.to(wide) - a0.to(wide)
         d = diff.pow(2).sum(dim, keepdim=True).add_(1e-12).sqrt_()
         per_pair = d.numel() // pairs  # positions times views
         return diff.div_(d.mul_(per_pair)).to(a.dtype)

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from atlas.errors import AtlasError
-from atlas.models.refine import on_support, refined
+from atlas.models.refine import dense, on_support, refined
 
 ACTIVATIONS = ("topk", "jumprelu", "relu", "none")
 KINDS = ("sae", "file", "directions")
@@ -152,11 +152,11 @@ def code_of(t: torch.Tensor, encoder: torch.Tensor, encoder_bias: torch.Tensor,
     pre = affine(t, encoder, encoder_bias)
     if basis.refine and basis.activation == "topk":
         # TopK's support is its own top k: refine there, without finding it again
-        vals, idx = top_k(pre.reshape(-1, pre.shape[-1]), basis.k)
+        flat = pre.reshape(-1, pre.shape[-1])
+        vals, idx = top_k(flat, basis.k)
         zs = on_support(vals.clamp_min(0), idx, t.reshape(-1, t.shape[-1]), decoder,
                         basis.refine)
-        return torch.zeros_like(pre).reshape(-1, pre.shape[-1]).scatter(-1, idx, zs).reshape(
-            pre.shape)
+        return dense(zs, idx, flat).view_as(pre)
     z = activate(pre, basis.activation, basis.k, basis.threshold)
     return refined(z, t, decoder, basis.refine) if basis.refine else z
 
@@ -173,7 +173,7 @@ def activate(pre: torch.Tensor, activation: str, k: int,
         thr = threshold.to(pre) if threshold is not None else torch.zeros_like(pre[..., :1])
         return pre * (pre > thr.clamp_min(0))
     vals, idx = top_k(pre, k)
-    return torch.zeros_like(pre).scatter(-1, idx, vals.clamp_min(0))
+    return dense(vals.clamp_min(0), idx, pre)
 
 
 def top_k(x: torch.Tensor, k: int, group: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

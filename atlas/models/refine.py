@@ -36,8 +36,13 @@ def refined(z: torch.Tensor, t: torch.Tensor, decoder: torch.Tensor, steps: int
     if not k:
         return z
     zs, idx = flat.topk(k, dim=-1)  # each row's support, padded with codes at 0
-    zs = on_support(zs, idx, rows, decoder, steps)
-    return torch.zeros_like(flat).scatter(-1, idx, zs).reshape(z.shape)
+    return dense(on_support(zs, idx, rows, decoder, steps), idx, flat).view_as(z)
+
+
+def dense(zs: torch.Tensor, idx: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Codes ``zs`` of features ``idx`` (..., K) as full rows shaped like ``like`` (..., F),
+    zero elsewhere."""
+    return torch.zeros_like(like).scatter(-1, idx, zs)
 
 
 def on_support(zs: torch.Tensor, idx: torch.Tensor, t: torch.Tensor, decoder: torch.Tensor,
