@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from atlas.accent.loop import accentuate, to_input, visualize
+from atlas.accent.loop import accentuate, measure, to_input, visualize
 from atlas.accent.masks import normalize_masks
 from atlas.accent.objectives import LatentDistance, Target
 from atlas.config.accent import AccentConfig, AugmentConfig
@@ -33,6 +33,22 @@ def test_accentuation_raises_target_and_stays_close(lite0_96, photos, run):
     assert (res.trajectory[:, -1] > res.trajectory[:, 0]).all()
     assert (res.latent_distance > 0).all() and (res.latent_distance < 1.0).all()
     assert res.trajectory.shape == (4, 12) and (res.masks >= 0).all() and res.masks.sum() > 0
+
+
+def test_reported_numbers_are_the_seed_and_the_result_measured_alone(lite0_96, photos, run):
+    """The seed and the accentuation are measured in one pass after the steps; each pair's
+    numbers are what measuring its seed, and its result, on their own gives."""
+    units = torch.tensor([3, 17])
+    target = Target("_blocks.10", units)
+    res = accentuate(lite0_96, photos[:2], target, AccentConfig(**FAST), **run)
+    seeds = to_input(photos[:2], 96)
+    seed_act, a_seed = measure(lite0_96, seeds, target, run["reg_layer"])
+    final_act, a_final = measure(lite0_96, res.images, target, run["reg_layer"])
+    assert torch.allclose(res.seed_activation, seed_act, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(res.final_activation, final_act, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(res.final_activation, res.seed_activation)
+    dist = (a_final - a_seed).flatten(1).norm(dim=1) / a_seed.flatten(1).norm(dim=1)
+    assert torch.allclose(res.latent_distance, dist, rtol=1e-4, atol=1e-6)
 
 
 def test_a_pair_does_not_depend_on_the_rest_of_its_batch(lite0_96, photos, run):
