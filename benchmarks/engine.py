@@ -4,7 +4,8 @@
     python -m benchmarks.engine ab --set steps=20 --set steps=30     # A/B, interleaved
     python -m benchmarks.engine ab --set mask=gradient --set mask=change --pairs 6 --reps 5
     python -m benchmarks.engine ab --set stream.SEED_VIEWS=1 --set stream.SEED_VIEWS=64  # engine
-    python -m benchmarks.engine compile      # torch.compile of the forward vs eager
+    python -m benchmarks.engine compile      # torch.compile of the forward and decode vs eager
+    python -m benchmarks.engine measure      # seed and result measured in one pass or two
 
 Pairs: units 0, 16, 32, ... of EfficientNet-Lite0 ``_blocks.10`` on their top bundled photo,
 regularized at ``_blocks.4`` (the model's rule), one pair per call (the CPU default).
@@ -132,38 +133,73 @@ def vis_ab(model, units: int, chunks: list[int], cfg: AccentConfig, reps: int) -
 
 
 def compile_ab(model, views: int = 8, reps: int = 8) -> None:
-    """torch.compile (inductor) of the forward to the target layer against eager: the first
-    call (compilation, wall seconds) and the median CPU time of a forward+backward of
-    ``views`` views at the loop's view side afterwards."""
+    """torch.compile (inductor) against eager, for the forward to the target layer (a
+    forward+backward of ``views`` views at the loop's view side) and for the Fourier decode
+    (forward+backward of one canvas): the first call (compilation, wall seconds), then the
+    median CPU time of a call."""
+    from atlas.accent.loop import parameterization
     from atlas.models.hooks import Probe
 
-    probe = Probe(model, [LAYER])
-    side = loop_args(model, LAYER, AccentConfig())["view_px"]
+    cfg = AccentConfig()
+    probe, p = Probe(model, [LAYER]), parameterization(cfg)
+    side = loop_args(model, LAYER, cfg)["view_px"]
     x = torch.rand(views, 3, side, side)
+    params = p.encode(torch.rand(1, 3, cfg.canvas, cfg.canvas))
 
     def forward(v: torch.Tensor) -> torch.Tensor:
         return probe(v)[LAYER]
 
-    def step(f) -> None:
+    def model_step(f) -> None:
         f(x.detach().requires_grad_()).mean().backward()
 
-    for name, f in (("eager", forward), ("compiled", torch.compile(forward))):
-        wall = time.perf_counter()
-        step(f)
-        first = time.perf_counter() - wall
-        times = []
-        for _ in range(reps):
-            t0 = time.process_time()
+    def decode_step(f) -> None:
+        f(params).mean().backward()
+
+    for what, step, fn in ((f"forward+backward of {views} views", model_step, forward),
+                           ("decode forward+backward of one canvas", decode_step, p.decode)):
+        for name, f in (("eager", fn), ("compiled", torch.compile(fn))):
+            wall = time.perf_counter()
             step(f)
-            times.append(time.process_time() - t0)
-        ms = statistics.median(times) * 1e3
-        print(f"{name:<9} first call {first:6.1f} s wall; then {ms:7.1f} ms CPU per "
-              f"forward+backward of {views} views", flush=True)
+            first = time.perf_counter() - wall
+            times = []
+            for _ in range(reps * 10 if step is decode_step else reps):
+                t0 = time.process_time()
+                step(f)
+                times.append(time.process_time() - t0)
+            ms = statistics.median(times) * 1e3
+            print(f"{name:<9} first call {first:6.1f} s wall; then {ms:7.2f} ms CPU per "
+                  f"{what}", flush=True)
+
+
+def measure_ab(model, reps: int) -> None:
+    """The seed's and the result's measurement (:func:`~atlas.accent.loop.measure`) as two
+    passes of N images against one of 2N (:func:`~atlas.accent.loop.measure_pair`), wall
+    time, interleaved, after a pass over a 80 MB buffer (the steps leave the caches cold)."""
+    from atlas.accent.loop import measure, measure_pair
+
+    reg, cold = loop_args(model, LAYER, AccentConfig())["reg_layer"], torch.empty(20_000_000)
+    side = model.input_size
+    for n in (1, 4):
+        seeds, images = torch.rand(n, 3, side, side), torch.rand(n, 3, side, side)
+        target, times = Target(LAYER, torch.arange(n)), {"two passes": [], "one pass": []}
+        for r in range(reps + 1):
+            for name in times:
+                cold.add_(1)
+                t0 = time.perf_counter()
+                if name == "two passes":
+                    measure(model, seeds, target, reg)
+                    measure(model, images, target, reg)
+                else:
+                    measure_pair(model, seeds, images, target, reg)
+                if r:
+                    times[name].append(time.perf_counter() - t0)
+        print(f"N={n}: " + ", ".join(f"{k} {statistics.median(v) * 1e3:.1f} ms"
+                                    for k, v in times.items()), flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["profile", "ab", "vis", "compile"])
+    ap.add_argument("mode", choices=["profile", "ab", "vis", "compile", "measure"])
     ap.add_argument("--chunks", default="8,16", help="vis: units per call to compare")
     ap.add_argument("--set", action="append", default=[],
                     help="ab: one setting per --set, as KEY=VALUE[,KEY=VALUE...] over the "
@@ -177,6 +213,9 @@ def main() -> None:
     model = load_model("efficientnet-lite0")
     if args.mode == "compile":
         compile_ab(model)
+        return
+    if args.mode == "measure":
+        measure_ab(model, args.reps)
         return
     work = pairs(model, args.pairs) if args.mode != "vis" else []
     print(f"{len(work)} pairs of {LAYER}, {torch.get_num_threads()} thread(s)")
