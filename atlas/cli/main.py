@@ -64,6 +64,14 @@ def _cmd_accentuate(args: argparse.Namespace) -> int:
 
     if args.photo and not args.config and is_config(args.photo):  # `atlas accentuate bundled`
         args.config, args.photo = args.photo, None
+    # without these checks a forgotten (or empty) photo fell through to accentuating every
+    # seed of the default run, minutes of work the user never asked for
+    if args.unit is not None and not args.photo:
+        raise AtlasError("--unit goes with a photo: atlas accentuate PHOTO --unit LAYER:UNIT "
+                         "(a config accentuates its run's seeds; choose them with --units)")
+    if args.photo is not None and not args.unit:
+        raise AtlasError("a photo needs --unit LAYER:UNIT, e.g. atlas accentuate "
+                         f"{args.photo or 'PHOTO'} --unit _blocks.10:3")
     if args.photo:
         from atlas.cli import photo
 

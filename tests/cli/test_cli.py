@@ -221,6 +221,20 @@ def test_photo_accentuation_checks_the_unit_first_and_writes_into_a_new_folder(t
     assert len(list(out.glob("*-_blocks.10-5-*.png"))) == 3
 
 
+def test_photo_and_unit_go_together(tmp_path, capsys):
+    """A forgotten or empty photo is an error, not a full accentuation of the default run."""
+    from atlas.data import PHOTOS
+
+    out = tmp_path / "run"
+    for argv in (["accentuate", "--unit", "_blocks.10:5"], ["accentuate", "", "--unit", "1:2"],
+                 ["accentuate", "bundled", "--unit", "_blocks.10:5"]):
+        assert "--unit goes with a photo" in _fails([*argv, "--out", str(out)], capsys)
+    photo = str(sorted(PHOTOS.glob("*.webp"))[0])
+    for argv in (["accentuate", photo], ["accentuate", photo, "--unit", ""]):
+        assert "a photo needs --unit LAYER:UNIT" in _fails([*argv, "--out", str(out)], capsys)
+    assert not out.exists()
+
+
 def test_accentuate_takes_a_config_in_the_photo_slot(tmp_path, capsys):
     """`atlas accentuate bundled` accentuates a run's seeds: the name is a config, not a photo,
     so its unit spec is checked against the layer (before any mining)."""
