@@ -82,7 +82,7 @@ def measure_pair(model: LoadedModel, seeds: torch.Tensor, images: torch.Tensor,
                  target: Target, reg_layer: str):
     """:func:`measure` of the seeds and of their accentuations in one pass: nothing in the
     steps reads the seed's numbers, and one pass of 2N images costs less than two of N (at
-    batch 1 on the 2-core CPU 12.5-16 ms against 17-18.5, docs/benchmarks.md)."""
+    batch 1 on the 2-core CPU 14.4 ms against 18.4: ``python -m benchmarks.engine measure``)."""
     both = replace(target, units=target.units.repeat(2))
     value, a = measure(model, torch.cat([seeds, images]), both, reg_layer)
     n = seeds.shape[0]
