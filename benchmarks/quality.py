@@ -165,14 +165,15 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return 0.0 if r != r else float(r)  # a constant map has no defined rank order
 
 
-def top_pairs(model, per_layer: int) -> list[tuple[str, int, str, torch.Tensor]]:
+def top_pairs(model, per_layer: int, layers: tuple[str, ...] = LAYERS
+              ) -> list[tuple[str, int, str, torch.Tensor]]:
     """(layer, unit, image_id, seed) for evenly spaced units of each layer, top photo each."""
     src = bundled()
-    top, _ = mine_bundled(model, list(LAYERS), k=1)
+    top, _ = mine_bundled(model, list(layers), k=1)
     top = top[(top.kind == "top") & (top["rank"] == 0)]
     pos = {r.image_id: r.index for r in src.records}
     out = []
-    for layer in LAYERS:
+    for layer in layers:
         rows = top[top.layer == layer].sort_values("unit")
         n = len(rows)
         pick = sorted({round(i * (n - 1) / max(per_layer - 1, 1)) for i in range(per_layer)})
@@ -191,8 +192,9 @@ def photo_distance(scorer: Scorer, n: int = 64) -> float:
 
 def run_setting(model, scorer, pairs, cfg: AccentConfig, tmp: Path) -> list[dict]:
     """Accentuate every pair at ``cfg``, save as the site does, read back, score."""
-    batch, rows = resolved_for(model, LAYERS[0], cfg).accent_batch, []
-    args = {layer: loop_args(model, layer, cfg) for layer in LAYERS}
+    layers = list(dict.fromkeys(p[0] for p in pairs))
+    batch, rows = resolved_for(model, layers[0], cfg).accent_batch, []
+    args = {layer: loop_args(model, layer, cfg) for layer in layers}
     saved = []
     t0 = time.perf_counter()
     for i in range(0, len(pairs), batch):
@@ -276,7 +278,7 @@ def time_settings(model, pairs, cfgs: dict[str, AccentConfig], reps: int = 3) ->
     seeds = torch.stack([p[3] for p in pairs]).to(model.device)
     times: dict[str, list[float]] = {k: [] for k in cfgs}
     args = {(label, layer): loop_args(model, layer, cfg) for label, cfg in cfgs.items()
-            for layer in LAYERS}
+            for layer in dict.fromkeys(p[0] for p in pairs)}
     for _ in range(reps):
         for label, cfg in cfgs.items():
             t0 = time.perf_counter()
@@ -302,7 +304,10 @@ def main() -> None:
     ap.add_argument("--only", default="old,new,faccent-like",
                     help="comma list of settings: old, new, faccent-like")
     ap.add_argument("--set", action="append", default=[], help="KEY=VALUE on every setting")
-    ap.add_argument("--per-layer", type=int, default=16, help="units per layer (2 layers)")
+    ap.add_argument("--per-layer", type=int, default=16, help="units per layer")
+    ap.add_argument("--layers", default=",".join(LAYERS),
+                    help="comma list of the layers whose units are scored (regularized at "
+                         f"{REG} whatever the layer)")
     ap.add_argument("--sheet", default="", help="folder for contact sheets")
     ap.add_argument("--jsonl", default="", help="append one summary line per setting")
     ap.add_argument("--label", default="", help="name for the printed row")
@@ -314,12 +319,13 @@ def main() -> None:
     tune_allocator()
     torch.manual_seed(0)
     model, scorer = load_model("efficientnet-lite0"), Scorer()
-    pairs = top_pairs(model, args.per_layer)
+    layers = tuple(args.layers.split(","))
+    pairs = top_pairs(model, args.per_layer, layers)
     photo = photo_distance(scorer)
     extra = parse_set(args.set)
     presets = {"old": with_overrides(AccentConfig(), OLD), "new": AccentConfig(),
                "faccent-like": with_overrides(AccentConfig(), FACCENT)}
-    print(f"{len(pairs)} pairs over {', '.join(LAYERS)}; reg {REG}; photo-to-photo distance "
+    print(f"{len(pairs)} pairs over {', '.join(layers)}; reg {REG}; photo-to-photo distance "
           f"{photo:.3f}; {torch.get_num_threads()} threads; overrides {extra or 'none'}")
     runs = [(args.label or n, n, extra) for n in args.only.split(",")]
     if args.grid:
