@@ -155,14 +155,16 @@ def compile_ab(model, views: int = 8, reps: int = 8) -> None:
     def decode_step(f) -> None:
         f(params).mean().backward()
 
-    for what, step, fn in ((f"forward+backward of {views} views", model_step, forward),
-                           ("decode forward+backward of one canvas", decode_step, p.decode)):
+    # the decode takes a millisecond: ten times the repetitions for a steady median
+    for what, step, fn, n in (
+            (f"forward+backward of {views} views", model_step, forward, reps),
+            ("decode forward+backward of one canvas", decode_step, p.decode, reps * 10)):
         for name, f in (("eager", fn), ("compiled", torch.compile(fn))):
             wall = time.perf_counter()
             step(f)
             first = time.perf_counter() - wall
             times = []
-            for _ in range(reps * 10 if step is decode_step else reps):
+            for _ in range(n):
                 t0 = time.process_time()
                 step(f)
                 times.append(time.process_time() - t0)

@@ -190,9 +190,14 @@ def photo_distance(scorer: Scorer, n: int = 64) -> float:
     return float(((a - a.roll(1, 0)).norm(dim=1) / a.norm(dim=1)).median())
 
 
+def pair_layers(pairs) -> list[str]:
+    """The layers of ``pairs`` (from :func:`top_pairs`), in their order."""
+    return list(dict.fromkeys(p[0] for p in pairs))
+
+
 def run_setting(model, scorer, pairs, cfg: AccentConfig, tmp: Path) -> list[dict]:
     """Accentuate every pair at ``cfg``, save as the site does, read back, score."""
-    layers = list(dict.fromkeys(p[0] for p in pairs))
+    layers = pair_layers(pairs)
     batch, rows = resolved_for(model, layers[0], cfg).accent_batch, []
     args = {layer: loop_args(model, layer, cfg) for layer in layers}
     saved = []
@@ -278,7 +283,7 @@ def time_settings(model, pairs, cfgs: dict[str, AccentConfig], reps: int = 3) ->
     seeds = torch.stack([p[3] for p in pairs]).to(model.device)
     times: dict[str, list[float]] = {k: [] for k in cfgs}
     args = {(label, layer): loop_args(model, layer, cfg) for label, cfg in cfgs.items()
-            for layer in dict.fromkeys(p[0] for p in pairs)}
+            for layer in pair_layers(pairs)}
     for _ in range(reps):
         for label, cfg in cfgs.items():
             t0 = time.perf_counter()
