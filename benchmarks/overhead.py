@@ -1,0 +1,146 @@
+"""What a batch-1 accentuation spends beyond the floor: each part alone against the loop.
+
+    python -m benchmarks.overhead              # 12 repetitions, EfficientNet-Lite0 _blocks.10
+    python -m benchmarks.overhead --reps 20 --threads 1
+
+The floor is the model's forward and backward to the target on a step's views, once per step
+(what :func:`benchmarks.accent.floor` measures). Beside it an accentuation runs parts no step
+can skip: that pass cut at the regularization layer with the objective, the Fourier decode and
+the crops (forward and backward), the seed's references through its boxes, the measurement of
+seed and result, and Adam. Each part is timed alone, as many calls back to back as one
+accentuation makes, so its data stays in the caches; the loop, the floor and the parts are
+interleaved in each repetition, so drift hits them alike. Wall time, medians over repetitions.
+
+Every row is a sum over back-to-back calls, like the loop's own time. benchmarks.accent takes
+the floor as the median of single passes times the steps instead, which leaves out the stalls
+a run of 20 passes meets: on the shared 2-core VM that reads about 5% lower.
+
+The sum of the parts bounds what any rearrangement of the loop could reach: ``floor / sum`` is
+the ratio of a loop that ran every part at its in-cache speed. The rest of the loop's time is
+what running them in sequence costs (each part finds the caches filled by the one before), and
+small work between parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from atlas.accent.loop import accentuate, measure_pair, parameterization, reference_precision
+from atlas.accent.objectives import Target
+from atlas.accent.split import split_forward
+from atlas.accent.views import BoxPool, NoiseBank, draw_views
+from atlas.config.accent import AccentConfig
+from atlas.models.hooks import Probe
+from atlas.models.runtime import tune_allocator
+from atlas.models.zoo import LoadedModel, load_model
+from benchmarks.common import loop_args
+
+
+def timed(fn: Callable[[], object], calls: int) -> float:
+    """Wall seconds of ``calls`` back-to-back calls of ``fn`` after one untimed call."""
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return time.perf_counter() - t0
+
+
+def parts(model: LoadedModel, layer: str, cfg: AccentConfig, args: dict
+          ) -> dict[str, Callable[[], object]]:
+    """One call of each part at batch 1 (what a single step, or a run once, does), by name."""
+    reg, side, views = args["reg_layer"], args["view_px"], cfg.augment.crops
+    target, p = Target(layer, torch.tensor([0])), parameterization(cfg)
+    params = p.encode(torch.rand(1, 3, cfg.canvas, cfg.canvas))
+    spectrum = next(iter(p.trainable(params)))
+    opt = torch.optim.Adam([spectrum], lr=cfg.lr, fused=True)
+    gen = torch.Generator().manual_seed(0)
+    bank = NoiseBank(views, side, cfg.augment.noise, gen)  # the loop draws its noise once
+    seed = torch.rand(1, 3, cfg.canvas, cfg.canvas)
+    reader, amp = Probe(model, [reg]), reference_precision(cfg, model.device) == "bfloat16"
+    probe = Probe(model, [layer])
+
+    def model_pass() -> None:
+        x = torch.rand(views, 3, side, side, requires_grad=True)
+        a, leaf, acts = split_forward(model, x, reg, target.layers)
+        value = target.objective(acts, cfg.focus)
+        (g,) = torch.autograd.grad(value.sum(), leaf)
+        a.backward(-g)
+
+    def chain() -> None:
+        x = p.decode(params)
+        v = draw_views(cfg.augment, 1, side, gen, bank).apply(x)
+        v.backward(torch.ones_like(v))
+        spectrum.grad = None
+
+    def references() -> None:
+        pool = BoxPool.draw(cfg.augment, 1, max(cfg.augment.boxes, views), side, gen, gen)
+        sv = pool.seed_views()
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=amp):
+            reader(sv.apply(seed, sv.seed_noise))
+
+    def adam() -> None:
+        spectrum.grad = torch.ones_like(spectrum)
+        opt.step()
+
+    def floor_pass() -> None:
+        x = torch.rand(views, 3, side, side, requires_grad=True)
+        probe(x)[layer].mean().backward()
+
+    return {"floor: forward+backward, uncut": floor_pass,
+            "model pass, cut, with objective": model_pass,
+            "decode + crops, forward and backward": chain,
+            "seed references (once)": references,
+            "measure seed and result (once)": lambda: measure_pair(model, seed, seed, target,
+                                                                   reg),
+            "Adam": adam}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layer", default="_blocks.10")
+    ap.add_argument("--reps", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=None, help="intra-op threads (default: "
+                                                              "torch's)")
+    a = ap.parse_args()
+    tune_allocator()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model, cfg = load_model("efficientnet-lite0"), AccentConfig()
+    args = loop_args(model, a.layer, cfg)
+    seed, target = torch.rand(1, 3, cfg.canvas, cfg.canvas), Target(a.layer, torch.tensor([3]))
+    work = parts(model, a.layer, cfg, args)
+    rows: dict[str, list[float]] = {k: [] for k in ["the loop", *work]}
+    for r in range(a.reps + 1):
+        t0 = time.perf_counter()
+        accentuate(model, seed, target, cfg, **args)
+        loop_s = time.perf_counter() - t0
+        if r:  # the first repetition warms every path up
+            rows["the loop"].append(loop_s)
+        for k, fn in work.items():
+            s = timed(fn, 1 if k.endswith("(once)") else cfg.steps)
+            if r:
+                rows[k].append(s)
+    med = {k: statistics.median(v) * 1e3 for k, v in rows.items()}
+    floor_ms = med.pop("floor: forward+backward, uncut")
+    total = sum(v for k, v in med.items() if k != "the loop")
+    print(f"batch 1, {a.layer}, {torch.get_num_threads()} thread(s), {cfg.steps} steps x "
+          f"{cfg.augment.crops} views of {args['view_px']} px, {a.reps} repetitions; "
+          "ms per accentuation, medians")
+    print(f"  {'floor: forward+backward, uncut':<40} {floor_ms:8.1f}")
+    for k, v in med.items():
+        if k != "the loop":
+            print(f"  {k:<40} {v:8.1f}")
+    print(f"  {'sum of the parts, each alone':<40} {total:8.1f}")
+    print(f"  {'the loop':<40} {med['the loop']:8.1f}   "
+          f"({med['the loop'] - total:+.1f} for running them in sequence)")
+    print(f"floor/loop {floor_ms / med['the loop']:.2f}; floor/sum of the parts "
+          f"{floor_ms / total:.2f} (the loop with every part at its speed alone)")
+
+
+if __name__ == "__main__":
+    main()
