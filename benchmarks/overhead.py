@@ -1,4 +1,4 @@
-"""What a batch-1 accentuation spends beyond the floor: each part alone against the loop.
+"""Each part of a batch-1 accentuation on the CPU timed alone, against the loop and the floor.
 
     python -m benchmarks.overhead              # 12 repetitions, EfficientNet-Lite0 _blocks.10
     python -m benchmarks.overhead --reps 20 --threads 1
@@ -50,10 +50,13 @@ def timed(fn: Callable[[], object], calls: int) -> float:
     return time.perf_counter() - t0
 
 
+Part = tuple[Callable[[], object], int]  # one call, and how many calls one accentuation makes
+
+
 def parts(model: LoadedModel, layer: str, cfg: AccentConfig, args: dict
-          ) -> dict[str, Callable[[], object]]:
-    """One call of each part at batch 1 (what a single step, or a run once, does), by name."""
-    reg, side, views = args["reg_layer"], args["view_px"], cfg.augment.crops
+          ) -> tuple[Part, dict[str, Part]]:
+    """The floor's pass, and each part of a batch-1 accentuation by name."""
+    reg, side, views, steps = args["reg_layer"], args["view_px"], cfg.augment.crops, cfg.steps
     target, p = Target(layer, torch.tensor([0])), parameterization(cfg)
     params = p.encode(torch.rand(1, 3, cfg.canvas, cfg.canvas))
     spectrum = next(iter(p.trainable(params)))
@@ -61,8 +64,13 @@ def parts(model: LoadedModel, layer: str, cfg: AccentConfig, args: dict
     gen = torch.Generator().manual_seed(0)
     bank = NoiseBank(views, side, cfg.augment.noise, gen)  # the loop draws its noise once
     seed = torch.rand(1, 3, cfg.canvas, cfg.canvas)
+    up, step_grad = torch.ones(views, 3, side, side), torch.ones_like(spectrum)
     reader, amp = Probe(model, [reg]), reference_precision(cfg, model.device) == "bfloat16"
     probe = Probe(model, [layer])
+
+    def floor_pass() -> None:
+        x = torch.rand(views, 3, side, side, requires_grad=True)
+        probe(x)[layer].mean().backward()
 
     def model_pass() -> None:
         x = torch.rand(views, 3, side, side, requires_grad=True)
@@ -72,9 +80,7 @@ def parts(model: LoadedModel, layer: str, cfg: AccentConfig, args: dict
         a.backward(-g)
 
     def chain() -> None:
-        x = p.decode(params)
-        v = draw_views(cfg.augment, 1, side, gen, bank).apply(x)
-        v.backward(torch.ones_like(v))
+        draw_views(cfg.augment, 1, side, gen, bank).apply(p.decode(params)).backward(up)
         spectrum.grad = None
 
     def references() -> None:
@@ -84,20 +90,15 @@ def parts(model: LoadedModel, layer: str, cfg: AccentConfig, args: dict
             reader(sv.apply(seed, sv.seed_noise))
 
     def adam() -> None:
-        spectrum.grad = torch.ones_like(spectrum)
+        spectrum.grad = step_grad
         opt.step()
 
-    def floor_pass() -> None:
-        x = torch.rand(views, 3, side, side, requires_grad=True)
-        probe(x)[layer].mean().backward()
-
-    return {"floor: forward+backward, uncut": floor_pass,
-            "model pass, cut, with objective": model_pass,
-            "decode + crops, forward and backward": chain,
-            "seed references (once)": references,
-            "measure seed and result (once)": lambda: measure_pair(model, seed, seed, target,
-                                                                   reg),
-            "Adam": adam}
+    return (floor_pass, steps), {
+        "the same pass cut, with the objective": (model_pass, steps),
+        "decode + crops, forward and backward": (chain, steps),
+        "seed references through its boxes": (references, 1),
+        "measure seed and result": (lambda: measure_pair(model, seed, seed, target, reg), 1),
+        "Adam": (adam, steps)}
 
 
 def main() -> None:
@@ -113,33 +114,34 @@ def main() -> None:
     model, cfg = load_model("efficientnet-lite0"), AccentConfig()
     args = loop_args(model, a.layer, cfg)
     seed, target = torch.rand(1, 3, cfg.canvas, cfg.canvas), Target(a.layer, torch.tensor([3]))
-    work = parts(model, a.layer, cfg, args)
-    rows: dict[str, list[float]] = {k: [] for k in ["the loop", *work]}
+    floor_part, work = parts(model, a.layer, cfg, args)
+    loop_s, floor_s = [], []
+    part_s: dict[str, list[float]] = {k: [] for k in work}
     for r in range(a.reps + 1):
         t0 = time.perf_counter()
         accentuate(model, seed, target, cfg, **args)
-        loop_s = time.perf_counter() - t0
+        times = [time.perf_counter() - t0, timed(*floor_part),
+                 *(timed(*part) for part in work.values())]
         if r:  # the first repetition warms every path up
-            rows["the loop"].append(loop_s)
-        for k, fn in work.items():
-            s = timed(fn, 1 if k.endswith("(once)") else cfg.steps)
-            if r:
-                rows[k].append(s)
-    med = {k: statistics.median(v) * 1e3 for k, v in rows.items()}
-    floor_ms = med.pop("floor: forward+backward, uncut")
-    total = sum(v for k, v in med.items() if k != "the loop")
+            loop_s.append(times[0])
+            floor_s.append(times[1])
+            for k, t in zip(work, times[2:], strict=True):
+                part_s[k].append(t)
+    ms = statistics.median
+    loop, floor = ms(loop_s) * 1e3, ms(floor_s) * 1e3
+    each = {k: ms(v) * 1e3 for k, v in part_s.items()}
+    total = sum(each.values())
     print(f"batch 1, {a.layer}, {torch.get_num_threads()} thread(s), {cfg.steps} steps x "
           f"{cfg.augment.crops} views of {args['view_px']} px, {a.reps} repetitions; "
           "ms per accentuation, medians")
-    print(f"  {'floor: forward+backward, uncut':<40} {floor_ms:8.1f}")
-    for k, v in med.items():
-        if k != "the loop":
-            print(f"  {k:<40} {v:8.1f}")
+    print(f"  {'floor: forward+backward, uncut':<40} {floor:8.1f}")
+    for k, v in each.items():
+        print(f"  {k:<40} {v:8.1f}")
     print(f"  {'sum of the parts, each alone':<40} {total:8.1f}")
-    print(f"  {'the loop':<40} {med['the loop']:8.1f}   "
-          f"({med['the loop'] - total:+.1f} for running them in sequence)")
-    print(f"floor/loop {floor_ms / med['the loop']:.2f}; floor/sum of the parts "
-          f"{floor_ms / total:.2f} (the loop with every part at its speed alone)")
+    print(f"  {'the loop':<40} {loop:8.1f}   ({loop - total:+.1f} for running them in "
+          "sequence)")
+    print(f"floor/loop {floor / loop:.2f}; floor/sum of the parts {floor / total:.2f} (the "
+          "loop with every part at its speed alone)")
 
 
 if __name__ == "__main__":
