@@ -61,17 +61,23 @@ def quality(model, seeds, units, layer, cfg: AccentConfig) -> dict:
     return {"gain": statistics.median(gains), "dist": statistics.median(dists), "s_per": secs}
 
 
+def floor_pass(model, probe: Probe, layer: str, x: torch.Tensor) -> None:
+    """One forward+backward of the model to ``layer`` on views ``x`` (requiring grad): the
+    arithmetic a step cannot avoid, in the loop's precision."""
+    with torch.autocast("cuda", torch.bfloat16, enabled=model.device.type == "cuda"):
+        y = probe(x)[layer]
+    y.float().mean().backward()
+
+
 def floor(model, layer: str, images: int, steps: int, size: int, reps: int = 3) -> float:
-    """Forward+backward of the model to ``layer`` on ``images`` inputs of ``size`` px (the
-    loop's view side: the same arithmetic a step cannot avoid), times ``steps``."""
+    """:func:`floor_pass` on ``images`` inputs of ``size`` px (the loop's view side), the
+    median pass times ``steps``."""
     probe, times = Probe(model, [layer]), []
     for r in range(reps + 1):
         x = torch.rand(images, 3, size, size, device=model.device, requires_grad=True)
         sync(model)
         t = time.perf_counter()
-        with torch.autocast("cuda", torch.bfloat16, enabled=model.device.type == "cuda"):
-            y = probe(x)[layer]
-        y.float().mean().backward()
+        floor_pass(model, probe, layer, x)
         sync(model)
         if r:
             times.append(time.perf_counter() - t)

@@ -4,12 +4,13 @@
     python -m benchmarks.overhead --reps 20 --threads 1
 
 The floor is the model's forward and backward to the target on a step's views, once per step
-(what :func:`benchmarks.accent.floor` measures). Beside it an accentuation runs parts no step
-can skip: that pass cut at the regularization layer with the objective, the Fourier decode and
-the crops (forward and backward), the seed's references through its boxes, the measurement of
-seed and result, and Adam. Each part is timed alone, as many calls back to back as one
-accentuation makes, so its data stays in the caches; the loop, the floor and the parts are
-interleaved in each repetition, so drift hits them alike. Wall time, medians over repetitions.
+(:func:`benchmarks.accent.floor_pass`, the pass its ``floor`` times). Beside it an
+accentuation runs parts no step can skip: that pass cut at the regularization layer with the
+objective, the Fourier decode and the crops (forward and backward), the seed's references
+through its boxes, the measurement of seed and result, and Adam. Each part is timed alone, as
+many calls back to back as one accentuation makes, so its data stays in the caches; the loop,
+the floor and the parts are interleaved in each repetition, so drift hits them alike. Wall
+time, medians over repetitions.
 
 Every row is a sum over back-to-back calls, like the loop's own time. benchmarks.accent takes
 the floor as the median of single passes times the steps instead, which leaves out the stalls
@@ -30,7 +31,14 @@ from collections.abc import Callable
 
 import torch
 
-from atlas.accent.loop import accentuate, measure_pair, parameterization, reference_precision
+from atlas.accent.loop import (
+    _autocast,
+    _seed_references,
+    accentuate,
+    measure_pair,
+    parameterization,
+    reference_precision,
+)
 from atlas.accent.objectives import Target
 from atlas.accent.split import split_forward
 from atlas.accent.views import BoxPool, NoiseBank, draw_views
@@ -38,6 +46,7 @@ from atlas.config.accent import AccentConfig
 from atlas.models.hooks import Probe
 from atlas.models.runtime import tune_allocator
 from atlas.models.zoo import LoadedModel, load_model
+from benchmarks.accent import floor_pass as one_floor_pass
 from benchmarks.common import loop_args
 
 
@@ -65,12 +74,11 @@ def parts(model: LoadedModel, layer: str, cfg: AccentConfig, args: dict
     bank = NoiseBank(views, side, cfg.augment.noise, gen)  # the loop draws its noise once
     seed = torch.rand(1, 3, cfg.canvas, cfg.canvas)
     up, step_grad = torch.ones(views, 3, side, side), torch.ones_like(spectrum)
-    reader, amp = Probe(model, [reg]), reference_precision(cfg, model.device) == "bfloat16"
-    probe = Probe(model, [layer])
+    reader, probe = Probe(model, [reg]), Probe(model, [layer])
+    amp = _autocast(reference_precision(cfg, model.device) == "bfloat16", model.device)
 
     def floor_pass() -> None:
-        x = torch.rand(views, 3, side, side, requires_grad=True)
-        probe(x)[layer].mean().backward()
+        one_floor_pass(model, probe, layer, torch.rand(views, 3, side, side, requires_grad=True))
 
     def model_pass() -> None:
         x = torch.rand(views, 3, side, side, requires_grad=True)
@@ -85,9 +93,7 @@ def parts(model: LoadedModel, layer: str, cfg: AccentConfig, args: dict
 
     def references() -> None:
         pool = BoxPool.draw(cfg.augment, 1, max(cfg.augment.boxes, views), side, gen, gen)
-        sv = pool.seed_views()
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=amp):
-            reader(sv.apply(seed, sv.seed_noise))
+        _seed_references(reader, seed, [pool.seed_views()], reg, amp)
 
     def adam() -> None:
         spectrum.grad = step_grad
